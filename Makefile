@@ -1,0 +1,113 @@
+# Herald — build, run and test. `make help` lists the targets.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+MAKEFLAGS += --no-print-directory
+
+GO ?= go
+NPM ?= npm
+BIN := bin/herald
+
+# `make run` settings; each can be overridden on the command line or in the environment.
+SIM_ADDR ?= 127.0.0.1:8090
+SIM_CALLBACK ?= http://127.0.0.1:8080
+HERALD_PROVIDERS ?= sim=http://$(SIM_ADDR)
+HERALD_ADMIN_EMAIL ?= admin@herald.local
+HERALD_ADMIN_PASSWORD ?= herald-admin
+HERALD_DEMO ?= true
+
+# Generated Go code that `make check` requires to be committed up to date.
+GENERATED := graph/generated graph/model
+
+# What the console build reads: when ui/dist/index.html is newer than all of it, `make ui`
+# does nothing.
+UI_SOURCES := $(shell find ui/src -type f 2>/dev/null) ui/index.html ui/vite.config.ts \
+	$(wildcard ui/tsconfig*.json) ui/package.json ui/package-lock.json
+# npm writes this file on every install; it is newer than the lock file once the
+# dependencies match it.
+UI_DEPS := ui/node_modules/.package-lock.json
+
+.PHONY: help generate ui ui-deps build run test test-go test-restart test-ui check bench clean distclean services
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
+
+generate: ## regenerate the gqlgen code from schema.graphql
+	$(GO) run github.com/99designs/gqlgen generate
+
+$(UI_DEPS): ui/package.json ui/package-lock.json
+	cd ui && $(NPM) ci --no-audit --no-fund
+	@touch $@
+
+ui-deps: $(UI_DEPS) ## install the console's npm dependencies (npm ci) when the lock file changed
+
+ui/dist/index.html: $(UI_DEPS) $(UI_SOURCES)
+	cd ui && $(NPM) run build
+
+ui: ui/dist/index.html ## build the console into ui/dist (skipped when up to date)
+
+build: ui ## build the console and bin/herald
+	$(GO) build -o $(BIN) ./cmd/herald
+
+services: ## start MariaDB, Redis, RabbitMQ and Mosquitto when they are not running
+	scripts/services-up.sh
+
+run: build services ## run Herald with the vendor simulator, a demo app and an admin user
+	$(BIN) migrate
+	$(BIN) sim --addr '$(SIM_ADDR)' --callback '$(SIM_CALLBACK)' & sim=$$!; \
+	trap 'kill $$sim 2>/dev/null || true; wait $$sim 2>/dev/null || true' EXIT; \
+	trap 'exit 130' INT; trap 'exit 143' TERM; \
+	HERALD_PROVIDERS='$(HERALD_PROVIDERS)' \
+	HERALD_ADMIN_EMAIL='$(HERALD_ADMIN_EMAIL)' \
+	HERALD_ADMIN_PASSWORD='$(HERALD_ADMIN_PASSWORD)' \
+	HERALD_DEMO='$(HERALD_DEMO)' \
+	$(BIN) all
+
+test: services ## run every test against the local services
+	$(MAKE) test-go
+	$(MAKE) test-restart
+	$(MAKE) test-ui
+
+test-go: ## the Go tests, with the race detector
+	$(GO) test -race -count=1 ./...
+
+# These tests restart RabbitMQ, so they run alone, after everything else that uses it.
+test-restart: ## the broker tests that restart RabbitMQ
+	@if [ -d broker ]; then \
+		echo "$(GO) test -race -count=1 -tags restart -run Restart ./broker/"; \
+		$(GO) test -race -count=1 -tags restart -run Restart ./broker/; \
+	else \
+		echo "test-restart: no broker package yet, skipped"; \
+	fi
+
+test-ui: ## the console's unit tests (when it has a test script)
+	@if [ -f ui/package.json ] && node -e 'process.exit(require("./ui/package.json").scripts?.test ? 0 : 1)'; then \
+		$(MAKE) ui-deps; \
+		echo "cd ui && $(NPM) test"; \
+		cd ui && $(NPM) test; \
+	else \
+		echo "test-ui: the console has no test script, skipped"; \
+	fi
+
+check: ## the quality gate: gofmt, go vet, generated code up to date, console types, all tests
+	@unformatted="$$(git ls-files --cached --others --exclude-standard -- '*.go' | xargs -r gofmt -l)"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt -l reports:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(MAKE) generate
+	@git diff --exit-code -- $(GENERATED) || { echo "generated code is stale: run make generate and commit it"; exit 1; }
+	@untracked="$$(git ls-files --others --exclude-standard -- $(GENERATED))"; \
+	if [ -n "$$untracked" ]; then echo "generated files not committed:"; echo "$$untracked"; exit 1; fi
+	$(MAKE) ui-deps
+	cd ui && $(NPM) run typecheck
+	$(MAKE) test
+
+bench: ## the Go benchmarks (placeholder until `herald bench` exists)
+	$(GO) test -run '^$$' -bench . ./...
+
+clean: ## remove build output (bin/, the built console)
+	rm -rf bin
+	find ui/dist -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec rm -rf {} +
+
+distclean: clean ## also remove the console's node_modules
+	rm -rf ui/node_modules

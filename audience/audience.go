@@ -1,0 +1,476 @@
+// Package audience holds an app's users, their channel identities (N:M: a user has many
+// devices, a family phone belongs to several users) and their tags.
+package audience
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/herald-msg/herald/account"
+	"github.com/herald-msg/herald/channels"
+	"github.com/herald-msg/herald/fault"
+)
+
+// MaxUpsert is the most users one upsert may carry.
+const MaxUpsert = 10000
+
+// chunk is the number of rows per multi-row statement.
+const chunk = 1000
+
+// Identity is one channel address.
+type Identity struct {
+	Channel channels.Channel
+	Address string
+}
+
+// UserInput creates or updates one user; Identities and Tags are added to what the user has.
+type UserInput struct {
+	ID         string
+	Attributes map[string]any
+	Tags       []string
+	Identities []Identity
+}
+
+// User is a customer's user with attributes and tags.
+type User struct {
+	AppID      int64
+	ID         string
+	Attributes map[string]any
+	Tags       []string
+}
+
+// Service stores users, identities and tags in the core database.
+type Service struct {
+	db      *sql.DB
+	logger  *slog.Logger
+	nowFunc func() time.Time
+}
+
+// NewService returns the audience service on the core database.
+func NewService(db *sql.DB, logger *slog.Logger) *Service {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Service{db: db, logger: logger.With("component", "audience"), nowFunc: time.Now}
+}
+
+// Upsert creates or updates up to MaxUpsert users in one transaction and reports how many
+// were created and updated. Invalid input changes nothing.
+func (s *Service) Upsert(ctx context.Context, appID int64, users []UserInput) (created, updated int, err error) {
+	if _, err := account.Authorize(ctx, appID, account.Operator, "appId"); err != nil {
+		return 0, 0, err
+	}
+	if len(users) == 0 {
+		return 0, 0, fault.BadInput("users", "at least one user is needed")
+	}
+	if len(users) > MaxUpsert {
+		return 0, 0, fault.BadInput("users", "%d users in one call; at most %d", len(users), MaxUpsert)
+	}
+	seen := make(map[string]int, len(users))
+	for i := range users {
+		u := &users[i]
+		f := fmt.Sprintf("users[%d]", i)
+		if err := ValidUserID(u.ID); err != nil {
+			return 0, 0, fault.BadInput(f+".id", "%s", err)
+		}
+		if j, dup := seen[u.ID]; dup {
+			return 0, 0, fault.BadInput(f+".id", "user %q appears twice in this call (also users[%d])", u.ID, j)
+		}
+		seen[u.ID] = i
+		for k, t := range u.Tags {
+			if err := ValidTag(t); err != nil {
+				return 0, 0, fault.BadInput(fmt.Sprintf("%s.tags[%d]", f, k), "%s", err)
+			}
+		}
+		for k := range u.Identities {
+			addr, err := NormalizeAddress(u.Identities[k].Channel, u.Identities[k].Address)
+			if err != nil {
+				return 0, 0, fault.BadInput(fmt.Sprintf("%s.identities[%d].address", f, k), "%s", err)
+			}
+			u.Identities[k].Address = addr
+		}
+	}
+	now := s.nowFunc().UTC()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, 0, fmt.Errorf("error starting transaction: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	existing, err := existingUsers(ctx, tx, appID, users)
+	if err != nil {
+		return 0, 0, err
+	}
+	for start := 0; start < len(users); start += chunk {
+		part := users[start:min(start+chunk, len(users))]
+		var (
+			sb   strings.Builder
+			args []any
+		)
+		sb.WriteString("INSERT INTO users (app_id, id, attributes, created_at, updated_at) VALUES ")
+		for i, u := range part {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteString("(?,?,?,?,?)")
+			var attrs any
+			if u.Attributes != nil {
+				b, err := json.Marshal(u.Attributes)
+				if err != nil {
+					return 0, 0, fault.BadInput(fmt.Sprintf("users[%d].attributes", start+i), "not valid JSON: %s", err)
+				}
+				attrs = string(b)
+			}
+			args = append(args, appID, u.ID, attrs, now, now)
+		}
+		sb.WriteString(" ON DUPLICATE KEY UPDATE attributes = COALESCE(VALUES(attributes), attributes), updated_at = VALUES(updated_at)")
+		if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
+			return 0, 0, fmt.Errorf("error writing users: %w", err)
+		}
+	}
+	if err := addTags(ctx, tx, appID, users); err != nil {
+		return 0, 0, err
+	}
+	if err := bindIdentities(ctx, tx, appID, users, now); err != nil {
+		return 0, 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, 0, fmt.Errorf("error committing users: %w", err)
+	}
+	return len(users) - existing, existing, nil
+}
+
+func existingUsers(ctx context.Context, tx *sql.Tx, appID int64, users []UserInput) (int, error) {
+	n := 0
+	for start := 0; start < len(users); start += chunk {
+		part := users[start:min(start+chunk, len(users))]
+		args := []any{appID}
+		for _, u := range part {
+			args = append(args, u.ID)
+		}
+		var c int
+		q := "SELECT COUNT(*) FROM users WHERE app_id = ? AND id IN (" + placeholders(len(part)) + ")"
+		if err := tx.QueryRowContext(ctx, q, args...).Scan(&c); err != nil {
+			return 0, fmt.Errorf("error counting users: %w", err)
+		}
+		n += c
+	}
+	return n, nil
+}
+
+func addTags(ctx context.Context, tx *sql.Tx, appID int64, users []UserInput) error {
+	var rows [][]any
+	for _, u := range users {
+		for _, t := range u.Tags {
+			rows = append(rows, []any{appID, t, u.ID})
+		}
+	}
+	return insertRows(ctx, tx, "INSERT IGNORE INTO user_tags (app_id, tag, user_id) VALUES ", "(?,?,?)", rows)
+}
+
+func bindIdentities(ctx context.Context, tx *sql.Tx, appID int64, users []UserInput, now time.Time) error {
+	var ids [][]any
+	for _, u := range users {
+		for _, idn := range u.Identities {
+			ids = append(ids, []any{appID, string(idn.Channel), idn.Address, now})
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	if err := insertRows(ctx, tx, "INSERT IGNORE INTO identities (app_id, channel, address, created_at) VALUES ", "(?,?,?,?)", ids); err != nil {
+		return err
+	}
+	idOf := map[Identity]int64{}
+	for start := 0; start < len(ids); start += chunk {
+		part := ids[start:min(start+chunk, len(ids))]
+		args := []any{appID}
+		var sb strings.Builder
+		for i, r := range part {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteString("(?,?)")
+			args = append(args, r[1], r[2])
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT id, channel, address FROM identities WHERE app_id = ? AND (channel, address) IN ("+sb.String()+")", args...)
+		if err != nil {
+			return fmt.Errorf("error reading identities: %w", err)
+		}
+		for rows.Next() {
+			var (
+				id int64
+				k  Identity
+			)
+			if err := rows.Scan(&id, &k.Channel, &k.Address); err != nil {
+				rows.Close()
+				return err
+			}
+			idOf[k] = id
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	var links [][]any
+	for _, u := range users {
+		for _, idn := range u.Identities {
+			links = append(links, []any{appID, u.ID, idOf[idn], now})
+		}
+	}
+	return insertRows(ctx, tx, "INSERT IGNORE INTO user_identities (app_id, user_id, identity_id, created_at) VALUES ", "(?,?,?,?)", links)
+}
+
+// insertRows writes rows with multi-row statements of at most chunk rows.
+func insertRows(ctx context.Context, tx *sql.Tx, head, tuple string, rows [][]any) error {
+	for start := 0; start < len(rows); start += chunk {
+		part := rows[start:min(start+chunk, len(rows))]
+		var sb strings.Builder
+		sb.WriteString(head)
+		args := make([]any, 0, len(part)*len(part[0]))
+		for i, r := range part {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteString(tuple)
+			args = append(args, r...)
+		}
+		if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
+			return fmt.Errorf("error writing rows: %w", err)
+		}
+	}
+	return nil
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// Existing returns which of ids are users of app.
+func (s *Service) Existing(ctx context.Context, appID int64, ids []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(ids))
+	for start := 0; start < len(ids); start += chunk {
+		part := ids[start:min(start+chunk, len(ids))]
+		args := []any{appID}
+		for _, id := range part {
+			args = append(args, id)
+		}
+		rows, err := s.db.QueryContext(ctx, "SELECT id FROM users WHERE app_id = ? AND id IN ("+placeholders(len(part))+")", args...)
+		if err != nil {
+			return nil, fmt.Errorf("error reading users: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Addresses maps each user to its addresses per channel, oldest binding first.
+type Addresses map[string]map[channels.Channel][]string
+
+// Resolve returns the addresses of users of app, with one query per thousand users.
+func (s *Service) Resolve(ctx context.Context, appID int64, userIDs []string) (Addresses, error) {
+	out := make(Addresses, len(userIDs))
+	for start := 0; start < len(userIDs); start += chunk {
+		part := userIDs[start:min(start+chunk, len(userIDs))]
+		args := []any{appID}
+		for _, id := range part {
+			args = append(args, id)
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT ui.user_id, i.channel, i.address
+			FROM user_identities ui JOIN identities i ON i.id = ui.identity_id
+			WHERE ui.app_id = ? AND ui.user_id IN (`+placeholders(len(part))+`)
+			ORDER BY ui.user_id, ui.created_at, i.id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("error resolving identities: %w", err)
+		}
+		for rows.Next() {
+			var (
+				user, addr string
+				ch         channels.Channel
+			)
+			if err := rows.Scan(&user, &ch, &addr); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if out[user] == nil {
+				out[user] = map[channels.Channel][]string{}
+			}
+			out[user][ch] = append(out[user][ch], addr)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Users returns the users of app among ids, with attributes and tags.
+func (s *Service) Users(ctx context.Context, appID int64, ids []string) (map[string]*User, error) {
+	out := make(map[string]*User, len(ids))
+	for start := 0; start < len(ids); start += chunk {
+		part := ids[start:min(start+chunk, len(ids))]
+		args := []any{appID}
+		for _, id := range part {
+			args = append(args, id)
+		}
+		rows, err := s.db.QueryContext(ctx, "SELECT id, attributes FROM users WHERE app_id = ? AND id IN ("+placeholders(len(part))+")", args...)
+		if err != nil {
+			return nil, fmt.Errorf("error reading users: %w", err)
+		}
+		for rows.Next() {
+			u := &User{AppID: appID, Tags: []string{}}
+			var attrs sql.NullString
+			if err := rows.Scan(&u.ID, &attrs); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if attrs.Valid {
+				_ = json.Unmarshal([]byte(attrs.String), &u.Attributes)
+			}
+			out[u.ID] = u
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		trows, err := s.db.QueryContext(ctx, "SELECT user_id, tag FROM user_tags WHERE app_id = ? AND user_id IN ("+placeholders(len(part))+") ORDER BY tag", args...)
+		if err != nil {
+			return nil, fmt.Errorf("error reading tags: %w", err)
+		}
+		for trows.Next() {
+			var id, tag string
+			if err := trows.Scan(&id, &tag); err != nil {
+				trows.Close()
+				return nil, err
+			}
+			if u := out[id]; u != nil {
+				u.Tags = append(u.Tags, tag)
+			}
+		}
+		trows.Close()
+		if err := trows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// User returns one user of app, checking the caller may read the app; nil when absent.
+func (s *Service) User(ctx context.Context, appID int64, id string) (*User, error) {
+	if _, err := account.Authorize(ctx, appID, account.Viewer, "appId"); err != nil {
+		return nil, err
+	}
+	m, err := s.Users(ctx, appID, []string{id})
+	if err != nil {
+		return nil, err
+	}
+	return m[id], nil
+}
+
+// ValidUserID checks a customer's user id.
+func ValidUserID(id string) error {
+	if id == "" {
+		return fmt.Errorf("must not be empty")
+	}
+	if len(id) > 128 || !utf8.ValidString(id) {
+		return fmt.Errorf("must be valid UTF-8 of at most 128 bytes")
+	}
+	return nil
+}
+
+// ValidTag checks a tag name.
+func ValidTag(t string) error {
+	if t == "" || len(t) > 64 {
+		return fmt.Errorf("tag must be 1 to 64 bytes")
+	}
+	for _, r := range t {
+		if !(r == '_' || r == '-' || r == '.' || r == ':' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r > 0x7f) {
+			return fmt.Errorf("tag %q may hold letters, digits and _ - . : only", t)
+		}
+	}
+	return nil
+}
+
+// NormalizeAddress checks an address for its channel and returns its canonical form: phones
+// in E.164 (+86 when no country code is given), emails lower-cased in the domain.
+func NormalizeAddress(ch channels.Channel, addr string) (string, error) {
+	if !ch.Valid() {
+		return "", fmt.Errorf("unknown channel %q", ch)
+	}
+	addr = strings.TrimSpace(addr)
+	if addr == "" {
+		return "", fmt.Errorf("must not be empty")
+	}
+	if len(addr) > 512 || !utf8.ValidString(addr) {
+		return "", fmt.Errorf("must be valid UTF-8 of at most 512 bytes")
+	}
+	switch ch {
+	case channels.SMS, channels.Voice, channels.RCS:
+		return NormalizePhone(addr)
+	case channels.Email:
+		a, err := mail.ParseAddress(addr)
+		if err != nil || a.Name != "" || a.Address != addr {
+			return "", fmt.Errorf("%q is not an email address", addr)
+		}
+		local, domain, _ := strings.Cut(a.Address, "@")
+		return local + "@" + strings.ToLower(domain), nil
+	case channels.Webhook:
+		u, err := url.Parse(addr)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			return "", fmt.Errorf("%q must be an http or https URL without credentials", addr)
+		}
+		return u.String(), nil
+	default:
+		if len(addr) > 256 || strings.ContainsAny(addr, " \t\r\n") {
+			return "", fmt.Errorf("must be at most 256 bytes without spaces")
+		}
+		return addr, nil
+	}
+}
+
+// NormalizePhone returns a phone number in E.164, assuming China (+86) without a country code.
+func NormalizePhone(s string) (string, error) {
+	clean := strings.NewReplacer(" ", "", "-", "", "(", "", ")", "").Replace(s)
+	intl := false
+	switch {
+	case strings.HasPrefix(clean, "+"):
+		clean, intl = clean[1:], true
+	case strings.HasPrefix(clean, "00"):
+		clean, intl = clean[2:], true
+	}
+	for _, r := range clean {
+		if r < '0' || r > '9' {
+			return "", fmt.Errorf("%q is not a phone number", s)
+		}
+	}
+	if !intl {
+		if len(clean) != 11 || clean[0] != '1' {
+			return "", fmt.Errorf("%q is not a Chinese mobile number (11 digits starting with 1) and has no +country code", s)
+		}
+		clean = "86" + clean
+	}
+	if len(clean) < 8 || len(clean) > 15 || clean[0] == '0' {
+		return "", fmt.Errorf("%q is not an E.164 phone number", s)
+	}
+	return "+" + clean, nil
+}

@@ -1,0 +1,131 @@
+// Package providers turns the HERALD_PROVIDERS setting into a registry of channel providers.
+//
+// The setting is a comma-separated list of key=value parts. Today one key exists:
+// sim=<base URL> points every channel Herald has a provider for at a vendor simulator
+// (`herald sim`). Without any part, only the webhook provider is registered, keyed by
+// HERALD_WEBHOOK_SECRET. New keys (vendor accounts, weights, failover order) are added to
+// the builders table.
+package providers
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/herald-msg/herald/channels"
+	"github.com/herald-msg/herald/channels/sms"
+	"github.com/herald-msg/herald/channels/webhook"
+)
+
+// Credentials and names the simulator accepts by default; the sim= setting uses them.
+const (
+	SimAccessKeyID  = "sim-key"
+	SimSecret       = "sim-secret"
+	SimSignName     = "Herald"
+	SimTemplateCode = "SMS_HERALD_TEXT"
+)
+
+// Options carries what Build needs besides the spec.
+type Options struct {
+	// WebhookSecret keys webhook signatures when no part of the spec sets one
+	// (HERALD_WEBHOOK_SECRET).
+	WebhookSecret string
+	// HTTPClient is shared by the providers; nil lets each use its default.
+	HTTPClient *http.Client
+	// Logger is handed to the providers; default slog.Default().
+	Logger *slog.Logger
+}
+
+// builder adds the providers of one spec part to reg.
+type builder func(value string, opts Options, reg *channels.Registry) error
+
+// builders maps the keys of HERALD_PROVIDERS to what they register.
+var builders = map[string]builder{
+	"sim": buildSim,
+}
+
+// Build parses spec (the value of HERALD_PROVIDERS) and returns the registry it describes.
+func Build(spec string, opts Options) (*channels.Registry, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	reg := channels.NewRegistry()
+	seen := map[string]bool{}
+	for _, part := range strings.Split(spec, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		key, value, ok := strings.Cut(part, "=")
+		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
+		build, known := builders[key]
+		if !ok || !known {
+			return nil, fmt.Errorf("HERALD_PROVIDERS: unknown part %q (want %s)", part, knownKeys())
+		}
+		if seen[key] {
+			return nil, fmt.Errorf("HERALD_PROVIDERS: %q given twice", key)
+		}
+		seen[key] = true
+		if err := build(value, opts, reg); err != nil {
+			return nil, fmt.Errorf("HERALD_PROVIDERS: %s: %w", part, err)
+		}
+	}
+	if _, ok := reg.Provider(channels.Webhook); !ok {
+		if opts.WebhookSecret == "" {
+			return nil, errors.New("HERALD_WEBHOOK_SECRET is required: it signs webhook requests and verifies webhook receipts")
+		}
+		p, err := webhook.New(webhook.Config{Secret: opts.WebhookSecret, HTTPClient: opts.HTTPClient, Logger: opts.Logger})
+		if err != nil {
+			return nil, err
+		}
+		reg.Register(p)
+	}
+	return reg, nil
+}
+
+// buildSim points the SMS and webhook providers at a simulator at base.
+func buildSim(base string, opts Options, reg *channels.Registry) error {
+	if base == "" {
+		return errors.New("missing simulator URL, as in sim=http://127.0.0.1:8090")
+	}
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("simulator URL %q is not an http(s) URL", base)
+	}
+	smsProvider, err := sms.NewAliyun(sms.AliyunConfig{
+		Endpoint:        strings.TrimSuffix(u.String(), "/"),
+		AccessKeyID:     SimAccessKeyID,
+		AccessKeySecret: SimSecret,
+		SignName:        SimSignName,
+		TemplateCode:    SimTemplateCode,
+		CallbackToken:   SimSecret,
+		HTTPClient:      opts.HTTPClient,
+		Logger:          opts.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	hook, err := webhook.New(webhook.Config{Secret: SimSecret, HTTPClient: opts.HTTPClient, Logger: opts.Logger})
+	if err != nil {
+		return err
+	}
+	reg.Register(smsProvider)
+	reg.Register(hook)
+	return nil
+}
+
+func knownKeys() string {
+	var keys []string
+	for _, k := range slices.Sorted(maps.Keys(builders)) {
+		keys = append(keys, k+"=...")
+	}
+	return strings.Join(keys, ", ")
+}

@@ -1,0 +1,172 @@
+// Command herald is Herald's single binary: the API, the workers, migrations, the vendor
+// simulator and the benchmark.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/herald-msg/herald/channels/sim"
+	"github.com/herald-msg/herald/server"
+	"github.com/herald-msg/herald/store"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `Herald — multi-channel message center
+
+Usage:
+  herald [all]      API, console, workers and scheduler in one process (default)
+  herald serve      API, console and callbacks only
+  herald worker     workers only
+  herald migrate    create or upgrade every database and exit
+  herald sim        run the vendor simulator
+  herald version    print the version
+
+Every command but sim and version takes --config FILE (YAML); HERALD_* environment
+variables override the file. See README.md for the variables.
+`
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "herald:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	cmd := "all"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch cmd {
+	case "all":
+		return serve(ctx, args, server.Mode{API: true, Workers: true})
+	case "serve":
+		return serve(ctx, args, server.Mode{API: true})
+	case "worker":
+		return serve(ctx, args, server.Mode{Workers: true})
+	case "migrate":
+		return migrate(ctx, args)
+	case "sim":
+		return runSim(ctx, args)
+	case "version":
+		fmt.Println("herald", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return nil
+	default:
+		fmt.Fprint(os.Stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}
+
+func loadConfig(name string, args []string) (server.Config, *slog.Logger, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	path := fs.String("config", "", "YAML configuration file")
+	if err := fs.Parse(args); err != nil {
+		return server.Config{}, nil, err
+	}
+	cfg, err := server.LoadConfig(*path, os.Environ())
+	if err != nil {
+		return cfg, nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return cfg, newLogger(cfg.LogLevel, cfg.LogFormat), nil
+}
+
+func newLogger(level, format string) *slog.Logger {
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: lv}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, opts)
+	if format == "json" {
+		h = slog.NewJSONHandler(os.Stderr, opts)
+	}
+	l := slog.New(h)
+	slog.SetDefault(l)
+	return l
+}
+
+func serve(ctx context.Context, args []string, mode server.Mode) error {
+	cfg, logger, err := loadConfig("serve", args)
+	if err != nil {
+		return err
+	}
+	h, err := server.New(cfg, mode, logger)
+	if err != nil {
+		return err
+	}
+	logger.Info("starting herald", "version", version, "api", mode.API, "workers", mode.Workers)
+	return h.Run(ctx)
+}
+
+func migrate(ctx context.Context, args []string) error {
+	cfg, logger, err := loadConfig("migrate", args)
+	if err != nil {
+		return err
+	}
+	loc, _ := cfg.Location()
+	db, err := store.Open(ctx, store.Config{DSN: cfg.MySQLDSN, Prefix: cfg.DBPrefix, StatsShards: cfg.StatsShards, HistoryShards: cfg.HistoryShards,
+		StatsDSNs: cfg.StatsDSNs, HistoryDSNs: cfg.HistoryDSNs, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx, time.Now().In(loc), cfg.DayTablesAhead); err != nil {
+		return err
+	}
+	logger.Info("databases are up to date", "core", cfg.DBPrefix, "stats_shards", cfg.StatsShards, "history_shards", cfg.HistoryShards)
+	return nil
+}
+
+func runSim(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
+	addr := fs.String("addr", ":8090", "listen address")
+	callback := fs.String("callback", "http://127.0.0.1:8080", "Herald's base URL, where receipts are posted")
+	key := fs.String("key", "sim-key", "access key id the vendors accept")
+	secret := fs.String("secret", "sim-secret", "secret of the access key, webhook signatures and receipt tokens")
+	delay := fs.Duration("receipt-delay", 50*time.Millisecond, "delay of an ordinary DELIVERED receipt")
+	slow := fs.Duration("slow-delay", 10*time.Second, "delay of the receipt of a slow test address")
+	failure := fs.Float64("failure-rate", 0, "share of requests (0..1) answered with a transient vendor error")
+	rate := fs.Int("rate-limit", 0, "messages per second each vendor accepts (0: no limit)")
+	latency := fs.Duration("latency", 0, "added to every vendor answer")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *failure < 0 || *failure > 1 {
+		return fmt.Errorf("--failure-rate %v must be between 0 and 1", *failure)
+	}
+	logger := newLogger(*logLevel, "text")
+	s := sim.New(sim.Config{Callback: *callback, AccessKeyID: *key, AccessKeySecret: *secret, WebhookSecret: *secret, CallbackToken: *secret,
+		ReceiptDelay: *delay, SlowDelay: *slow, FailureRate: *failure, RateLimit: *rate, Latency: *latency, Logger: logger})
+	defer s.Close()
+	srv := &http.Server{Addr: *addr, Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	logger.Info("vendor simulator listening", "addr", *addr, "callback", *callback)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

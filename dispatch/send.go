@@ -1,0 +1,354 @@
+package dispatch
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/herald-msg/herald/account"
+	"github.com/herald-msg/herald/audience"
+	"github.com/herald-msg/herald/broker"
+	"github.com/herald-msg/herald/channels"
+	"github.com/herald-msg/herald/content"
+	"github.com/herald-msg/herald/fault"
+	"github.com/herald-msg/herald/reports"
+	"github.com/herald-msg/herald/rule"
+	"github.com/herald-msg/herald/store"
+)
+
+// MaxSendUsers is the most users one realtime send may address.
+const MaxSendUsers = 1000
+
+// IdempotencyWindow is how long an idempotency key returns its first result.
+const IdempotencyWindow = 24 * time.Hour
+
+// Publisher queues messages durably; *broker.Broker is one.
+type Publisher interface {
+	Publish(ctx context.Context, q broker.Queue, msgs ...broker.Message) error
+}
+
+// Service validates, plans and queues sends and tasks.
+type Service struct {
+	db        *store.DB
+	audience  *audience.Service
+	content   *content.Service
+	rules     *rule.Service
+	stats     *reports.Stats
+	writer    *reports.Writer
+	publisher Publisher
+	logger    *slog.Logger
+	nowFunc   func() time.Time
+	// PublishTimeout bounds how long a send waits for the broker.
+	PublishTimeout time.Duration
+}
+
+// Deps are the collaborators of the dispatch service.
+type Deps struct {
+	DB        *store.DB
+	Audience  *audience.Service
+	Content   *content.Service
+	Rules     *rule.Service
+	Stats     *reports.Stats
+	Writer    *reports.Writer
+	Publisher Publisher
+	Logger    *slog.Logger
+}
+
+// NewService returns the dispatch service.
+func NewService(d Deps) *Service {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	return &Service{db: d.DB, audience: d.Audience, content: d.Content, rules: d.Rules, stats: d.Stats, writer: d.Writer,
+		publisher: d.Publisher, logger: d.Logger.With("component", "dispatch"), nowFunc: time.Now, PublishTimeout: 15 * time.Second}
+}
+
+// SendInput is a realtime send to up to MaxSendUsers users.
+type SendInput struct {
+	AppID          int64
+	TemplateID     int64
+	RuleID         int64
+	UserIDs        []string
+	Variables      map[string]any
+	IdempotencyKey string
+	Priority       *int
+}
+
+// MessageRef is one planned message.
+type MessageRef struct {
+	ID      string           `json:"id"`
+	UserID  string           `json:"userId"`
+	Channel channels.Channel `json:"channel"`
+	Status  channels.Status  `json:"status"`
+}
+
+// RejectedUser is a user a send could not address.
+type RejectedUser struct {
+	UserID string `json:"userId"`
+	Reason string `json:"reason"`
+}
+
+// SendResult is what a send queued.
+type SendResult struct {
+	Task     *Task          `json:"-"`
+	TaskID   int64          `json:"taskId"`
+	Messages []MessageRef   `json:"messages"`
+	Rejected []RejectedUser `json:"rejected"`
+}
+
+// job is the body of a realtime-lane message: everything a worker needs to send a task's
+// planned messages.
+type job struct {
+	TaskID          int64          `json:"task"`
+	AppID           int64          `json:"app"`
+	TemplateID      int64          `json:"template"`
+	TemplateVersion int            `json:"templateVersion"`
+	Day             string         `json:"day"`
+	Variables       map[string]any `json:"vars,omitempty"`
+	Items           []item         `json:"items"`
+}
+
+type item struct {
+	ID      string           `json:"id"`
+	UserID  string           `json:"user"`
+	Channel channels.Channel `json:"ch"`
+	Address string           `json:"addr,omitempty"`
+	// Status is QUEUED, or SUPPRESSED with Reason.
+	Status channels.Status `json:"st"`
+	Reason string          `json:"reason,omitempty"`
+}
+
+// Send validates a realtime send completely, plans its messages and queues them. Invalid
+// input is refused before anything is stored or queued.
+func (s *Service) Send(ctx context.Context, in SendInput) (*SendResult, error) {
+	p, err := account.Authorize(ctx, in.AppID, account.Operator, "input.appId")
+	if err != nil {
+		return nil, err
+	}
+	if len(in.UserIDs) == 0 {
+		return nil, fault.BadInput("input.userIds", "at least one user is needed")
+	}
+	if len(in.UserIDs) > MaxSendUsers {
+		return nil, fault.BadInput("input.userIds", "%d users in one send; at most %d (use createTask for more)", len(in.UserIDs), MaxSendUsers)
+	}
+	priority := 5
+	if in.Priority != nil {
+		if *in.Priority < 0 || *in.Priority > 9 {
+			return nil, fault.BadInput("input.priority", "must be between 0 and 9")
+		}
+		priority = *in.Priority
+	}
+	if len(in.IdempotencyKey) > 128 {
+		return nil, fault.BadInput("input.idempotencyKey", "must be at most 128 bytes")
+	}
+	tpl, err := s.content.Get(ctx, in.TemplateID, 0)
+	if err != nil || tpl.AppID != in.AppID {
+		if err != nil && fault.CodeOf(err) != fault.CodeNotFound {
+			return nil, err
+		}
+		return nil, fault.NotFound("input.templateId", "template %d does not exist in app %d", in.TemplateID, in.AppID)
+	}
+	rl, err := s.rules.Get(ctx, in.RuleID, 0)
+	if err != nil || rl.AppID != in.AppID {
+		if err != nil && fault.CodeOf(err) != fault.CodeNotFound {
+			return nil, err
+		}
+		return nil, fault.NotFound("input.ruleId", "rule %d does not exist in app %d", in.RuleID, in.AppID)
+	}
+	if err := tpl.CheckVariables(in.Variables, "input.variables"); err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(in.UserIDs))
+	seen := make(map[string]bool, len(in.UserIDs))
+	for i, id := range in.UserIDs {
+		if err := audience.ValidUserID(id); err != nil {
+			return nil, fault.BadInput(fmt.Sprintf("input.userIds[%d]", i), "%s", err)
+		}
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	if in.IdempotencyKey != "" {
+		if res, err := s.remembered(ctx, in.AppID, in.IdempotencyKey); err != nil || res != nil {
+			return res, err
+		}
+	}
+
+	known, err := s.audience.Users(ctx, in.AppID, ids)
+	if err != nil {
+		return nil, err
+	}
+	addrs, err := s.audience.Resolve(ctx, in.AppID, ids)
+	if err != nil {
+		return nil, err
+	}
+	now := s.nowFunc()
+	day := s.writer.Day(now)
+	kind := KindList
+	if len(ids) == 1 {
+		kind = KindSingle
+	}
+	t := &Task{AppID: in.AppID, Name: fmt.Sprintf("send %s", tpl.Name), Kind: kind, Lane: LaneRealtime, Status: StatusRunning,
+		TemplateID: tpl.ID, TemplateVersion: tpl.Version, RuleID: rl.ID, RuleVersion: rl.Version, Variables: in.Variables,
+		Priority: priority, Day: day, ShardsTotal: 1, CreatedAt: now.UTC().Truncate(time.Millisecond)}
+
+	tx, err := s.db.Core.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("error starting transaction: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	vars, _ := json.Marshal(in.Variables)
+	r, err := tx.ExecContext(ctx, `INSERT INTO tasks (app_id, name, kind, lane, status, template_id, template_version, rule_id, rule_version,
+		variables, priority, day, total, shards_total, created_by, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		t.AppID, t.Name, string(t.Kind), string(t.Lane), string(t.Status), t.TemplateID, t.TemplateVersion, t.RuleID, t.RuleVersion,
+		string(vars), t.Priority, t.Day, 0, 1, p.Name(), t.CreatedAt, t.CreatedAt)
+	if err != nil {
+		return nil, fmt.Errorf("error creating task: %w", err)
+	}
+	t.ID, _ = r.LastInsertId()
+
+	res := &SendResult{Task: t, TaskID: t.ID, Messages: []MessageRef{}, Rejected: []RejectedUser{}}
+	j := job{TaskID: t.ID, AppID: t.AppID, TemplateID: tpl.ID, TemplateVersion: tpl.Version, Day: day, Variables: in.Variables}
+	for seq, id := range ids {
+		u := known[id]
+		if u == nil {
+			res.Rejected = append(res.Rejected, RejectedUser{UserID: id, Reason: "unknown user"})
+			continue
+		}
+		items, reason := plan(rl, tpl, u, addrs[id], in.Variables, func(ch channels.Channel) string {
+			return reports.MessageID(day, t.ID, int64(seq), ch)
+		})
+		if reason != "" {
+			res.Rejected = append(res.Rejected, RejectedUser{UserID: id, Reason: reason})
+			continue
+		}
+		j.Items = append(j.Items, items...)
+		for _, it := range items {
+			res.Messages = append(res.Messages, MessageRef{ID: it.ID, UserID: id, Channel: it.Channel, Status: it.Status})
+		}
+	}
+	t.Total = int64(len(j.Items))
+	if len(j.Items) == 0 {
+		t.Status = StatusCompleted
+		t.ShardsDone = 1
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE tasks SET total = ?, status = ?, shards_done = ? WHERE id = ?", t.Total, string(t.Status), t.ShardsDone, t.ID); err != nil {
+		return nil, fmt.Errorf("error updating task: %w", err)
+	}
+	if in.IdempotencyKey != "" {
+		b, _ := json.Marshal(res)
+		_, err := tx.ExecContext(ctx, "INSERT INTO idempotency_keys (app_id, idem_key, task_id, result, created_at) VALUES (?, ?, ?, ?, ?)",
+			in.AppID, in.IdempotencyKey, t.ID, string(b), t.CreatedAt)
+		var me *mysql.MySQLError
+		if errors.As(err, &me) && me.Number == 1062 {
+			// A concurrent send with the same key won, or an expired key is still stored.
+			_ = tx.Rollback()
+			if prev, err := s.remembered(ctx, in.AppID, in.IdempotencyKey); err != nil || prev != nil {
+				return prev, err
+			}
+			if _, err := s.db.Core.ExecContext(ctx, "DELETE FROM idempotency_keys WHERE app_id = ? AND idem_key = ? AND created_at < ?",
+				in.AppID, in.IdempotencyKey, now.Add(-IdempotencyWindow).UTC()); err != nil {
+				return nil, err
+			}
+			return s.Send(ctx, in)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("error storing idempotency key: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("error committing task: %w", err)
+	}
+	if len(j.Items) > 0 {
+		body, err := json.Marshal(j)
+		if err != nil {
+			return nil, err
+		}
+		pctx, cancel := context.WithTimeout(ctx, s.PublishTimeout)
+		defer cancel()
+		err = s.publisher.Publish(pctx, broker.Realtime, broker.Message{Body: body, Priority: uint8(priority), MessageID: fmt.Sprintf("task-%d", t.ID), ContentType: "application/json"})
+		if err != nil {
+			s.logger.ErrorContext(ctx, "error queuing send", "task_id", t.ID, "error", err)
+			if _, uerr := s.db.Core.ExecContext(context.WithoutCancel(ctx), "UPDATE tasks SET status = 'FAILED', updated_at = ? WHERE id = ?", s.nowFunc().UTC(), t.ID); uerr != nil {
+				s.logger.ErrorContext(ctx, "error marking task failed", "task_id", t.ID, "error", uerr)
+			}
+			return nil, fault.Unavailable("the message queue is unavailable; nothing was sent, retry later")
+		}
+	}
+	return res, nil
+}
+
+// remembered returns the stored result of an idempotency key used within the window.
+func (s *Service) remembered(ctx context.Context, appID int64, key string) (*SendResult, error) {
+	var raw string
+	var taskID int64
+	err := s.db.Core.QueryRowContext(ctx, "SELECT task_id, result FROM idempotency_keys WHERE app_id = ? AND idem_key = ? AND created_at >= ?",
+		appID, key, s.nowFunc().Add(-IdempotencyWindow).UTC()).Scan(&taskID, &raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("error reading idempotency key: %w", err)
+	}
+	res := &SendResult{}
+	if err := json.Unmarshal([]byte(raw), res); err != nil {
+		return nil, fmt.Errorf("error decoding idempotent result: %w", err)
+	}
+	if res.Task, err = s.task(ctx, taskID); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// plan decides the messages of one user: the first route whose condition holds, then its
+// channels. A channel without an address, or without a template variant, is SUPPRESSED.
+func plan(rl *rule.Rule, tpl *content.Template, u *audience.User, addrs map[channels.Channel][]string, vars map[string]any, idFunc func(channels.Channel) string) ([]item, string) {
+	env := make(map[string]any, len(vars)+len(u.Attributes)+1)
+	maps.Copy(env, u.Attributes)
+	maps.Copy(env, vars)
+	env["user"] = u.Attributes
+	ri := rl.Match(env)
+	if ri < 0 {
+		return nil, fmt.Sprintf("no route of rule %q matches", rl.Name)
+	}
+	rt := rl.Routes[ri]
+	var items []item
+	for _, ch := range rt.Channels {
+		it := item{ID: idFunc(ch), UserID: u.ID, Channel: ch, Status: reports.Queued}
+		switch {
+		case len(addrs[ch]) == 0:
+			it.Status, it.Reason = reports.Suppressed, "no address on "+string(ch)
+		case !hasVariant(tpl, ch):
+			it.Status, it.Reason = reports.Suppressed, "template has no "+string(ch)+" variant"
+		default:
+			it.Address = addrs[ch][0]
+		}
+		items = append(items, it)
+		if rt.Strategy == rule.Fallback && it.Status == reports.Queued {
+			break // the chain starts with the first channel that can be used
+		}
+	}
+	return items, ""
+}
+
+func hasVariant(t *content.Template, ch channels.Channel) bool {
+	_, ok := t.Variant(ch)
+	return ok
+}
+
+// MaskAddress hides most of an address for logs.
+func MaskAddress(a string) string {
+	if len(a) <= 6 {
+		return strings.Repeat("*", len(a))
+	}
+	return a[:3] + strings.Repeat("*", len(a)-6) + a[len(a)-3:]
+}

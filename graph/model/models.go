@@ -1,0 +1,43 @@
+package model
+
+import "time"
+
+// Task is a task as the API shows it; the template, rule and progress fields are resolved
+// from the ids it carries.
+type Task struct {
+	ID        string     `json:"id"`
+	AppID     string     `json:"appId"`
+	Name      string     `json:"name"`
+	Kind      TaskKind   `json:"kind"`
+	Lane      Lane       `json:"lane"`
+	Status    TaskStatus `json:"status"`
+	Cron      *string    `json:"cron,omitempty"`
+	NextRunAt *time.Time `json:"nextRunAt,omitempty"`
+	CreatedAt time.Time  `json:"createdAt"`
+
+	TaskID          int64  `json:"-"`
+	TemplateID      int64  `json:"-"`
+	TemplateVersion int    `json:"-"`
+	RuleID          int64  `json:"-"`
+	RuleVersion     int    `json:"-"`
+	Day             string `json:"-"`
+	Total           int64  `json:"-"`
+	ShardsTotal     int    `json:"-"`
+	ShardsDone      int    `json:"-"`
+}
+
+// User is a user as the API shows it; identities and history are resolved on demand.
+type User struct {
+	AppID      string   `json:"appId"`
+	ID         string   `json:"id"`
+	Attributes JSON     `json:"attributes,omitempty"`
+	Tags       []string `json:"tags"`
+
+	AppNum int64 `json:"-"`
+}
+
+// Viewer is the caller; its apps are resolved on demand.
+type Viewer struct {
+	Email *string `json:"email,omitempty"`
+	Role  Role    `json:"role"`
+}

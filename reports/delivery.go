@@ -1,0 +1,365 @@
+// Package reports records what happened to every message — delivery detail in day tables on
+// the statistics shards, per-user history on the history shards — and answers statistics.
+package reports
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/herald-msg/herald/channels"
+	"github.com/herald-msg/herald/store"
+)
+
+// Delivery statuses beyond the provider statuses of package channels.
+const (
+	Queued     channels.Status = "QUEUED"
+	Suppressed channels.Status = "SUPPRESSED"
+	Redundant  channels.Status = "REDUNDANT"
+)
+
+// Delivery is one (task, user, channel) message.
+type Delivery struct {
+	ID         string
+	AppID      int64
+	TaskID     int64
+	TemplateID int64
+	UserID     string
+	Channel    channels.Channel
+	Address    string
+	Provider   string
+	VendorID   string
+	Status     channels.Status
+	Reason     string
+	CostUnits  int
+	Cost       float64
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Update moves a delivery forward: a later status never returns to an earlier one.
+type Update struct {
+	ID        string
+	Status    channels.Status
+	Provider  string
+	VendorID  string
+	Reason    string
+	CostUnits int
+	Cost      float64
+	At        time.Time
+}
+
+// MessageID builds the id of a task's message: the day it was queued, the task, the user's
+// position in the task and the channel. It is deterministic, so a redelivered shard produces
+// the same ids, and it names the day table and shard that hold the message's row.
+func MessageID(day string, taskID int64, seq int64, ch channels.Channel) string {
+	return day + "-" + strconv.FormatInt(taskID, 36) + "-" + strconv.FormatInt(seq, 36) + "-" + channelCode(ch)
+}
+
+func channelCode(ch channels.Channel) string {
+	for i, c := range channels.All {
+		if c == ch {
+			return strconv.Itoa(i)
+		}
+	}
+	return "x"
+}
+
+// ParseMessageID returns the day and task of a message id.
+func ParseMessageID(id string) (day string, taskID int64, ok bool) {
+	parts := strings.Split(id, "-")
+	if len(parts) != 4 || len(parts[0]) != 8 {
+		return "", 0, false
+	}
+	for _, r := range parts[0] {
+		if r < '0' || r > '9' {
+			return "", 0, false
+		}
+	}
+	t, err := strconv.ParseInt(parts[1], 36, 64)
+	if err != nil || t <= 0 {
+		return "", 0, false
+	}
+	return parts[0], t, true
+}
+
+// Writer writes delivery rows to the day tables of the statistics shards and history rows
+// to the history shards, with one multi-row statement per table.
+type Writer struct {
+	db     *store.DB
+	logger *slog.Logger
+	loc    *time.Location
+	prices Prices
+}
+
+// NewWriter returns a writer; loc names the day of a day table.
+func NewWriter(db *store.DB, loc *time.Location, prices Prices, logger *slog.Logger) *Writer {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if prices == nil {
+		prices = DefaultPrices()
+	}
+	return &Writer{db: db, loc: loc, prices: prices, logger: logger.With("component", "reports.writer")}
+}
+
+// Prices returns the unit prices the writer charges.
+func (w *Writer) Prices() Prices { return w.prices }
+
+// Day returns the day (YYYYMMDD) of t in Herald's time zone.
+func (w *Writer) Day(t time.Time) string { return t.In(w.loc).Format(store.DayFormat) }
+
+type tableKey struct {
+	shard int
+	day   string
+}
+
+func (w *Writer) tableOf(id string) (tableKey, bool) {
+	day, task, ok := ParseMessageID(id)
+	if !ok {
+		return tableKey{}, false
+	}
+	return tableKey{shard: w.db.StatsShardIndex(task), day: day}, true
+}
+
+// Record inserts deliveries that are not recorded yet and returns the status of every given
+// id as stored afterwards, so a redelivered shard can skip messages already sent.
+func (w *Writer) Record(ctx context.Context, ds []Delivery) (map[string]channels.Status, error) {
+	groups := map[tableKey][]Delivery{}
+	for _, d := range ds {
+		k, ok := w.tableOf(d.ID)
+		if !ok {
+			return nil, fmt.Errorf("invalid message id %q", d.ID)
+		}
+		groups[k] = append(groups[k], d)
+	}
+	out := make(map[string]channels.Status, len(ds))
+	for k, part := range groups {
+		if err := w.insert(ctx, k, part); err != nil {
+			return nil, err
+		}
+		if err := w.statuses(ctx, k, part, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (w *Writer) insert(ctx context.Context, k tableKey, ds []Delivery) error {
+	const cols = 16
+	for start := 0; start < len(ds); start += 1000 {
+		part := ds[start:min(start+1000, len(ds))]
+		var sb strings.Builder
+		sb.WriteString("INSERT IGNORE INTO " + store.DayTable(k.day) +
+			" (id, app_id, task_id, template_id, user_id, channel, address, provider, vendor_id, status, reason, cost_units, cost, created_at, updated_at, sent_at) VALUES ")
+		args := make([]any, 0, len(part)*cols)
+		for i, d := range part {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+			var sent any
+			if reached(d.Status, channels.Sent) {
+				sent = d.CreatedAt.UTC()
+			}
+			args = append(args, d.ID, d.AppID, d.TaskID, d.TemplateID, d.UserID, string(d.Channel), d.Address, d.Provider, d.VendorID,
+				string(d.Status), truncate(d.Reason, 255), d.CostUnits, d.Cost, d.CreatedAt.UTC(), d.CreatedAt.UTC(), sent)
+		}
+		if err := w.exec(ctx, k, sb.String(), args); err != nil {
+			return fmt.Errorf("error recording deliveries: %w", err)
+		}
+	}
+	return nil
+}
+
+// exec runs a statement on a day table, creating the table first when it is missing (a day
+// past the ones created ahead).
+func (w *Writer) exec(ctx context.Context, k tableKey, q string, args []any) error {
+	db := w.db.Stats[k.shard]
+	_, err := db.ExecContext(ctx, q, args...)
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && me.Number == 1146 {
+		if _, err := db.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+store.DayTable(k.day)+" LIKE delivery_template"); err != nil {
+			return err
+		}
+		_, err = db.ExecContext(ctx, q, args...)
+	}
+	return err
+}
+
+func (w *Writer) statuses(ctx context.Context, k tableKey, ds []Delivery, out map[string]channels.Status) error {
+	for start := 0; start < len(ds); start += 1000 {
+		part := ds[start:min(start+1000, len(ds))]
+		args := make([]any, len(part))
+		for i, d := range part {
+			args[i] = d.ID
+		}
+		rows, err := w.db.Stats[k.shard].QueryContext(ctx, "SELECT id, status FROM "+store.DayTable(k.day)+" WHERE id IN ("+placeholders(len(part))+")", args...)
+		if err != nil {
+			return fmt.Errorf("error reading delivery statuses: %w", err)
+		}
+		for rows.Next() {
+			var (
+				id string
+				st channels.Status
+			)
+			if err := rows.Scan(&id, &st); err != nil {
+				rows.Close()
+				return err
+			}
+			out[id] = st
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// statusOrder ranks statuses; an update applies only when it ranks above the stored one.
+const statusOrder = "'QUEUED','SENT','FAILED','DELIVERED','DISPLAYED','CLICKED'"
+
+var rank = map[channels.Status]int{Queued: 1, channels.Sent: 2, channels.Failed: 3, channels.Delivered: 4, channels.Displayed: 5, channels.Clicked: 6}
+
+// reached reports whether status s implies milestone m was reached.
+func reached(s, m channels.Status) bool {
+	switch m {
+	case channels.Sent:
+		return s == channels.Sent || s == channels.Delivered || s == channels.Displayed || s == channels.Clicked
+	case channels.Delivered:
+		return s == channels.Delivered || s == channels.Displayed || s == channels.Clicked
+	case channels.Displayed:
+		return s == channels.Displayed || s == channels.Clicked
+	case channels.Clicked:
+		return s == channels.Clicked
+	}
+	return false
+}
+
+// Apply moves deliveries forward, one statement per day table, and returns how many of the
+// ids exist. Unknown ids are ignored.
+func (w *Writer) Apply(ctx context.Context, us []Update) (int, error) {
+	groups := map[tableKey][]Update{}
+	for _, u := range us {
+		if rank[u.Status] == 0 {
+			return 0, fmt.Errorf("status %s cannot be applied", u.Status)
+		}
+		k, ok := w.tableOf(u.ID)
+		if !ok {
+			w.logger.WarnContext(ctx, "update for an unknown message id", "message_id", u.ID)
+			continue
+		}
+		groups[k] = append(groups[k], u)
+	}
+	matched := 0
+	for k, part := range groups {
+		n, err := w.apply(ctx, k, part)
+		if err != nil {
+			return matched, err
+		}
+		matched += n
+	}
+	return matched, nil
+}
+
+func (w *Writer) apply(ctx context.Context, k tableKey, us []Update) (int, error) {
+	matched := 0
+	for start := 0; start < len(us); start += 500 {
+		part := us[start:min(start+500, len(us))]
+		var sb strings.Builder
+		args := make([]any, 0, len(part)*8)
+		sb.WriteString("UPDATE " + store.DayTable(k.day) + " d JOIN (")
+		for i, u := range part {
+			if i > 0 {
+				sb.WriteString(" UNION ALL ")
+			}
+			sb.WriteString("SELECT ? AS id, ? AS status, ? AS provider, ? AS vendor_id, ? AS reason, ? AS cost_units, ? AS cost, ? AS at")
+			at := u.At
+			if at.IsZero() {
+				at = time.Now()
+			}
+			args = append(args, u.ID, string(u.Status), u.Provider, u.VendorID, truncate(u.Reason, 255), u.CostUnits, u.Cost, at.UTC())
+		}
+		sb.WriteString(`) u ON d.id = u.id SET
+			d.provider = IF(u.provider <> '', u.provider, d.provider),
+			d.vendor_id = IF(u.vendor_id <> '', u.vendor_id, d.vendor_id),
+			d.reason = IF(u.reason <> '' AND FIELD(u.status, ` + statusOrder + `) > FIELD(d.status, ` + statusOrder + `), u.reason, d.reason),
+			d.cost_units = GREATEST(d.cost_units, u.cost_units),
+			d.cost = GREATEST(d.cost, u.cost),
+			d.sent_at = IF(u.status IN ('SENT','DELIVERED','DISPLAYED','CLICKED'), COALESCE(d.sent_at, u.at), d.sent_at),
+			d.delivered_at = IF(u.status IN ('DELIVERED','DISPLAYED','CLICKED'), COALESCE(d.delivered_at, u.at), d.delivered_at),
+			d.displayed_at = IF(u.status IN ('DISPLAYED','CLICKED'), COALESCE(d.displayed_at, u.at), d.displayed_at),
+			d.clicked_at = IF(u.status = 'CLICKED', COALESCE(d.clicked_at, u.at), d.clicked_at),
+			d.updated_at = GREATEST(d.updated_at, u.at),
+			d.status = IF(d.status NOT IN ('SUPPRESSED','REDUNDANT') AND FIELD(u.status, ` + statusOrder + `) > FIELD(d.status, ` + statusOrder + `), u.status, d.status)`)
+		if err := w.exec(ctx, k, sb.String(), args); err != nil {
+			return matched, fmt.Errorf("error applying delivery updates: %w", err)
+		}
+		n, err := w.count(ctx, k, part)
+		if err != nil {
+			return matched, err
+		}
+		matched += n
+	}
+	return matched, nil
+}
+
+func (w *Writer) count(ctx context.Context, k tableKey, us []Update) (int, error) {
+	args := make([]any, len(us))
+	for i, u := range us {
+		args[i] = u.ID
+	}
+	var n int
+	err := w.db.Stats[k.shard].QueryRowContext(ctx, "SELECT COUNT(*) FROM "+store.DayTable(k.day)+" WHERE id IN ("+placeholders(len(us))+")", args...).Scan(&n)
+	return n, err
+}
+
+// Get returns one delivery by message id, or nil.
+func (w *Writer) Get(ctx context.Context, id string) (*Delivery, error) {
+	k, ok := w.tableOf(id)
+	if !ok {
+		return nil, nil
+	}
+	d := &Delivery{}
+	err := w.db.Stats[k.shard].QueryRowContext(ctx, "SELECT id, app_id, task_id, template_id, user_id, channel, address, provider, vendor_id, status, reason, cost_units, cost, created_at, updated_at FROM "+store.DayTable(k.day)+" WHERE id = ?", id).
+		Scan(&d.ID, &d.AppID, &d.TaskID, &d.TemplateID, &d.UserID, &d.Channel, &d.Address, &d.Provider, &d.VendorID, &d.Status, &d.Reason, &d.CostUnits, &d.Cost, &d.CreatedAt, &d.UpdatedAt)
+	var me *mysql.MySQLError
+	if errors.Is(err, sql.ErrNoRows) || (errors.As(err, &me) && me.Number == 1146) {
+		return nil, nil
+	}
+	return d, err
+}
+
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xc0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
+
+// Prices are unit prices per channel, in yuan per cost unit (an SMS segment, a message).
+type Prices map[channels.Channel]float64
+
+// DefaultPrices are typical list prices in China.
+func DefaultPrices() Prices {
+	return Prices{
+		channels.AppPush: 0, channels.SMS: 0.045, channels.WeChat: 0, channels.DingTalk: 0,
+		channels.Voice: 0.12, channels.RCS: 0.08, channels.Email: 0.001, channels.Webhook: 0,
+	}
+}
+
+// Cost is the price of units on ch.
+func (p Prices) Cost(ch channels.Channel, units int) float64 { return p[ch] * float64(units) }

@@ -1,0 +1,330 @@
+// Package rule holds delivery rules (下发规则): ordered routes whose first matching condition
+// decides which channels a user gets, concurrently or as a fallback chain.
+package rule
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/herald-msg/herald/account"
+	"github.com/herald-msg/herald/channels"
+	"github.com/herald-msg/herald/fault"
+)
+
+// Strategy says how a route uses its channels.
+type Strategy string
+
+// Strategies.
+const (
+	Concurrent Strategy = "CONCURRENT"
+	Fallback   Strategy = "FALLBACK"
+)
+
+// Milestone is the status a fallback step must reach before the chain stops.
+type Milestone string
+
+// Milestones.
+const (
+	MilestoneSent      Milestone = "SENT"
+	MilestoneDelivered Milestone = "DELIVERED"
+	MilestoneDisplayed Milestone = "DISPLAYED"
+	MilestoneClicked   Milestone = "CLICKED"
+)
+
+// Route is one entry of a rule.
+type Route struct {
+	When          string             `json:"when,omitempty"`
+	Strategy      Strategy           `json:"strategy"`
+	Channels      []channels.Channel `json:"channels"`
+	FallbackAfter time.Duration      `json:"fallbackAfter,omitempty"`
+	Until         Milestone          `json:"until,omitempty"`
+
+	program *vm.Program
+}
+
+// Rule is one version of a rule.
+type Rule struct {
+	ID      int64
+	AppID   int64
+	Name    string
+	Version int
+	Routes  []Route
+}
+
+// Input creates a rule or a new version of one.
+type Input struct {
+	AppID  int64
+	Name   string
+	Routes []Route
+}
+
+// Service stores rules and evaluates them.
+type Service struct {
+	db      *sql.DB
+	logger  *slog.Logger
+	nowFunc func() time.Time
+
+	mu    sync.RWMutex
+	cache map[[2]int64]*Rule
+}
+
+// NewService returns the rule service on the core database.
+func NewService(db *sql.DB, logger *slog.Logger) *Service {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Service{db: db, logger: logger.With("component", "rule"), nowFunc: time.Now, cache: map[[2]int64]*Rule{}}
+}
+
+func validate(in *Input) error {
+	in.Name = strings.TrimSpace(in.Name)
+	if in.Name == "" || utf8.RuneCountInString(in.Name) > 100 {
+		return fault.BadInput("input.name", "must be 1 to 100 characters")
+	}
+	if len(in.Routes) == 0 {
+		return fault.BadInput("input.routes", "at least one route is needed")
+	}
+	for i := range in.Routes {
+		r := &in.Routes[i]
+		f := fmt.Sprintf("input.routes[%d]", i)
+		if i > 0 && in.Routes[i-1].When == "" {
+			return fault.BadInput(f, "unreachable: route %d before it has no condition and always matches", i-1)
+		}
+		if r.Strategy != Concurrent && r.Strategy != Fallback {
+			return fault.BadInput(f+".strategy", "must be CONCURRENT or FALLBACK")
+		}
+		if len(r.Channels) == 0 {
+			return fault.BadInput(f+".channels", "at least one channel is needed")
+		}
+		seen := map[channels.Channel]bool{}
+		for k, ch := range r.Channels {
+			if !ch.Valid() {
+				return fault.BadInput(fmt.Sprintf("%s.channels[%d]", f, k), "unknown channel %q", ch)
+			}
+			if seen[ch] {
+				return fault.BadInput(fmt.Sprintf("%s.channels[%d]", f, k), "channel %s is listed twice", ch)
+			}
+			seen[ch] = true
+		}
+		if r.Strategy == Fallback {
+			if r.FallbackAfter <= 0 {
+				return fault.BadInput(f+".fallbackAfter", "a FALLBACK route needs fallbackAfter, such as \"30s\"")
+			}
+			if r.Until == "" {
+				r.Until = MilestoneDelivered
+			}
+		}
+		switch r.Until {
+		case "", MilestoneSent, MilestoneDelivered, MilestoneDisplayed, MilestoneClicked:
+		default:
+			return fault.BadInput(f+".until", "unknown milestone %q", r.Until)
+		}
+		if err := r.compile(); err != nil {
+			return fault.BadInput(f+".when", "%s", err)
+		}
+	}
+	return nil
+}
+
+// compile checks and compiles the route's condition; variables and user attributes are
+// looked up by name, user attributes also as user.<name>.
+func (r *Route) compile() error {
+	if r.When == "" {
+		return nil
+	}
+	if len(r.When) > 2000 {
+		return fmt.Errorf("condition longer than 2000 characters")
+	}
+	p, err := expr.Compile(r.When, expr.AllowUndefinedVariables(), expr.AsBool())
+	if err != nil {
+		return fmt.Errorf("invalid condition: %s", strings.ReplaceAll(err.Error(), "\n", " "))
+	}
+	r.program = p
+	return nil
+}
+
+// Match returns the index of the first route whose condition holds for env, or -1. A
+// condition that errors counts as false and moves on to the next route.
+func (r *Rule) Match(env map[string]any) int {
+	for i := range r.Routes {
+		rt := &r.Routes[i]
+		if rt.When == "" {
+			return i
+		}
+		if rt.program == nil {
+			if err := rt.compile(); err != nil {
+				continue
+			}
+		}
+		out, err := expr.Run(rt.program, env)
+		if err == nil {
+			if b, ok := out.(bool); ok && b {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// Create saves version 1 of a new rule.
+func (s *Service) Create(ctx context.Context, in Input) (*Rule, error) {
+	p, err := account.Authorize(ctx, in.AppID, account.Operator, "input.appId")
+	if err != nil {
+		return nil, err
+	}
+	if err := validate(&in); err != nil {
+		return nil, err
+	}
+	now := s.nowFunc().UTC().Truncate(time.Millisecond)
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback() //nolint:errcheck
+	res, err := tx.ExecContext(ctx, "INSERT INTO rules (app_id, name, version, created_at, updated_at) VALUES (?, ?, 1, ?, ?)", in.AppID, in.Name, now, now)
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && me.Number == 1062 {
+		return nil, fault.Conflict("input.name", "a rule named %q exists already; update it to add a version", in.Name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("error creating rule: %w", err)
+	}
+	id, _ := res.LastInsertId()
+	routes, _ := json.Marshal(in.Routes)
+	if _, err := tx.ExecContext(ctx, "INSERT INTO rule_versions (rule_id, version, routes, created_by, created_at) VALUES (?, 1, ?, ?, ?)", id, string(routes), p.Name(), now); err != nil {
+		return nil, fmt.Errorf("error saving rule version: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return &Rule{ID: id, AppID: in.AppID, Name: in.Name, Version: 1, Routes: in.Routes}, nil
+}
+
+// Update saves a new version of a rule.
+func (s *Service) Update(ctx context.Context, id int64, in Input) (*Rule, error) {
+	cur, err := s.Get(ctx, id, 0)
+	if err != nil {
+		return nil, err
+	}
+	if cur.AppID != in.AppID {
+		return nil, fault.BadInput("input.appId", "rule %d belongs to another app", id)
+	}
+	p, err := account.Authorize(ctx, in.AppID, account.Operator, "input.appId")
+	if err != nil {
+		return nil, err
+	}
+	if err := validate(&in); err != nil {
+		return nil, err
+	}
+	now := s.nowFunc().UTC().Truncate(time.Millisecond)
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback() //nolint:errcheck
+	var version int
+	if err := tx.QueryRowContext(ctx, "SELECT version FROM rules WHERE id = ? FOR UPDATE", id).Scan(&version); err != nil {
+		return nil, fmt.Errorf("error locking rule: %w", err)
+	}
+	version++
+	routes, _ := json.Marshal(in.Routes)
+	if _, err := tx.ExecContext(ctx, "UPDATE rules SET version = ?, name = ?, updated_at = ? WHERE id = ?", version, in.Name, now, id); err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO rule_versions (rule_id, version, routes, created_by, created_at) VALUES (?, ?, ?, ?, ?)", id, version, string(routes), p.Name(), now); err != nil {
+		return nil, fmt.Errorf("error saving rule version: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return &Rule{ID: id, AppID: in.AppID, Name: in.Name, Version: version, Routes: in.Routes}, nil
+}
+
+// Get returns a rule at version (0: the latest) without checking the caller.
+func (s *Service) Get(ctx context.Context, id int64, version int) (*Rule, error) {
+	if version > 0 {
+		s.mu.RLock()
+		r := s.cache[[2]int64{id, int64(version)}]
+		s.mu.RUnlock()
+		if r != nil {
+			return r, nil
+		}
+	}
+	r := &Rule{ID: id}
+	var routes string
+	err := s.db.QueryRowContext(ctx, `SELECT r.app_id, r.name, v.version, v.routes FROM rules r
+		JOIN rule_versions v ON v.rule_id = r.id WHERE r.id = ? AND v.version = IF(? = 0, r.version, ?)`, id, version, version).
+		Scan(&r.AppID, &r.Name, &r.Version, &routes)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fault.NotFound("ruleId", "rule %d does not exist", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("error reading rule: %w", err)
+	}
+	if err := json.Unmarshal([]byte(routes), &r.Routes); err != nil {
+		return nil, fmt.Errorf("error decoding rule routes: %w", err)
+	}
+	for i := range r.Routes {
+		if err := r.Routes[i].compile(); err != nil {
+			s.logger.WarnContext(ctx, "stored rule condition does not compile", "rule_id", id, "route", i, "error", err)
+		}
+	}
+	s.mu.Lock()
+	s.cache[[2]int64{id, int64(r.Version)}] = r
+	s.mu.Unlock()
+	return r, nil
+}
+
+// Find returns a rule the caller may read.
+func (s *Service) Find(ctx context.Context, id int64) (*Rule, error) {
+	r, err := s.Get(ctx, id, 0)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := account.Authorize(ctx, r.AppID, account.Viewer, "id"); err != nil {
+		return nil, fault.NotFound("id", "rule %d does not exist", id)
+	}
+	return r, nil
+}
+
+// List returns the latest version of every rule of app.
+func (s *Service) List(ctx context.Context, appID int64) ([]*Rule, error) {
+	if _, err := account.Authorize(ctx, appID, account.Viewer, "appId"); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT id, version FROM rules WHERE app_id = ? ORDER BY id", appID)
+	if err != nil {
+		return nil, fmt.Errorf("error listing rules: %w", err)
+	}
+	var ids [][2]int64
+	for rows.Next() {
+		var x [2]int64
+		if err := rows.Scan(&x[0], &x[1]); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, x)
+	}
+	rows.Close()
+	out := make([]*Rule, 0, len(ids))
+	for _, x := range ids {
+		r, err := s.Get(ctx, x[0], int(x[1]))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}

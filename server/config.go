@@ -1,0 +1,236 @@
+package server
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is every setting of a Herald process. Values come from the defaults below, then an
+// optional YAML file, then HERALD_* environment variables, which win.
+type Config struct {
+	HTTPAddr      string `yaml:"http_addr" env:"HERALD_HTTP_ADDR"`
+	PublicURL     string `yaml:"public_url" env:"HERALD_PUBLIC_URL"`
+	MySQLDSN      string `yaml:"mysql_dsn" env:"HERALD_MYSQL_DSN"`
+	DBPrefix      string `yaml:"db_prefix" env:"HERALD_DB_PREFIX"`
+	StatsShards   int    `yaml:"stats_shards" env:"HERALD_STATS_SHARDS"`
+	HistoryShards int    `yaml:"history_shards" env:"HERALD_HISTORY_SHARDS"`
+	// StatsDSNs and HistoryDSNs give a shard its own server; a missing entry uses MySQLDSN.
+	StatsDSNs     []string `yaml:"stats_dsns"`
+	HistoryDSNs   []string `yaml:"history_dsns"`
+	RedisURL      string   `yaml:"redis_url" env:"HERALD_REDIS_URL"`
+	RedisPrefix   string   `yaml:"redis_prefix" env:"HERALD_REDIS_PREFIX"`
+	AMQPURL       string   `yaml:"amqp_url" env:"HERALD_AMQP_URL"`
+	AMQPPrefix    string   `yaml:"amqp_prefix" env:"HERALD_AMQP_PREFIX"`
+	Providers     string   `yaml:"providers" env:"HERALD_PROVIDERS"`
+	WebhookSecret string   `yaml:"webhook_secret" env:"HERALD_WEBHOOK_SECRET"`
+	AdminEmail    string   `yaml:"admin_email" env:"HERALD_ADMIN_EMAIL"`
+	AdminPassword string   `yaml:"admin_password" env:"HERALD_ADMIN_PASSWORD"`
+	// SessionSecret signs console sessions; when empty Herald keeps a generated one in the core
+	// database so that every process of a cluster shares it.
+	SessionSecret string        `yaml:"session_secret" env:"HERALD_SESSION_SECRET"`
+	SessionTTL    time.Duration `yaml:"session_ttl" env:"HERALD_SESSION_TTL"`
+	Dev           bool          `yaml:"dev" env:"HERALD_DEV"`
+	// Demo creates a demo app, API key and users on start and prints them.
+	Demo            bool          `yaml:"demo" env:"HERALD_DEMO"`
+	TimeZone        string        `yaml:"time_zone" env:"HERALD_TIME_ZONE"`
+	DayTablesAhead  int           `yaml:"day_tables_ahead" env:"HERALD_DAY_TABLES_AHEAD"`
+	RealtimeWorkers int           `yaml:"realtime_workers" env:"HERALD_REALTIME_WORKERS"`
+	BulkWorkers     int           `yaml:"bulk_workers" env:"HERALD_BULK_WORKERS"`
+	ReceiptWorkers  int           `yaml:"receipt_workers" env:"HERALD_RECEIPT_WORKERS"`
+	ShutdownGrace   time.Duration `yaml:"shutdown_grace" env:"HERALD_SHUTDOWN_GRACE"`
+	LogLevel        string        `yaml:"log_level" env:"HERALD_LOG_LEVEL"`
+	LogFormat       string        `yaml:"log_format" env:"HERALD_LOG_FORMAT"`
+}
+
+// DefaultConfig reaches the services of a local machine, so none needs setting there.
+func DefaultConfig() Config {
+	return Config{
+		HTTPAddr:        ":8080",
+		PublicURL:       "http://127.0.0.1:8080",
+		MySQLDSN:        "root@tcp(127.0.0.1:3306)/",
+		DBPrefix:        "herald",
+		StatsShards:     2,
+		HistoryShards:   2,
+		RedisURL:        "redis://127.0.0.1:6379/0",
+		RedisPrefix:     "herald:",
+		AMQPURL:         "amqp://guest:guest@127.0.0.1:5672/",
+		AMQPPrefix:      "herald.",
+		SessionTTL:      12 * time.Hour,
+		TimeZone:        "Local",
+		DayTablesAhead:  7,
+		RealtimeWorkers: 32,
+		BulkWorkers:     4,
+		ReceiptWorkers:  8,
+		ShutdownGrace:   30 * time.Second,
+		LogLevel:        "info",
+		LogFormat:       "text",
+	}
+}
+
+// LoadConfig reads the optional YAML file at path, then the HERALD_* variables of env
+// (os.Environ form), and validates the result.
+func LoadConfig(path string, env []string) (Config, error) {
+	cfg := DefaultConfig()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("error reading config file: %w", err)
+		}
+		dec := yaml.NewDecoder(strings.NewReader(string(b)))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil {
+			return cfg, fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+	vars := map[string]string{}
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "HERALD_") {
+			vars[k] = v
+		}
+	}
+	if err := applyEnv(&cfg, vars); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+func applyEnv(cfg *Config, vars map[string]string) error {
+	v := reflect.ValueOf(cfg).Elem()
+	t := v.Type()
+	for i := range t.NumField() {
+		key := t.Field(i).Tag.Get("env")
+		raw, ok := vars[key]
+		if key == "" || !ok {
+			continue
+		}
+		f := v.Field(i)
+		switch f.Interface().(type) {
+		case string:
+			f.SetString(raw)
+		case bool:
+			b, err := strconv.ParseBool(raw)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not a boolean (use true or false)", key, raw)
+			}
+			f.SetBool(b)
+		case int:
+			n, err := strconv.Atoi(raw)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not a whole number", key, raw)
+			}
+			f.SetInt(int64(n))
+		case time.Duration:
+			d, err := time.ParseDuration(raw)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not a duration (use a form such as 30s or 12h)", key, raw)
+			}
+			f.SetInt(int64(d))
+		}
+	}
+	return nil
+}
+
+// Validate checks every setting and names the key of the first wrong one.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if c.HTTPAddr == "" || !strings.Contains(c.HTTPAddr, ":") {
+		bad("HERALD_HTTP_ADDR", "%q must be host:port or :port", c.HTTPAddr)
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("HERALD_PUBLIC_URL", "%q must be an http(s) URL", c.PublicURL)
+	}
+	if c.MySQLDSN == "" {
+		bad("HERALD_MYSQL_DSN", "must not be empty")
+	}
+	if !validIdent(c.DBPrefix) {
+		bad("HERALD_DB_PREFIX", "%q must be letters, digits and _ (at most 40)", c.DBPrefix)
+	}
+	if c.StatsShards < 1 || c.StatsShards > 256 {
+		bad("HERALD_STATS_SHARDS", "%d must be between 1 and 256", c.StatsShards)
+	}
+	if c.HistoryShards < 1 || c.HistoryShards > 256 {
+		bad("HERALD_HISTORY_SHARDS", "%d must be between 1 and 256", c.HistoryShards)
+	}
+	if len(c.StatsDSNs) > c.StatsShards {
+		bad("stats_dsns", "has %d entries for %d shards", len(c.StatsDSNs), c.StatsShards)
+	}
+	if len(c.HistoryDSNs) > c.HistoryShards {
+		bad("history_dsns", "has %d entries for %d shards", len(c.HistoryDSNs), c.HistoryShards)
+	}
+	if !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
+		bad("HERALD_REDIS_URL", "%q must start with redis:// or rediss://", c.RedisURL)
+	}
+	if !strings.HasPrefix(c.AMQPURL, "amqp://") && !strings.HasPrefix(c.AMQPURL, "amqps://") {
+		bad("HERALD_AMQP_URL", "must start with amqp:// or amqps://")
+	}
+	if c.AMQPPrefix == "" {
+		bad("HERALD_AMQP_PREFIX", "must not be empty")
+	}
+	if (c.AdminEmail == "") != (c.AdminPassword == "") {
+		bad("HERALD_ADMIN_EMAIL", "HERALD_ADMIN_EMAIL and HERALD_ADMIN_PASSWORD are set together")
+	}
+	if c.AdminPassword != "" && len(c.AdminPassword) < 8 {
+		bad("HERALD_ADMIN_PASSWORD", "must be at least 8 characters")
+	}
+	if c.SessionSecret != "" && len(c.SessionSecret) < 32 {
+		bad("HERALD_SESSION_SECRET", "must be at least 32 characters")
+	}
+	if c.SessionTTL < time.Minute {
+		bad("HERALD_SESSION_TTL", "%s is shorter than a minute", c.SessionTTL)
+	}
+	if _, err := c.Location(); err != nil {
+		bad("HERALD_TIME_ZONE", "%q is not a time zone name such as Asia/Shanghai", c.TimeZone)
+	}
+	if c.DayTablesAhead < 1 || c.DayTablesAhead > 60 {
+		bad("HERALD_DAY_TABLES_AHEAD", "%d must be between 1 and 60", c.DayTablesAhead)
+	}
+	for key, n := range map[string]int{"HERALD_REALTIME_WORKERS": c.RealtimeWorkers, "HERALD_BULK_WORKERS": c.BulkWorkers, "HERALD_RECEIPT_WORKERS": c.ReceiptWorkers} {
+		if n < 1 || n > 1024 {
+			bad(key, "%d must be between 1 and 1024", n)
+		}
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("HERALD_LOG_LEVEL", "%q must be debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		bad("HERALD_LOG_FORMAT", "%q must be text or json", c.LogFormat)
+	}
+	c.ShutdownGrace = cmp.Or(c.ShutdownGrace, 30*time.Second)
+	return errors.Join(errs...)
+}
+
+// Location is the time zone that names day tables and statistics days.
+func (c *Config) Location() (*time.Location, error) {
+	if c.TimeZone == "" || c.TimeZone == "Local" {
+		return time.Local, nil
+	}
+	return time.LoadLocation(c.TimeZone)
+}
+
+func validIdent(s string) bool {
+	if s == "" || len(s) > 40 {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,253 @@
+// Package store is Herald's SQL plumbing: connections to the core database and to every
+// statistics and history shard (分库分表), database creation, embedded migrations and the
+// day tables of delivery detail.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/pressly/goose/v3"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Config says where Herald's databases live.
+type Config struct {
+	// DSN is the server DSN; database names come from Prefix.
+	DSN    string
+	Prefix string
+	// StatsShards and HistoryShards are the shard counts; StatsDSNs[i] and HistoryDSNs[i]
+	// move shard i to another server (empty: DSN).
+	StatsShards   int
+	HistoryShards int
+	StatsDSNs     []string
+	HistoryDSNs   []string
+	Logger        *slog.Logger
+}
+
+// DB is the set of connections of one Herald process.
+type DB struct {
+	Core    *sql.DB
+	Stats   []*sql.DB
+	History []*sql.DB
+	cfg     Config
+	names   map[*sql.DB]string
+}
+
+// CoreName is the core database's name.
+func (c Config) CoreName() string { return c.Prefix }
+
+// StatsName is the name of statistics shard i.
+func (c Config) StatsName(i int) string { return fmt.Sprintf("%s_stats_%d", c.Prefix, i) }
+
+// HistoryName is the name of history shard i.
+func (c Config) HistoryName(i int) string { return fmt.Sprintf("%s_history_%d", c.Prefix, i) }
+
+// Open connects to every database, creating the missing ones. It does not migrate.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	db := &DB{cfg: cfg, names: map[*sql.DB]string{}}
+	var err error
+	if db.Core, err = openDatabase(ctx, cfg.DSN, cfg.CoreName()); err != nil {
+		return nil, err
+	}
+	db.names[db.Core] = cfg.CoreName()
+	for i := range cfg.StatsShards {
+		s, err := openDatabase(ctx, dsnAt(cfg.StatsDSNs, i, cfg.DSN), cfg.StatsName(i))
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		db.Stats = append(db.Stats, s)
+		db.names[s] = cfg.StatsName(i)
+	}
+	for i := range cfg.HistoryShards {
+		h, err := openDatabase(ctx, dsnAt(cfg.HistoryDSNs, i, cfg.DSN), cfg.HistoryName(i))
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		db.History = append(db.History, h)
+		db.names[h] = cfg.HistoryName(i)
+	}
+	return db, nil
+}
+
+func dsnAt(list []string, i int, def string) string {
+	if i < len(list) && list[i] != "" {
+		return list[i]
+	}
+	return def
+}
+
+// openDatabase creates database name on the server of dsn when missing and connects to it.
+func openDatabase(ctx context.Context, dsn, name string) (*sql.DB, error) {
+	mc, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("invalid MySQL DSN: %w", err)
+	}
+	mc.DBName = ""
+	mc.ParseTime = true
+	mc.Loc = time.UTC
+	mc.InterpolateParams = true
+	mc.MultiStatements = false
+	if mc.Params == nil {
+		mc.Params = map[string]string{}
+	}
+	mc.Params["charset"] = "utf8mb4"
+	server, err := sql.Open("mysql", mc.FormatDSN())
+	if err != nil {
+		return nil, err
+	}
+	defer server.Close()
+	if _, err := server.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS `"+name+"` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"); err != nil {
+		return nil, fmt.Errorf("error creating database %s: %w", name, err)
+	}
+	mc.DBName = name
+	db, err := sql.Open("mysql", mc.FormatDSN())
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(64)
+	db.SetMaxIdleConns(32)
+	db.SetConnMaxLifetime(30 * time.Minute)
+	return db, nil
+}
+
+// Close closes every connection pool.
+func (db *DB) Close() {
+	for _, d := range db.all() {
+		_ = d.Close()
+	}
+}
+
+func (db *DB) all() []*sql.DB {
+	out := []*sql.DB{}
+	if db.Core != nil {
+		out = append(out, db.Core)
+	}
+	out = append(out, db.Stats...)
+	return append(out, db.History...)
+}
+
+// Ping checks that every database answers; the error names the one that does not.
+func (db *DB) Ping(ctx context.Context) error {
+	for _, d := range db.all() {
+		if err := d.PingContext(ctx); err != nil {
+			return fmt.Errorf("database %s: %w", db.names[d], err)
+		}
+	}
+	return nil
+}
+
+// Migrate brings every database to the latest schema and creates the day tables from
+// today to ahead days on. Concurrent callers (several processes starting) serialise on a
+// MySQL named lock.
+func (db *DB) Migrate(ctx context.Context, now time.Time, ahead int) error {
+	conn, err := db.Core.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("error connecting to %s: %w", db.cfg.CoreName(), err)
+	}
+	defer conn.Close()
+	lock := "herald_migrate_" + db.cfg.Prefix
+	var got sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 120)", lock).Scan(&got); err != nil || got.Int64 != 1 {
+		return fmt.Errorf("error taking the migration lock: %v", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK(?)", lock) //nolint:errcheck
+	if err := migrate(ctx, db.Core, "migrations/core"); err != nil {
+		return fmt.Errorf("error migrating %s: %w", db.cfg.CoreName(), err)
+	}
+	for i, s := range db.Stats {
+		if err := migrate(ctx, s, "migrations/stats"); err != nil {
+			return fmt.Errorf("error migrating %s: %w", db.cfg.StatsName(i), err)
+		}
+	}
+	for i, h := range db.History {
+		if err := migrate(ctx, h, "migrations/history"); err != nil {
+			return fmt.Errorf("error migrating %s: %w", db.cfg.HistoryName(i), err)
+		}
+	}
+	return db.EnsureDayTables(ctx, now, ahead)
+}
+
+func migrate(ctx context.Context, db *sql.DB, dir string) error {
+	sub, err := fs.Sub(migrations, dir)
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectMySQL, db, sub)
+	if err != nil {
+		return err
+	}
+	_, err = p.Up(ctx)
+	if errors.Is(err, goose.ErrNoNextVersion) {
+		return nil
+	}
+	return err
+}
+
+// DayFormat is the layout of the day in delivery table names.
+const DayFormat = "20060102"
+
+// DayTable is the delivery detail table of day (a YYYYMMDD string).
+func DayTable(day string) string { return "delivery_" + day }
+
+// EnsureDayTables creates delivery_YYYYMMDD on every statistics shard for the day of now and
+// the ahead days after it.
+func (db *DB) EnsureDayTables(ctx context.Context, now time.Time, ahead int) error {
+	for i, s := range db.Stats {
+		for d := 0; d <= ahead; d++ {
+			day := now.AddDate(0, 0, d).Format(DayFormat)
+			if _, err := s.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+DayTable(day)+" LIKE delivery_template"); err != nil {
+				return fmt.Errorf("error creating %s on %s: %w", DayTable(day), db.cfg.StatsName(i), err)
+			}
+		}
+	}
+	return nil
+}
+
+// StatsShard is the statistics shard that holds the deliveries of a task.
+func (db *DB) StatsShard(taskID int64) *sql.DB {
+	return db.Stats[int(uint64(taskID)%uint64(len(db.Stats)))]
+}
+
+// StatsShardIndex is the index of the statistics shard of a task.
+func (db *DB) StatsShardIndex(taskID int64) int {
+	return int(uint64(taskID) % uint64(len(db.Stats)))
+}
+
+// HistoryShard is the history shard that holds a user's messages.
+func (db *DB) HistoryShard(appID int64, userID string) *sql.DB {
+	return db.History[HistoryShardIndex(appID, userID, len(db.History))]
+}
+
+// HistoryShardIndex hashes (app, user) onto one of n history shards.
+func HistoryShardIndex(appID int64, userID string, n int) int {
+	h := fnv.New32a()
+	fmt.Fprintf(h, "%d/%s", appID, userID)
+	return int(h.Sum32() % uint32(n))
+}
+
+// Drop removes every database of the configuration; tests use it to clean up.
+func (db *DB) Drop(ctx context.Context) error {
+	var errs []error
+	for _, d := range db.all() {
+		if _, err := d.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+db.names[d]+"`"); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

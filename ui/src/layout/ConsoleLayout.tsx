@@ -1,0 +1,94 @@
+// The signed-in frame: navigation, the app switcher, language, the viewer and sign-out.
+import { DashboardOutlined, LogoutOutlined } from '@ant-design/icons';
+import { Button, Empty, Layout, Menu, Select, Space, Tag, Typography } from 'antd';
+import { useEffect, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { useMutation } from 'urql';
+import { LogoutMutation } from '../graphql/documents';
+import type { Viewer } from '../graphql/types';
+import { Today } from '../pages/Today';
+import { LanguageSwitch } from './LanguageSwitch';
+
+const APP_KEY = 'herald.appId';
+
+interface ConsoleLayoutProps {
+  viewer: Viewer;
+  onSignedOut: () => void;
+}
+
+/** pickApp keeps the remembered app when the viewer still has it, else takes the first. */
+function pickApp(viewer: Viewer): string | null {
+  let saved: string | null = null;
+  try {
+    saved = localStorage.getItem(APP_KEY);
+  } catch {
+    // Storage may be disabled.
+  }
+  if (saved && viewer.apps.some((a) => a.id === saved)) {
+    return saved;
+  }
+  return viewer.apps[0]?.id ?? null;
+}
+
+export function ConsoleLayout({ viewer, onSignedOut }: ConsoleLayoutProps) {
+  const { t } = useTranslation();
+  const [appId, setAppId] = useState<string | null>(() => pickApp(viewer));
+  const [{ fetching: signingOut }, logout] = useMutation(LogoutMutation);
+
+  useEffect(() => {
+    if (appId) {
+      try {
+        localStorage.setItem(APP_KEY, appId);
+      } catch {
+        // Storage may be disabled.
+      }
+    }
+  }, [appId]);
+
+  const signOut = async () => {
+    await logout({});
+    onSignedOut();
+  };
+
+  return (
+    <Layout className="console">
+      <Layout.Header className="console-header">
+        <Typography.Text className="console-brand" strong>
+          {t('app.brand')}
+        </Typography.Text>
+        <Space size="middle" className="console-tools">
+          <Select<string>
+            className="app-switcher"
+            aria-label={t('layout.selectApp')}
+            placeholder={t('layout.selectApp')}
+            value={appId ?? undefined}
+            onChange={setAppId}
+            options={viewer.apps.map((a) => ({ value: a.id, label: a.name }))}
+            notFoundContent={t('layout.noApps')}
+            popupMatchSelectWidth={false}
+          />
+          <LanguageSwitch />
+          <Space size={4}>
+            <Typography.Text className="console-user">{viewer.email}</Typography.Text>
+            <Tag>{t(`layout.role.${viewer.role}`)}</Tag>
+          </Space>
+          <Button icon={<LogoutOutlined />} onClick={() => void signOut()} loading={signingOut}>
+            {t('layout.signOut')}
+          </Button>
+        </Space>
+      </Layout.Header>
+      <Layout>
+        <Layout.Sider width={200} theme="light" breakpoint="md" collapsedWidth={0}>
+          <Menu
+            mode="inline"
+            selectedKeys={['today']}
+            items={[{ key: 'today', icon: <DashboardOutlined />, label: t('nav.today') }]}
+          />
+        </Layout.Sider>
+        <Layout.Content className="console-content">
+          {appId ? <Today key={appId} appId={appId} /> : <Empty description={t('layout.noApps')} />}
+        </Layout.Content>
+      </Layout>
+    </Layout>
+  );
+}
