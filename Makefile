@@ -34,7 +34,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
 
 generate: ## regenerate the gqlgen code from schema.graphql
-	$(GO) run github.com/99designs/gqlgen generate
+	$(GO) tool gqlgen generate
 
 $(UI_DEPS): ui/package.json ui/package-lock.json
 	cd ui && $(NPM) ci --no-audit --no-fund
