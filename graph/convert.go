@@ -44,7 +44,7 @@ func toApp(a *account.App) *model.App {
 }
 
 func toViewer(p *account.Principal) *model.Viewer {
-	v := &model.Viewer{Role: model.Role(p.Role)}
+	v := &model.Viewer{Role: model.Role(p.Role), Principal: p}
 	if p.Email != "" {
 		e := p.Email
 		v.Email = &e

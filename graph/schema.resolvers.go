@@ -575,6 +575,9 @@ func (r *userResolver) Messages(ctx context.Context, obj *model.User, first *int
 
 // Apps is the resolver for the apps field.
 func (r *viewerResolver) Apps(ctx context.Context, obj *model.Viewer) ([]*model.App, error) {
+	if obj.Principal != nil {
+		ctx = account.WithPrincipal(ctx, obj.Principal)
+	}
 	apps, err := r.Svc.Accounts.Apps(ctx)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,10 @@
 package model
 
-import "time"
+import (
+	"time"
+
+	"github.com/herald-msg/herald/account"
+)
 
 // Task is a task as the API shows it; the template, rule and progress fields are resolved
 // from the ids it carries.
@@ -40,4 +44,8 @@ type User struct {
 type Viewer struct {
 	Email *string `json:"email,omitempty"`
 	Role  Role    `json:"role"`
+
+	// Principal is the caller the viewer describes; after login it is not yet in the
+	// request's context, so the apps resolver reads it from here.
+	Principal *account.Principal `json:"-"`
 }
