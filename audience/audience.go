@@ -47,11 +47,22 @@ type User struct {
 	Tags       []string
 }
 
-// Service stores users, identities and tags in the core database.
+// Service stores users, identities and tags in the core database, the source of truth, and
+// keeps the identity cache (when one is set) written through.
 type Service struct {
 	db      *sql.DB
 	logger  *slog.Logger
 	nowFunc func() time.Time
+	cache   IdentityCache
+}
+
+// IdentityCache holds every user's addresses for fast lookup by shard. It may lose its
+// contents at any moment; it refills itself from the database.
+type IdentityCache interface {
+	// Resolve returns the addresses of users, reading what it misses from the database.
+	Resolve(ctx context.Context, appID int64, userIDs []string) (Addresses, error)
+	// Refresh replaces the cached addresses of users with what the database holds now.
+	Refresh(ctx context.Context, appID int64, userIDs []string) error
 }
 
 // NewService returns the audience service on the core database.
@@ -60,6 +71,20 @@ func NewService(db *sql.DB, logger *slog.Logger) *Service {
 		logger = slog.Default()
 	}
 	return &Service{db: db, logger: logger.With("component", "audience"), nowFunc: time.Now}
+}
+
+// SetCache makes the service read identities through c and write changes through to it.
+func (s *Service) SetCache(c IdentityCache) { s.cache = c }
+
+// refreshCache writes changed users through to the cache; a failure is logged, since the
+// database already holds the change and the cache refills itself.
+func (s *Service) refreshCache(ctx context.Context, appID int64, userIDs []string) {
+	if s.cache == nil || len(userIDs) == 0 {
+		return
+	}
+	if err := s.cache.Refresh(ctx, appID, userIDs); err != nil {
+		s.logger.WarnContext(ctx, "error refreshing the identity cache", "app_id", appID, "users", len(userIDs), "error", err)
+	}
 }
 
 // Upsert creates or updates up to MaxUpsert users in one transaction and reports how many
@@ -144,6 +169,13 @@ func (s *Service) Upsert(ctx context.Context, appID int64, users []UserInput) (c
 	if err := tx.Commit(); err != nil {
 		return 0, 0, fmt.Errorf("error committing users: %w", err)
 	}
+	ids := make([]string, 0, len(users))
+	for _, u := range users {
+		if len(u.Identities) > 0 {
+			ids = append(ids, u.ID)
+		}
+	}
+	s.refreshCache(ctx, appID, ids)
 	return len(users) - existing, existing, nil
 }
 
@@ -286,8 +318,18 @@ func (s *Service) Existing(ctx context.Context, appID int64, ids []string) (map[
 // Addresses maps each user to its addresses per channel, oldest binding first.
 type Addresses map[string]map[channels.Channel][]string
 
-// Resolve returns the addresses of users of app, with one query per thousand users.
+// Resolve returns the addresses of users of app: from the identity cache when one is set
+// (one pipelined round trip per shard), else from the database.
 func (s *Service) Resolve(ctx context.Context, appID int64, userIDs []string) (Addresses, error) {
+	if s.cache != nil {
+		return s.cache.Resolve(ctx, appID, userIDs)
+	}
+	return s.LoadAddresses(ctx, appID, userIDs)
+}
+
+// LoadAddresses reads the addresses of users of app from the database, with one query per
+// thousand users. Users without addresses are absent from the result.
+func (s *Service) LoadAddresses(ctx context.Context, appID int64, userIDs []string) (Addresses, error) {
 	out := make(Addresses, len(userIDs))
 	for start := 0; start < len(userIDs); start += chunk {
 		part := userIDs[start:min(start+chunk, len(userIDs))]
