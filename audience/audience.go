@@ -516,3 +516,22 @@ func NormalizePhone(s string) (string, error) {
 	}
 	return "+" + clean, nil
 }
+
+// LoadOwners reads from the database the users an address belongs to, in id order.
+func (s *Service) LoadOwners(ctx context.Context, appID int64, ch channels.Channel, address string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT ui.user_id FROM identities i JOIN user_identities ui ON ui.identity_id = i.id
+		WHERE i.app_id = ? AND i.channel = ? AND i.address = ? ORDER BY ui.user_id`, appID, string(ch), address)
+	if err != nil {
+		return nil, fmt.Errorf("error reading identity owners: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
