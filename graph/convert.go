@@ -195,3 +195,15 @@ func toStatsRow(r reports.StatsRow) *model.StatsRow {
 func toCounts(c reports.Counts) *model.StatsRow {
 	return toStatsRow(reports.StatsRow{Counts: c})
 }
+
+func toUsers(us []*audience.User) []*model.User {
+	out := make([]*model.User, len(us))
+	for i, u := range us {
+		out[i] = toUser(u)
+	}
+	return out
+}
+
+func toAudience(a *audience.Audience) *model.Audience {
+	return &model.Audience{ID: idString(a.ID), Name: a.Name, Kind: model.AudienceKind(a.Kind), Domain: a}
+}

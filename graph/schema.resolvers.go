@@ -20,14 +20,31 @@ import (
 	"github.com/herald-msg/herald/reports"
 )
 
+// Size is the resolver for the size field.
+func (r *audienceResolver) Size(ctx context.Context, obj *model.Audience) (int64, error) {
+	return r.Svc.Audience.Size(ctx, obj.Domain)
+}
+
 // Sample is the resolver for the sample field.
 func (r *audienceResolver) Sample(ctx context.Context, obj *model.Audience, n *int) ([]*model.User, error) {
-	return nil, fault.NotImplemented("Audience.sample")
+	size := 10
+	if n != nil {
+		size = *n
+	}
+	us, err := r.Svc.Audience.Sample(ctx, obj.Domain, size)
+	if err != nil {
+		return nil, err
+	}
+	return toUsers(us), nil
 }
 
 // Users is the resolver for the users field.
 func (r *identityResolver) Users(ctx context.Context, obj *model.Identity) ([]*model.User, error) {
-	return nil, fault.NotImplemented("Identity.users")
+	us, err := r.Svc.Audience.Owners(ctx, obj.AppNum, channels.Channel(obj.Channel), obj.Address)
+	if err != nil {
+		return nil, err
+	}
+	return toUsers(us), nil
 }
 
 // Login is the resolver for the login field.
@@ -96,27 +113,43 @@ func (r *mutationResolver) ImportUsers(ctx context.Context, appID string, file g
 
 // BindIdentity is the resolver for the bindIdentity field.
 func (r *mutationResolver) BindIdentity(ctx context.Context, appID string, userID string, identity model.IdentityInput) (*model.User, error) {
-	return nil, fault.NotImplemented("bindIdentity")
+	return r.changeIdentity(ctx, appID, userID, identity, true)
 }
 
 // UnbindIdentity is the resolver for the unbindIdentity field.
 func (r *mutationResolver) UnbindIdentity(ctx context.Context, appID string, userID string, identity model.IdentityInput) (*model.User, error) {
-	return nil, fault.NotImplemented("unbindIdentity")
+	return r.changeIdentity(ctx, appID, userID, identity, false)
 }
 
 // TagUsers is the resolver for the tagUsers field.
 func (r *mutationResolver) TagUsers(ctx context.Context, appID string, userIds []string, tags []string) (int, error) {
-	return 0, fault.NotImplemented("tagUsers")
+	return r.setTags(ctx, appID, userIds, tags, true)
 }
 
 // UntagUsers is the resolver for the untagUsers field.
 func (r *mutationResolver) UntagUsers(ctx context.Context, appID string, userIds []string, tags []string) (int, error) {
-	return 0, fault.NotImplemented("untagUsers")
+	return r.setTags(ctx, appID, userIds, tags, false)
 }
 
 // CreateAudience is the resolver for the createAudience field.
 func (r *mutationResolver) CreateAudience(ctx context.Context, input model.AudienceInput) (*model.Audience, error) {
-	return nil, fault.NotImplemented("createAudience")
+	app, err := parseID("input.appId", input.AppID)
+	if err != nil {
+		return nil, err
+	}
+	in := audience.AudienceInput{AppID: app, Name: input.Name, Kind: audience.Kind(input.Kind), UserIDs: input.UserIds}
+	if input.TagExpr != nil {
+		in.TagExpr = *input.TagExpr
+	}
+	if input.Segment != nil {
+		in.Segment = *input.Segment
+	}
+	a, err := r.Svc.Audience.CreateAudience(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	r.Svc.Accounts.Audit(ctx, "createAudience", app, "audience:"+idString(a.ID), map[string]any{"kind": a.Kind})
+	return toAudience(a), nil
 }
 
 // CreateTemplate is the resolver for the createTemplate field.
@@ -274,22 +307,79 @@ func (r *queryResolver) User(ctx context.Context, appID string, id string) (*mod
 
 // Users is the resolver for the users field.
 func (r *queryResolver) Users(ctx context.Context, appID string, tag *string, first *int, after *string) (*model.UserConnection, error) {
-	return nil, fault.NotImplemented("users")
+	app, err := parseID("appId", appID)
+	if err != nil {
+		return nil, err
+	}
+	n := 50
+	if first != nil {
+		n = *first
+	}
+	cur, err := decodeCursor("after", after)
+	if err != nil {
+		return nil, err
+	}
+	t := ""
+	if tag != nil {
+		t = *tag
+	}
+	us, more, err := r.Svc.Audience.ListUsers(ctx, app, t, n, cur)
+	if err != nil {
+		return nil, err
+	}
+	conn := &model.UserConnection{Edges: []*model.UserEdge{}, PageInfo: &model.PageInfo{HasNextPage: more}}
+	for _, u := range us {
+		c := encodeCursor(u.ID)
+		conn.Edges = append(conn.Edges, &model.UserEdge{Cursor: c, Node: toUser(u)})
+		conn.PageInfo.EndCursor = &c
+	}
+	return conn, nil
 }
 
 // IdentityOwners is the resolver for the identityOwners field.
 func (r *queryResolver) IdentityOwners(ctx context.Context, appID string, channel model.Channel, address string) ([]*model.User, error) {
-	return nil, fault.NotImplemented("identityOwners")
+	app, err := parseID("appId", appID)
+	if err != nil {
+		return nil, err
+	}
+	us, err := r.Svc.Audience.Owners(ctx, app, channels.Channel(channel), address)
+	if err != nil {
+		return nil, err
+	}
+	return toUsers(us), nil
 }
 
 // Audience is the resolver for the audience field.
 func (r *queryResolver) Audience(ctx context.Context, id string) (*model.Audience, error) {
-	return nil, fault.NotImplemented("audience")
+	aid, err := parseID("id", id)
+	if err != nil {
+		return nil, err
+	}
+	a, err := r.Svc.Audience.FindAudience(ctx, aid)
+	if fault.CodeOf(err) == fault.CodeNotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return toAudience(a), nil
 }
 
 // Audiences is the resolver for the audiences field.
 func (r *queryResolver) Audiences(ctx context.Context, appID string) ([]*model.Audience, error) {
-	return nil, fault.NotImplemented("audiences")
+	app, err := parseID("appId", appID)
+	if err != nil {
+		return nil, err
+	}
+	as, err := r.Svc.Audience.Audiences(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.Audience, len(as))
+	for i, a := range as {
+		out[i] = toAudience(a)
+	}
+	return out, nil
 }
 
 // Template is the resolver for the template field.
@@ -534,7 +624,7 @@ func (r *userResolver) Identities(ctx context.Context, obj *model.User) ([]*mode
 	out := []*model.Identity{}
 	for _, ch := range channels.All {
 		for _, a := range addrs[obj.ID][ch] {
-			out = append(out, &model.Identity{Channel: model.Channel(ch), Address: a})
+			out = append(out, &model.Identity{Channel: model.Channel(ch), Address: a, AppNum: obj.AppNum})
 		}
 	}
 	return out, nil

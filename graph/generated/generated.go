@@ -400,6 +400,7 @@ type ComplexityRoot struct {
 // region    ************************** generated!.gotpl **************************
 
 type AudienceResolver interface {
+	Size(ctx context.Context, obj *model.Audience) (int64, error)
 	Sample(ctx context.Context, obj *model.Audience, n *int) ([]*model.User, error)
 }
 type IdentityResolver interface {
@@ -4213,7 +4214,7 @@ func (ec *executionContext) _Audience_size(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Audience_size(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Size, nil
+			return ec.Resolvers.Audience().Size(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
@@ -4224,7 +4225,7 @@ func (ec *executionContext) _Audience_size(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Audience_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Audience", field, false, false, "Int64")
+	return graphql.NewScalarFieldContext("Audience", field, true, true, "Int64")
 }
 
 func (ec *executionContext) _Audience_sample(ctx context.Context, field graphql.CollectedField, obj *model.Audience) (ret graphql.Marshaler) {
@@ -12258,10 +12259,11 @@ func (ec *executionContext) _Audience(ctx context.Context, sel ast.SelectionSet,
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "size":
-			out.Values[i] = ec._Audience_size(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Audience_size(ctx, field, obj)
+				})
 		case "sample":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,

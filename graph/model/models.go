@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/herald-msg/herald/account"
+	"github.com/herald-msg/herald/audience"
 )
 
 // Task is a task as the API shows it; the template, rule and progress fields are resolved
@@ -48,4 +49,21 @@ type Viewer struct {
 	// Principal is the caller the viewer describes; after login it is not yet in the
 	// request's context, so the apps resolver reads it from here.
 	Principal *account.Principal `json:"-"`
+}
+
+// Audience is an audience as the API shows it; size and sample are computed on demand.
+type Audience struct {
+	ID   string       `json:"id"`
+	Name string       `json:"name"`
+	Kind AudienceKind `json:"kind"`
+
+	Domain *audience.Audience `json:"-"`
+}
+
+// Identity is one channel address; its users are resolved on demand.
+type Identity struct {
+	Channel Channel `json:"channel"`
+	Address string  `json:"address"`
+
+	AppNum int64 `json:"-"`
 }

@@ -22,14 +22,6 @@ type App struct {
 	CreatedAt time.Time `json:"createdAt"`
 }
 
-type Audience struct {
-	ID     string       `json:"id"`
-	Name   string       `json:"name"`
-	Kind   AudienceKind `json:"kind"`
-	Size   int64        `json:"size"`
-	Sample []*User      `json:"sample"`
-}
-
 type AudienceInput struct {
 	AppID   string       `json:"appId"`
 	Name    string       `json:"name"`
@@ -104,12 +96,6 @@ type DeliveryFilter struct {
 	Status  *DeliveryStatus `json:"status,omitempty"`
 	From    time.Time       `json:"from"`
 	To      time.Time       `json:"to"`
-}
-
-type Identity struct {
-	Channel Channel `json:"channel"`
-	Address string  `json:"address"`
-	Users   []*User `json:"users"`
 }
 
 type IdentityInput struct {
