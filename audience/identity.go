@@ -250,4 +250,3 @@ func (s *Service) ListUsers(ctx context.Context, appID int64, tag string, first 
 	}
 	return out, more, nil
 }
-
