@@ -57,25 +57,55 @@ type Update struct {
 }
 
 // MessageID builds the id of a task's message: the day it was queued, the task, the user's
-// position in the task and the channel. It is deterministic, so a redelivered shard produces
-// the same ids, and it names the day table and shard that hold the message's row.
+// position in the task and the channel, the numbers in fixed-width base 36 so that ids sort
+// by task and position. It is deterministic, so a redelivered shard produces the same ids, and
+// it names the day table and shard that hold the message's row.
 func MessageID(day string, taskID int64, seq int64, ch channels.Channel) string {
-	return day + "-" + strconv.FormatInt(taskID, 36) + "-" + strconv.FormatInt(seq, 36) + "-" + channelCode(ch)
+	b := make([]byte, 0, 32)
+	b = append(b, day...)
+	b = append(b, '-')
+	b = appendPadded(b, taskID, taskWidth)
+	b = append(b, '-')
+	b = appendPadded(b, seq, seqWidth)
+	b = append(b, '-')
+	b = append(b, channelCode(ch))
+	return string(b)
 }
 
-func channelCode(ch channels.Channel) string {
+// taskWidth and seqWidth hold 36^8 (2.8e12) tasks and 36^7 (78 million) users per task.
+const (
+	taskWidth = 8
+	seqWidth  = 7
+)
+
+func appendPadded(b []byte, n int64, width int) []byte {
+	var buf [16]byte
+	s := strconv.AppendInt(buf[:0], n, 36)
+	for i := len(s); i < width; i++ {
+		b = append(b, '0')
+	}
+	return append(b, s...)
+}
+
+func channelCode(ch channels.Channel) byte {
 	for i, c := range channels.All {
 		if c == ch {
-			return strconv.Itoa(i)
+			return byte('0' + i)
 		}
 	}
-	return "x"
+	return 'x'
+}
+
+// TaskIDPrefix is the prefix of the ids of a task's messages queued on day: a task's rows
+// in a day table are one primary-key range.
+func TaskIDPrefix(day string, taskID int64) string {
+	return string(appendPadded([]byte(day+"-"), taskID, taskWidth)) + "-"
 }
 
 // ParseMessageID returns the day and task of a message id.
 func ParseMessageID(id string) (day string, taskID int64, ok bool) {
 	parts := strings.Split(id, "-")
-	if len(parts) != 4 || len(parts[0]) != 8 {
+	if len(parts) != 4 || len(parts[0]) != 8 || len(parts[1]) != taskWidth || len(parts[2]) != seqWidth || len(parts[3]) != 1 {
 		return "", 0, false
 	}
 	for _, r := range parts[0] {
@@ -85,6 +115,9 @@ func ParseMessageID(id string) (day string, taskID int64, ok bool) {
 	}
 	t, err := strconv.ParseInt(parts[1], 36, 64)
 	if err != nil || t <= 0 {
+		return "", 0, false
+	}
+	if _, err := strconv.ParseInt(parts[2], 36, 64); err != nil {
 		return "", 0, false
 	}
 	return parts[0], t, true

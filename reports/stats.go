@@ -324,7 +324,8 @@ func (s *Stats) TaskCounts(ctx context.Context, taskID int64, firstDay string, n
 			c         Counts
 			f, su, re = new(int64), new(int64), new(int64)
 		)
-		err := db.QueryRowContext(ctx, "SELECT COUNT(*), COUNT(sent_at), COUNT(delivered_at), COUNT(displayed_at), COUNT(clicked_at), SUM(status = 'FAILED'), SUM(status = 'SUPPRESSED'), SUM(status = 'REDUNDANT'), COALESCE(SUM(cost), 0) FROM "+store.DayTable(day)+" WHERE task_id = ?", taskID).
+		prefix := TaskIDPrefix(day, taskID)
+		err := db.QueryRowContext(ctx, "SELECT COUNT(*), COUNT(sent_at), COUNT(delivered_at), COUNT(displayed_at), COUNT(clicked_at), SUM(status = 'FAILED'), SUM(status = 'SUPPRESSED'), SUM(status = 'REDUNDANT'), COALESCE(SUM(cost), 0) FROM "+store.DayTable(day)+" WHERE id > ? AND id < ?", prefix, prefix+"~").
 			Scan(&c.Total, &c.Sent, &c.Delivered, &c.Displayed, &c.Clicked, nullInt{f}, nullInt{su}, nullInt{re}, &c.Cost)
 		var me *mysql.MySQLError
 		if err != nil && !(errors.As(err, &me) && me.Number == 1146) {

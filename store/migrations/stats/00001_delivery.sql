@@ -1,6 +1,11 @@
 -- +goose Up
 -- delivery_template is the shape of every day table delivery_YYYYMMDD, which Herald creates
 -- ahead of time with CREATE TABLE ... LIKE delivery_template.
+--
+-- The indexes are chosen to stay insert-friendly at tens of millions of rows a day: the
+-- primary key (the message id: day, zero-padded task, zero-padded position, channel) grows
+-- at one point per running task, and (app_id, created_at) grows with time. A task's rows are
+-- a primary-key range. Per-user lookups belong to the history store, not to this table.
 CREATE TABLE delivery_template (
   id VARCHAR(64) NOT NULL PRIMARY KEY,
   app_id BIGINT NOT NULL,
@@ -21,9 +26,7 @@ CREATE TABLE delivery_template (
   delivered_at DATETIME(3) NULL,
   displayed_at DATETIME(3) NULL,
   clicked_at DATETIME(3) NULL,
-  KEY delivery_task (task_id, status),
-  KEY delivery_app_time (app_id, created_at),
-  KEY delivery_user (app_id, user_id, created_at)
+  KEY delivery_app_time (app_id, created_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 -- +goose Down
