@@ -124,6 +124,19 @@ type item struct {
 	// Status is QUEUED, or SUPPRESSED with Reason.
 	Status channels.Status `json:"st"`
 	Reason string          `json:"reason,omitempty"`
+	// Seq is the user's position in the task; with the channel it makes the message id.
+	Seq int64 `json:"seq"`
+	// Next are the channels a fallback chain tries after this one, in order; After is how
+	// long this message has to reach Until before the chain moves on.
+	Next  []hop           `json:"next,omitempty"`
+	After time.Duration   `json:"after,omitempty"`
+	Until channels.Status `json:"until,omitempty"`
+}
+
+// hop is a later channel of a fallback chain with the user's address there ("" if none).
+type hop struct {
+	Channel channels.Channel `json:"ch"`
+	Address string           `json:"addr,omitempty"`
 }
 
 // Send validates a realtime send completely, plans its messages and queues them. Invalid
@@ -224,7 +237,7 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*SendResult, error) {
 			res.Rejected = append(res.Rejected, RejectedUser{UserID: id, Reason: "unknown user"})
 			continue
 		}
-		items, reason := plan(rl, tpl, u, addrs[id], in.Variables, func(ch channels.Channel) string {
+		items, reason := plan(rl, tpl, u, addrs[id], in.Variables, int64(seq), func(ch channels.Channel) string {
 			return reports.MessageID(day, t.ID, int64(seq), ch)
 		})
 		if reason != "" {
@@ -310,8 +323,10 @@ func (s *Service) remembered(ctx context.Context, appID int64, key string) (*Sen
 }
 
 // plan decides the messages of one user: the first route whose condition holds, then its
-// channels. A channel without an address, or without a template variant, is SUPPRESSED.
-func plan(rl *rule.Rule, tpl *content.Template, u *audience.User, addrs map[channels.Channel][]string, vars map[string]any, idFunc func(channels.Channel) string) ([]item, string) {
+// channels. CONCURRENT queues every channel; FALLBACK queues the first channel that can be
+// used and carries the rest of the chain for the fallback timer. A channel without an
+// address, or without a template variant, is SUPPRESSED.
+func plan(rl *rule.Rule, tpl *content.Template, u *audience.User, addrs map[channels.Channel][]string, vars map[string]any, seq int64, idFunc func(channels.Channel) string) ([]item, string) {
 	env := make(map[string]any, len(vars)+len(u.Attributes)+1)
 	maps.Copy(env, u.Attributes)
 	maps.Copy(env, vars)
@@ -322,8 +337,8 @@ func plan(rl *rule.Rule, tpl *content.Template, u *audience.User, addrs map[chan
 	}
 	rt := rl.Routes[ri]
 	var items []item
-	for _, ch := range rt.Channels {
-		it := item{ID: idFunc(ch), UserID: u.ID, Channel: ch, Status: reports.Queued}
+	for i, ch := range rt.Channels {
+		it := item{ID: idFunc(ch), UserID: u.ID, Channel: ch, Status: reports.Queued, Seq: seq}
 		switch {
 		case len(addrs[ch]) == 0:
 			it.Status, it.Reason = reports.Suppressed, "no address on "+string(ch)
@@ -332,10 +347,19 @@ func plan(rl *rule.Rule, tpl *content.Template, u *audience.User, addrs map[chan
 		default:
 			it.Address = addrs[ch][0]
 		}
-		items = append(items, it)
 		if rt.Strategy == rule.Fallback && it.Status == reports.Queued {
-			break // the chain starts with the first channel that can be used
+			it.After, it.Until = rt.FallbackAfter, channels.Status(rt.Until)
+			for _, next := range rt.Channels[i+1:] {
+				h := hop{Channel: next}
+				if len(addrs[next]) > 0 && hasVariant(tpl, next) {
+					h.Address = addrs[next][0]
+				}
+				it.Next = append(it.Next, h)
+			}
+			items = append(items, it)
+			break // the rest of the chain waits for the fallback timer
 		}
+		items = append(items, it)
 	}
 	return items, ""
 }

@@ -166,7 +166,6 @@ type Progress struct {
 	ShardsTotal int
 	ShardsDone  int
 	reports.Counts
-	Fallbacks int64
 }
 
 // Progress counts a task's deliveries.

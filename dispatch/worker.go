@@ -6,7 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"golang.org/x/sync/errgroup"
 
@@ -22,11 +26,23 @@ type Consumer interface {
 	Consume(ctx context.Context, q broker.Queue, prefetch int, handler broker.HandlerFunc) error
 }
 
+// Declarer adds queues to the broker's topology; *broker.Broker is one.
+type Declarer interface {
+	Declare(ctx context.Context, spec broker.QueueSpec) error
+	DeclareDelay(ctx context.Context, name string, ttl time.Duration, target broker.Queue) (broker.Queue, error)
+}
+
+var fallbacksFired = promauto.NewCounter(prometheus.CounterOpts{
+	Name: "herald_fallbacks_fired_total",
+	Help: "Fallback chains that moved to their next channel because a message missed its milestone in time.",
+})
+
 // Worker sends queued messages through the channel providers and applies receipts. The
 // realtime lane, the bulk lane and receipts each have their own consumer pool.
 type Worker struct {
 	db        *store.DB
 	consumer  Consumer
+	declarer  Declarer
 	publisher Publisher
 	registry  *channels.Registry
 	content   *content.Service
@@ -37,12 +53,16 @@ type Worker struct {
 
 	realtimePrefetch int
 	receiptPrefetch  int
+
+	mu     sync.Mutex
+	delays map[string]broker.Queue
 }
 
 // WorkerDeps are the collaborators of a worker.
 type WorkerDeps struct {
 	DB               *store.DB
 	Consumer         Consumer
+	Declarer         Declarer
 	Publisher        Publisher
 	Registry         *channels.Registry
 	Content          *content.Service
@@ -58,21 +78,27 @@ func NewWorker(d WorkerDeps) *Worker {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	return &Worker{db: d.DB, consumer: d.Consumer, publisher: d.Publisher, registry: d.Registry, content: d.Content, writer: d.Writer,
+	return &Worker{db: d.DB, consumer: d.Consumer, declarer: d.Declarer, publisher: d.Publisher, delays: map[string]broker.Queue{}, registry: d.Registry, content: d.Content, writer: d.Writer,
 		history: d.History, logger: d.Logger.With("component", "dispatch.worker"), nowFunc: time.Now,
 		realtimePrefetch: max(d.RealtimePrefetch, 1), receiptPrefetch: max(d.ReceiptPrefetch, 1)}
 }
 
-// Run consumes the realtime lane and the receipts queue until ctx is done, then drains.
+// Run consumes the realtime lane, the receipts queue and the fallback timers until ctx is
+// done, then drains.
 func (w *Worker) Run(ctx context.Context) error {
+	if err := w.declarer.Declare(ctx, broker.QueueSpec{Name: FallbackQueue, DeadLetter: true}); err != nil {
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return w.consumer.Consume(gctx, broker.Realtime, w.realtimePrefetch, w.handleJob) })
 	g.Go(func() error { return w.consumer.Consume(gctx, broker.Receipts, w.receiptPrefetch, w.handleReceipts) })
+	g.Go(func() error { return w.consumer.Consume(gctx, FallbackQueue, w.realtimePrefetch, w.handleFallback) })
 	return g.Wait()
 }
 
-// handleJob sends one realtime job. It is acknowledged only after every result is recorded;
-// on redelivery, messages already past QUEUED are not sent again.
+// handleJob sends one realtime job. It is acknowledged only after every result is recorded
+// and every fallback timer armed; on redelivery, messages already past QUEUED are not sent
+// again.
 func (w *Worker) handleJob(ctx context.Context, d broker.Delivery) error {
 	var j job
 	if err := json.Unmarshal(d.Body, &j); err != nil {
@@ -81,33 +107,63 @@ func (w *Worker) handleJob(ctx context.Context, d broker.Delivery) error {
 	if j.TaskID == 0 || len(j.Items) == 0 {
 		return broker.Poison(errors.New("job without task or items"))
 	}
+	if err := w.deliver(ctx, &j, j.Items); err != nil {
+		return err
+	}
+	if _, err := w.db.Core.ExecContext(ctx, "UPDATE tasks SET status = IF(status = 'RUNNING', 'COMPLETED', status), shards_done = LEAST(shards_done + 1, shards_total), updated_at = ? WHERE id = ?",
+		w.nowFunc().UTC(), j.TaskID); err != nil {
+		return fmt.Errorf("error completing task: %w", err)
+	}
+	return nil
+}
+
+// deliver records, renders and sends items of job j, then moves fallback chains on: a
+// message that failed or could not be sent passes to the chain's next channel at once; a sent
+// one arms a durable timer. It returns an error (and the job is retried) when a provider
+// failure may pass; everything recorded so far stays recorded.
+func (w *Worker) deliver(ctx context.Context, j *job, items []item) error {
 	tpl, err := w.content.Get(ctx, j.TemplateID, j.TemplateVersion)
 	if err != nil {
 		return fmt.Errorf("error loading template: %w", err)
 	}
+	for len(items) > 0 {
+		next, err := w.deliverOnce(ctx, j, tpl, items)
+		if err != nil {
+			return err
+		}
+		items = next
+	}
+	return nil
+}
+
+// deliverOnce sends items and returns the fallback items that must follow at once.
+func (w *Worker) deliverOnce(ctx context.Context, j *job, tpl *content.Template, items []item) ([]item, error) {
 	now := w.nowFunc()
-	rows := make([]reports.Delivery, len(j.Items))
-	for i, it := range j.Items {
+	rows := make([]reports.Delivery, len(items))
+	for i, it := range items {
 		rows[i] = reports.Delivery{ID: it.ID, AppID: j.AppID, TaskID: j.TaskID, TemplateID: j.TemplateID, UserID: it.UserID,
 			Channel: it.Channel, Address: it.Address, Status: it.Status, Reason: it.Reason, CreatedAt: now}
 	}
 	stored, err := w.writer.Record(ctx, rows)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	final := make(map[string]channels.Status, len(items)) // the status each item ends this pass with
 	byChannel := map[channels.Channel][]channels.Message{}
-	userOf := map[string]item{}
+	itemOf := make(map[string]item, len(items))
 	var updates []reports.Update
-	for _, it := range j.Items {
+	for _, it := range items {
+		itemOf[it.ID] = it
+		final[it.ID] = stored[it.ID]
 		if it.Status != reports.Queued || stored[it.ID] != reports.Queued {
 			continue
 		}
 		r, err := tpl.Render(it.Channel, j.Variables)
 		if err != nil {
 			updates = append(updates, reports.Update{ID: it.ID, Status: channels.Failed, Reason: "render: " + err.Error(), At: now})
+			final[it.ID] = channels.Failed
 			continue
 		}
-		userOf[it.ID] = it
 		byChannel[it.Channel] = append(byChannel[it.Channel], channels.Message{ID: it.ID, AppID: j.AppID, Channel: it.Channel,
 			Address: it.Address, Title: r.Title, Body: r.Body, Extra: r.Extra, Variables: j.Variables})
 	}
@@ -120,6 +176,7 @@ func (w *Worker) handleJob(ctx context.Context, d broker.Delivery) error {
 		if !ok {
 			for _, m := range msgs {
 				updates = append(updates, reports.Update{ID: m.ID, Status: channels.Failed, Reason: "no provider configured for " + string(ch), At: now})
+				final[m.ID] = channels.Failed
 			}
 			continue
 		}
@@ -152,33 +209,148 @@ func (w *Worker) handleJob(ctx context.Context, d broker.Delivery) error {
 				u := reports.Update{ID: m.ID, Status: res.Status, Provider: p.Name(), VendorID: res.VendorID, Reason: res.Reason, At: at}
 				if res.Status != channels.Failed {
 					u.CostUnits, u.Cost = units, w.writer.Prices().Cost(ch, units)
-				}
-				updates = append(updates, u)
-				if res.Status != channels.Failed {
-					history = append(history, reports.HistoryEntry{AppID: j.AppID, UserID: userOf[m.ID].UserID, MessageID: m.ID, TaskID: j.TaskID,
+					history = append(history, reports.HistoryEntry{AppID: j.AppID, UserID: itemOf[m.ID].UserID, MessageID: m.ID, TaskID: j.TaskID,
 						Channel: ch, Address: m.Address, Title: m.Title, Body: m.Body, Status: res.Status, CreatedAt: at})
 				}
+				updates = append(updates, u)
+				final[m.ID] = res.Status
 			}
 		}
 	}
 	if len(updates) > 0 {
 		if _, err := w.writer.Apply(ctx, updates); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if len(history) > 0 && w.history != nil {
 		if err := w.history.Append(ctx, history); err != nil {
-			return err
+			return nil, err
 		}
 	}
+	follow, err := w.moveChains(ctx, j, items, final)
+	if err != nil {
+		return nil, err
+	}
 	if retry != nil {
-		return retry
+		return nil, retry
 	}
-	if _, err := w.db.Core.ExecContext(ctx, "UPDATE tasks SET status = IF(status = 'RUNNING', 'COMPLETED', status), shards_done = LEAST(shards_done + 1, shards_total), updated_at = ? WHERE id = ?",
-		w.nowFunc().UTC(), j.TaskID); err != nil {
-		return fmt.Errorf("error completing task: %w", err)
+	return follow, nil
+}
+
+// moveChains arms a fallback timer for every sent chain message that has not reached its
+// milestone yet, and returns the next hop of every chain whose message failed or was
+// suppressed. Arming twice (a redelivered job) is harmless: the timer acts once.
+func (w *Worker) moveChains(ctx context.Context, j *job, items []item, final map[string]channels.Status) ([]item, error) {
+	var (
+		follow []item
+		timers = map[time.Duration][]broker.Message{}
+	)
+	for _, it := range items {
+		if len(it.Next) == 0 {
+			continue
+		}
+		switch st := final[it.ID]; {
+		case st == channels.Failed || st == reports.Suppressed:
+			follow = append(follow, nextHop(it))
+		case st == reports.Queued:
+			// Not sent yet (a retryable failure): the retried job moves it on.
+		case reachedMilestone(st, it.Until):
+			// Done: the vendor confirmed the milestone synchronously.
+		default:
+			body, err := json.Marshal(fallbackTimer{Job: jobMeta(j), Item: it})
+			if err != nil {
+				return nil, err
+			}
+			timers[it.After] = append(timers[it.After], broker.Message{Body: body, MessageID: it.ID, ContentType: "application/json"})
+		}
 	}
-	return nil
+	for after, msgs := range timers {
+		q, err := w.delayQueue(ctx, after)
+		if err != nil {
+			return nil, err
+		}
+		if err := w.publisher.Publish(ctx, q, msgs...); err != nil {
+			return nil, fmt.Errorf("error arming fallback timers: %w", err)
+		}
+	}
+	return follow, nil
+}
+
+// fallbackTimer is the body of a fallback timer: the job without its items, and the chain
+// message whose milestone is awaited.
+type fallbackTimer struct {
+	Job  job  `json:"job"`
+	Item item `json:"item"`
+}
+
+func jobMeta(j *job) job {
+	return job{TaskID: j.TaskID, AppID: j.AppID, TemplateID: j.TemplateID, TemplateVersion: j.TemplateVersion, Day: j.Day, Variables: j.Variables}
+}
+
+// nextHop is the message of a chain's next channel. Its id takes the day of the message
+// before it, so a timer that fires twice, even across midnight, names the same message.
+func nextHop(prev item) item {
+	day, task, _ := reports.ParseMessageID(prev.ID)
+	h := prev.Next[0]
+	it := item{ID: reports.MessageID(day, task, prev.Seq, h.Channel), UserID: prev.UserID, Channel: h.Channel, Address: h.Address,
+		Status: reports.Queued, Seq: prev.Seq, Next: prev.Next[1:], After: prev.After, Until: prev.Until}
+	if h.Address == "" {
+		it.Status, it.Reason = reports.Suppressed, "no address on "+string(h.Channel)
+	}
+	if len(it.Next) == 0 {
+		it.Next = nil
+	}
+	return it
+}
+
+// reachedMilestone reports whether status st means milestone m was reached.
+func reachedMilestone(st, m channels.Status) bool {
+	order := map[channels.Status]int{channels.Sent: 1, channels.Delivered: 2, channels.Displayed: 3, channels.Clicked: 4}
+	return order[st] > 0 && order[st] >= order[m]
+}
+
+// delayQueue returns the delay queue of fallback timers of duration d, declaring it once.
+func (w *Worker) delayQueue(ctx context.Context, d time.Duration) (broker.Queue, error) {
+	name := fmt.Sprintf("%s.%dms", FallbackQueue, d.Milliseconds())
+	w.mu.Lock()
+	q, ok := w.delays[name]
+	w.mu.Unlock()
+	if ok {
+		return q, nil
+	}
+	q, err := w.declarer.DeclareDelay(ctx, name, d, FallbackQueue)
+	if err != nil {
+		return "", err
+	}
+	w.mu.Lock()
+	w.delays[name] = q
+	w.mu.Unlock()
+	return q, nil
+}
+
+// FallbackQueue receives fallback timers when they expire.
+const FallbackQueue broker.Queue = "fallback"
+
+// handleFallback acts on an expired fallback timer: if the awaited message has not reached
+// its milestone, it is marked (a later receipt makes it REDUNDANT) and the chain's next
+// channel is sent.
+func (w *Worker) handleFallback(ctx context.Context, d broker.Delivery) error {
+	var t fallbackTimer
+	if err := json.Unmarshal(d.Body, &t); err != nil {
+		return broker.Poison(fmt.Errorf("undecodable fallback timer: %w", err))
+	}
+	if t.Item.ID == "" || len(t.Item.Next) == 0 {
+		return broker.Poison(errors.New("fallback timer without a chain"))
+	}
+	move, err := w.writer.MarkFallback(ctx, t.Item.ID, t.Item.Until, w.nowFunc())
+	if err != nil {
+		return err
+	}
+	if !move {
+		return nil
+	}
+	fallbacksFired.Inc()
+	return w.deliver(ctx, &t.Job, []item{nextHop(t.Item)})
 }
 
 // receiptBatch is the body of a receipts-queue message.

@@ -332,7 +332,11 @@ func (w *Writer) apply(ctx context.Context, k tableKey, us []Update) (int, error
 			d.displayed_at = IF(u.status IN ('DISPLAYED','CLICKED'), COALESCE(d.displayed_at, u.at), d.displayed_at),
 			d.clicked_at = IF(u.status = 'CLICKED', COALESCE(d.clicked_at, u.at), d.clicked_at),
 			d.updated_at = GREATEST(d.updated_at, u.at),
-			d.status = IF(d.status NOT IN ('SUPPRESSED','REDUNDANT') AND FIELD(u.status, ` + statusOrder + `) > FIELD(d.status, ` + statusOrder + `), u.status, d.status)`)
+			d.status = CASE
+				WHEN d.status IN ('SUPPRESSED','REDUNDANT') THEN d.status
+				WHEN d.fallback_at IS NOT NULL AND u.status IN ('DELIVERED','DISPLAYED','CLICKED') THEN 'REDUNDANT'
+				WHEN FIELD(u.status, ` + statusOrder + `) > FIELD(d.status, ` + statusOrder + `) THEN u.status
+				ELSE d.status END`)
 		if err := w.exec(ctx, k, sb.String(), args); err != nil {
 			return matched, fmt.Errorf("error applying delivery updates: %w", err)
 		}
@@ -353,6 +357,39 @@ func (w *Writer) count(ctx context.Context, k tableKey, us []Update) (int, error
 	var n int
 	err := w.db.Stats[k.shard].QueryRowContext(ctx, "SELECT COUNT(*) FROM "+store.DayTable(k.day)+" WHERE id IN ("+placeholders(len(us))+")", args...).Scan(&n)
 	return n, err
+}
+
+// MarkFallback records that a fallback chain moves past message id because it has not
+// reached milestone (SENT, DELIVERED, DISPLAYED or CLICKED). It reports whether the chain
+// moves on: false when the milestone was reached first. Marking is atomic with receipts on
+// the same row, so a receipt that arrives after the mark turns the message REDUNDANT.
+func (w *Writer) MarkFallback(ctx context.Context, id string, milestone channels.Status, at time.Time) (bool, error) {
+	k, ok := w.tableOf(id)
+	if !ok {
+		return false, fmt.Errorf("invalid message id %q", id)
+	}
+	col := map[channels.Status]string{channels.Sent: "sent_at", channels.Delivered: "delivered_at", channels.Displayed: "displayed_at", channels.Clicked: "clicked_at"}[milestone]
+	if col == "" {
+		return false, fmt.Errorf("unknown milestone %q", milestone)
+	}
+	db := w.db.Stats[k.shard]
+	res, err := db.ExecContext(ctx, "UPDATE "+store.DayTable(k.day)+" SET fallback_at = ? WHERE id = ? AND fallback_at IS NULL AND "+col+" IS NULL", at.UTC(), id)
+	if err != nil {
+		return false, fmt.Errorf("error marking fallback: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return true, nil
+	}
+	// Either the milestone was reached, or this chain moved on before (a redelivered timer).
+	var marked sql.NullTime
+	err = db.QueryRowContext(ctx, "SELECT fallback_at FROM "+store.DayTable(k.day)+" WHERE id = ?", id).Scan(&marked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("message %s has no delivery row", id)
+	}
+	if err != nil {
+		return false, err
+	}
+	return marked.Valid, nil
 }
 
 // Get returns one delivery by message id, or nil.

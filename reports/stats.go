@@ -48,7 +48,9 @@ type StatsQuery struct {
 // reached; a message's current status is one of failed, suppressed and redundant at most.
 type Counts struct {
 	Sent, Delivered, Displayed, Clicked, Failed, Suppressed, Redundant, Total int64
-	Cost                                                                      float64
+	// Fallbacks counts messages after which a fallback chain moved to its next channel.
+	Fallbacks int64
+	Cost      float64
 }
 
 func (c *Counts) add(o Counts) {
@@ -60,6 +62,7 @@ func (c *Counts) add(o Counts) {
 	c.Suppressed += o.Suppressed
 	c.Redundant += o.Redundant
 	c.Total += o.Total
+	c.Fallbacks += o.Fallbacks
 	c.Cost += o.Cost
 }
 
@@ -325,8 +328,8 @@ func (s *Stats) TaskCounts(ctx context.Context, taskID int64, firstDay string, n
 			f, su, re = new(int64), new(int64), new(int64)
 		)
 		prefix := TaskIDPrefix(day, taskID)
-		err := db.QueryRowContext(ctx, "SELECT COUNT(*), COUNT(sent_at), COUNT(delivered_at), COUNT(displayed_at), COUNT(clicked_at), SUM(status = 'FAILED'), SUM(status = 'SUPPRESSED'), SUM(status = 'REDUNDANT'), COALESCE(SUM(cost), 0) FROM "+store.DayTable(day)+" WHERE id > ? AND id < ?", prefix, prefix+"~").
-			Scan(&c.Total, &c.Sent, &c.Delivered, &c.Displayed, &c.Clicked, nullInt{f}, nullInt{su}, nullInt{re}, &c.Cost)
+		err := db.QueryRowContext(ctx, "SELECT COUNT(*), COUNT(sent_at), COUNT(delivered_at), COUNT(displayed_at), COUNT(clicked_at), SUM(status = 'FAILED'), SUM(status = 'SUPPRESSED'), SUM(status = 'REDUNDANT'), COUNT(fallback_at), COALESCE(SUM(cost), 0) FROM "+store.DayTable(day)+" WHERE id > ? AND id < ?", prefix, prefix+"~").
+			Scan(&c.Total, &c.Sent, &c.Delivered, &c.Displayed, &c.Clicked, nullInt{f}, nullInt{su}, nullInt{re}, &c.Fallbacks, &c.Cost)
 		var me *mysql.MySQLError
 		if err != nil && !(errors.As(err, &me) && me.Number == 1146) {
 			return total, fmt.Errorf("error counting task deliveries: %w", err)

@@ -227,7 +227,7 @@ func (h *Herald) connect(ctx, brokerCtx context.Context, brokerDone chan<- error
 func (h *Herald) work(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	if h.mode.Workers {
-		w := dispatch.NewWorker(dispatch.WorkerDeps{DB: h.DB, Consumer: h.Broker, Publisher: h.Broker, Registry: h.Registry,
+		w := dispatch.NewWorker(dispatch.WorkerDeps{DB: h.DB, Consumer: h.Broker, Declarer: h.Broker, Publisher: h.Broker, Registry: h.Registry,
 			Content: h.Content, Writer: h.Writer, History: h.History, Logger: h.logger,
 			RealtimePrefetch: h.cfg.RealtimeWorkers, ReceiptPrefetch: h.cfg.ReceiptWorkers})
 		g.Go(func() error { return w.Run(gctx) })

@@ -26,6 +26,7 @@ CREATE TABLE delivery_template (
   delivered_at DATETIME(3) NULL,
   displayed_at DATETIME(3) NULL,
   clicked_at DATETIME(3) NULL,
+  fallback_at DATETIME(3) NULL,
   KEY delivery_app_time (app_id, created_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
