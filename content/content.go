@@ -19,6 +19,7 @@ import (
 
 	"github.com/herald-msg/herald/account"
 	"github.com/herald-msg/herald/channels"
+	"github.com/herald-msg/herald/channels/sms"
 	"github.com/herald-msg/herald/fault"
 )
 
@@ -181,16 +182,38 @@ func position(text string, offset int) (line, col int) {
 
 func checkExtra(v Variant, declared map[string]bool) error {
 	for k, val := range v.Extra {
-		if s, ok := val.(string); ok {
-			if err := checkPlaceholders(s, declared); err != nil {
-				return fmt.Errorf("%s: %w", k, err)
-			}
+		if err := checkExtraValue(k, val, declared); err != nil {
+			return err
 		}
 	}
 	if v.Channel == channels.Webhook {
 		if p, ok := v.Extra["payload"]; ok {
 			if _, ok := p.(map[string]any); !ok {
 				return fmt.Errorf("payload must be a JSON object")
+			}
+		}
+	}
+	return nil
+}
+
+// checkExtraValue checks the placeholders of every string inside an extra value, at any
+// depth, because Render fills them at any depth; path names the value in the error.
+func checkExtraValue(path string, val any, declared map[string]bool) error {
+	switch x := val.(type) {
+	case string:
+		if err := checkPlaceholders(x, declared); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	case map[string]any:
+		for k, e := range x {
+			if err := checkExtraValue(path+"."+k, e, declared); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if err := checkExtraValue(fmt.Sprintf("%s[%d]", path, i), e, declared); err != nil {
+				return err
 			}
 		}
 	}
@@ -257,7 +280,12 @@ func (s *Service) Update(ctx context.Context, id int64, in Input) (*Template, er
 		return nil, fmt.Errorf("error locking template: %w", err)
 	}
 	version++
-	if _, err := tx.ExecContext(ctx, "UPDATE templates SET version = ?, name = ?, updated_at = ? WHERE id = ?", version, in.Name, now, id); err != nil {
+	_, err = tx.ExecContext(ctx, "UPDATE templates SET version = ?, name = ?, updated_at = ? WHERE id = ?", version, in.Name, now, id)
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && me.Number == 1062 {
+		return nil, fault.Conflict("input.name", "another template is named %q", in.Name)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("error updating template: %w", err)
 	}
 	if err := insertVersion(ctx, tx, id, version, in, p.Name(), now); err != nil {
@@ -510,25 +538,29 @@ func fillAny(v any, vars map[string]any) any {
 	return v
 }
 
-// SMSSegments counts the SMS parts a text is billed as: GSM-7 text 160 characters in one
-// part and 153 per part when concatenated; anything else UCS-2, 70 and 67.
-func SMSSegments(text string) int {
-	n := utf8.RuneCountInString(text)
-	single, multi := 70, 67
-	if isGSM7(text) {
-		single, multi = 160, 153
-	}
-	if n <= single {
-		return 1
-	}
-	return (n + multi - 1) / multi
-}
+// SMSSegments counts the SMS parts a text is billed as, the way the carriers count them
+// (sms.Segments): GSM 03.38 text 160 septets in one part and 153 per part when concatenated,
+// anything else UCS-2, 70 and 67 UTF-16 units.
+func SMSSegments(text string) int { return sms.Segments(text) }
 
-func isGSM7(s string) bool {
-	for _, r := range s {
-		if r > 0x7e || (r < 0x20 && r != '\n' && r != '\r') {
-			return false
+// Preview renders one channel of a template's latest version for a caller that may read it.
+// Variables are type-checked; missing ones render empty, so a half-filled form previews.
+func (s *Service) Preview(ctx context.Context, id int64, ch channels.Channel, vars map[string]any) (*Rendered, error) {
+	t, err := s.Find(ctx, id, 0)
+	if err != nil {
+		return nil, err
+	}
+	for name, val := range vars {
+		if !t.declares(name) {
+			return nil, fault.BadInput("variables."+name, "variable %q is not declared by template %q", name, t.Name)
+		}
+		for _, v := range t.Variables {
+			if v.Name == name && val != nil {
+				if err := checkType(v.Type, val); err != nil {
+					return nil, fault.BadInput("variables."+name, "%s", err)
+				}
+			}
 		}
 	}
-	return true
+	return t.Render(ch, vars)
 }

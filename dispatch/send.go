@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"strings"
 	"time"
 
@@ -327,11 +326,7 @@ func (s *Service) remembered(ctx context.Context, appID int64, key string) (*Sen
 // used and carries the rest of the chain for the fallback timer. A channel without an
 // address, or without a template variant, is SUPPRESSED.
 func plan(rl *rule.Rule, tpl *content.Template, u *audience.User, addrs map[channels.Channel][]string, vars map[string]any, seq int64, idFunc func(channels.Channel) string) ([]item, string) {
-	env := make(map[string]any, len(vars)+len(u.Attributes)+1)
-	maps.Copy(env, u.Attributes)
-	maps.Copy(env, vars)
-	env["user"] = u.Attributes
-	ri := rl.Match(env)
+	ri := rl.Match(routeEnv(u, vars))
 	if ri < 0 {
 		return nil, fmt.Sprintf("no route of rule %q matches", rl.Name)
 	}

@@ -108,7 +108,25 @@ func (r *mutationResolver) UpsertUsers(ctx context.Context, appID string, users 
 
 // ImportUsers is the resolver for the importUsers field.
 func (r *mutationResolver) ImportUsers(ctx context.Context, appID string, file graphql.Upload) (*model.ImportReport, error) {
-	return nil, fault.NotImplemented("importUsers")
+	id, err := parseID("appId", appID)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := r.Svc.Audience.Import(ctx, id, file.File, audience.ImportOptions{})
+	if rep != nil {
+		r.Svc.Accounts.Audit(ctx, "importUsers", id, "", map[string]any{"file": file.Filename, "rows": rep.Rows, "imported": rep.Imported, "failed": rep.Failed})
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := &model.ImportReport{Rows: int(rep.Rows), Imported: int(rep.Imported), Errors: make([]*model.ImportError, len(rep.Errors))}
+	for i, e := range rep.Errors {
+		out.Errors[i] = &model.ImportError{Row: e.Row, Reason: e.Reason}
+		if e.Column != "" {
+			out.Errors[i].Column = &e.Column
+		}
+	}
+	return out, nil
 }
 
 // BindIdentity is the resolver for the bindIdentity field.
@@ -454,17 +472,79 @@ func (r *queryResolver) Rules(ctx context.Context, appID string) ([]*model.Rule,
 
 // PlanRoute is the resolver for the planRoute field.
 func (r *queryResolver) PlanRoute(ctx context.Context, ruleID string, userID string, variables model.JSON) (*model.RoutePlan, error) {
-	return nil, fault.NotImplemented("planRoute")
+	rid, err := parseID("ruleId", ruleID)
+	if err != nil {
+		return nil, err
+	}
+	p, err := r.Svc.Dispatch.PlanRoute(ctx, rid, userID, map[string]any(variables))
+	if err != nil {
+		return nil, err
+	}
+	out := &model.RoutePlan{Steps: []*model.PlannedStep{}, Suppressed: []*model.SuppressedChannel{}}
+	if p.Route >= 0 {
+		route, strategy := p.Route, model.Strategy(p.Strategy)
+		out.Route, out.Strategy = &route, &strategy
+	}
+	if p.Reason != "" {
+		reason := p.Reason
+		out.Reason = &reason
+	}
+	for _, st := range p.Steps {
+		out.Steps = append(out.Steps, &model.PlannedStep{Channel: model.Channel(st.Channel), Address: st.Address, StartsAfter: model.Duration(st.StartsAfter)})
+	}
+	for _, sc := range p.Suppressed {
+		out.Suppressed = append(out.Suppressed, &model.SuppressedChannel{Channel: model.Channel(sc.Channel), Reason: sc.Reason})
+	}
+	return out, nil
 }
 
 // SimulateRule is the resolver for the simulateRule field.
-func (r *queryResolver) SimulateRule(ctx context.Context, ruleID string, audienceID string, variables model.JSON) (*model.RuleSimulation, error) {
-	return nil, fault.NotImplemented("simulateRule")
+func (r *queryResolver) SimulateRule(ctx context.Context, ruleID string, audienceID string, variables model.JSON, templateID *string) (*model.RuleSimulation, error) {
+	rid, err := parseID("ruleId", ruleID)
+	if err != nil {
+		return nil, err
+	}
+	aid, err := parseID("audienceId", audienceID)
+	if err != nil {
+		return nil, err
+	}
+	var tid int64
+	if templateID != nil {
+		if tid, err = parseID("templateId", *templateID); err != nil {
+			return nil, err
+		}
+	}
+	sim, err := r.Svc.Dispatch.SimulateRule(ctx, rid, aid, tid, map[string]any(variables))
+	if err != nil {
+		return nil, err
+	}
+	out := &model.RuleSimulation{Users: sim.Users, Unreachable: sim.Unreachable, NoRoute: sim.NoRoute, Cost: sim.Cost, Channels: []*model.ChannelSplit{}}
+	for _, c := range sim.Channels {
+		out.Channels = append(out.Channels, &model.ChannelSplit{Channel: model.Channel(c.Channel), Users: c.Users, Suppressed: c.Suppressed, Cost: c.Cost})
+	}
+	return out, nil
 }
 
 // PreviewTemplate is the resolver for the previewTemplate field.
 func (r *queryResolver) PreviewTemplate(ctx context.Context, id string, channel model.Channel, variables model.JSON) (*model.RenderedMessage, error) {
-	return nil, fault.NotImplemented("previewTemplate")
+	tid, err := parseID("id", id)
+	if err != nil {
+		return nil, err
+	}
+	rm, err := r.Svc.Content.Preview(ctx, tid, channels.Channel(channel), map[string]any(variables))
+	if err != nil {
+		return nil, err
+	}
+	out := &model.RenderedMessage{Channel: model.Channel(rm.Channel), Body: rm.Body, Extra: model.JSON(rm.Extra)}
+	if rm.Title != "" {
+		title := rm.Title
+		out.Title = &title
+	}
+	if rm.Segments > 0 {
+		seg := rm.Segments
+		out.Segments = &seg
+	}
+	return out, nil
 }
 
 // Task is the resolver for the task field.

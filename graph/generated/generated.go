@@ -84,9 +84,10 @@ type ComplexityRoot struct {
 	}
 
 	ChannelSplit struct {
-		Channel func(childComplexity int) int
-		Cost    func(childComplexity int) int
-		Users   func(childComplexity int) int
+		Channel    func(childComplexity int) int
+		Cost       func(childComplexity int) int
+		Suppressed func(childComplexity int) int
+		Users      func(childComplexity int) int
 	}
 
 	ChannelStatus struct {
@@ -213,7 +214,7 @@ type ComplexityRoot struct {
 		PreviewTemplate func(childComplexity int, id string, channel model.Channel, variables model.JSON) int
 		Rule            func(childComplexity int, id string) int
 		Rules           func(childComplexity int, appID string) int
-		SimulateRule    func(childComplexity int, ruleID string, audienceID string, variables model.JSON) int
+		SimulateRule    func(childComplexity int, ruleID string, audienceID string, variables model.JSON, templateID *string) int
 		Stats           func(childComplexity int, input model.StatsInput) int
 		Task            func(childComplexity int, id string) int
 		Tasks           func(childComplexity int, appID string, status *model.TaskStatus, first *int, after *string) int
@@ -245,8 +246,10 @@ type ComplexityRoot struct {
 	}
 
 	RoutePlan struct {
+		Reason     func(childComplexity int) int
 		Route      func(childComplexity int) int
 		Steps      func(childComplexity int) int
+		Strategy   func(childComplexity int) int
 		Suppressed func(childComplexity int) int
 	}
 
@@ -259,9 +262,11 @@ type ComplexityRoot struct {
 	}
 
 	RuleSimulation struct {
-		Channels func(childComplexity int) int
-		Cost     func(childComplexity int) int
-		Users    func(childComplexity int) int
+		Channels    func(childComplexity int) int
+		Cost        func(childComplexity int) int
+		NoRoute     func(childComplexity int) int
+		Unreachable func(childComplexity int) int
+		Users       func(childComplexity int) int
 	}
 
 	SendResult struct {
@@ -441,7 +446,7 @@ type QueryResolver interface {
 	Rule(ctx context.Context, id string) (*model.Rule, error)
 	Rules(ctx context.Context, appID string) ([]*model.Rule, error)
 	PlanRoute(ctx context.Context, ruleID string, userID string, variables model.JSON) (*model.RoutePlan, error)
-	SimulateRule(ctx context.Context, ruleID string, audienceID string, variables model.JSON) (*model.RuleSimulation, error)
+	SimulateRule(ctx context.Context, ruleID string, audienceID string, variables model.JSON, templateID *string) (*model.RuleSimulation, error)
 	PreviewTemplate(ctx context.Context, id string, channel model.Channel, variables model.JSON) (*model.RenderedMessage, error)
 	Task(ctx context.Context, id string) (*model.Task, error)
 	Tasks(ctx context.Context, appID string, status *model.TaskStatus, first *int, after *string) (*model.TaskConnection, error)
@@ -640,6 +645,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ChannelSplit.Cost(childComplexity), true
+	case "ChannelSplit.suppressed":
+		if e.ComplexityRoot.ChannelSplit.Suppressed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelSplit.Suppressed(childComplexity), true
 	case "ChannelSplit.users":
 		if e.ComplexityRoot.ChannelSplit.Users == nil {
 			break
@@ -1303,7 +1314,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.SimulateRule(childComplexity, args["ruleId"].(string), args["audienceId"].(string), args["variables"].(model.JSON)), true
+		return e.ComplexityRoot.Query.SimulateRule(childComplexity, args["ruleId"].(string), args["audienceId"].(string), args["variables"].(model.JSON), args["templateId"].(*string)), true
 	case "Query.stats":
 		if e.ComplexityRoot.Query.Stats == nil {
 			break
@@ -1457,6 +1468,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Route.When(childComplexity), true
 
+	case "RoutePlan.reason":
+		if e.ComplexityRoot.RoutePlan.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutePlan.Reason(childComplexity), true
 	case "RoutePlan.route":
 		if e.ComplexityRoot.RoutePlan.Route == nil {
 			break
@@ -1469,6 +1486,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RoutePlan.Steps(childComplexity), true
+	case "RoutePlan.strategy":
+		if e.ComplexityRoot.RoutePlan.Strategy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutePlan.Strategy(childComplexity), true
 	case "RoutePlan.suppressed":
 		if e.ComplexityRoot.RoutePlan.Suppressed == nil {
 			break
@@ -1519,6 +1542,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RuleSimulation.Cost(childComplexity), true
+	case "RuleSimulation.noRoute":
+		if e.ComplexityRoot.RuleSimulation.NoRoute == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RuleSimulation.NoRoute(childComplexity), true
+	case "RuleSimulation.unreachable":
+		if e.ComplexityRoot.RuleSimulation.Unreachable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RuleSimulation.Unreachable(childComplexity), true
 	case "RuleSimulation.users":
 		if e.ComplexityRoot.RuleSimulation.Users == nil {
 			break
@@ -2186,7 +2221,7 @@ type Query {
   "Dry run of a rule for one user; sends nothing."
   planRoute(ruleId: ID!, userId: ID!, variables: JSON): RoutePlan!
   "Channel split and cost of a rule over an audience; sends nothing."
-  simulateRule(ruleId: ID!, audienceId: ID!, variables: JSON): RuleSimulation!
+  simulateRule(ruleId: ID!, audienceId: ID!, variables: JSON, templateId: ID): RuleSimulation!
   previewTemplate(id: ID!, channel: Channel!, variables: JSON): RenderedMessage!
   task(id: ID!): Task
   tasks(appId: ID!, status: TaskStatus, first: Int, after: String): TaskConnection!
@@ -2291,11 +2326,14 @@ input RouteInput { when: String, strategy: Strategy!, channels: [Channel!]!,
                    fallbackAfter: Duration, until: Milestone }
 type Rule { id: ID!, appId: ID!, name: String!, version: Int!, routes: [Route!]! }
 type Route { when: String, strategy: Strategy!, channels: [Channel!]!, fallbackAfter: Duration, until: Milestone }
-type RoutePlan { route: Int, steps: [PlannedStep!]!, suppressed: [SuppressedChannel!]! }
+"The dry run of a rule for one user: the route chosen (null when none matches), the messages it would send and the channels it would skip."
+type RoutePlan { route: Int, strategy: Strategy, steps: [PlannedStep!]!, suppressed: [SuppressedChannel!]!, reason: String }
 type PlannedStep { channel: Channel!, address: String!, startsAfter: Duration! }
 type SuppressedChannel { channel: Channel!, reason: String! }
-type RuleSimulation { users: Int64!, channels: [ChannelSplit!]!, cost: Float! }
-type ChannelSplit { channel: Channel!, users: Int64!, cost: Float! }
+"What a rule would do over an audience, before anything is sent: users per channel (the first channel of a fallback chain), users no route or channel can reach, and the estimated cost."
+type RuleSimulation { users: Int64!, channels: [ChannelSplit!]!, unreachable: Int64!, noRoute: Int64!, cost: Float! }
+"One channel of a simulation: users it would reach, users it would skip for want of an address, and the estimated cost (SMS at the template's segment count)."
+type ChannelSplit { channel: Channel!, users: Int64!, suppressed: Int64!, cost: Float! }
 
 input SendInput { appId: ID!, templateId: ID!, ruleId: ID!, userIds: [ID!]!,
                   variables: JSON, idempotencyKey: String, priority: Int }
@@ -2430,6 +2468,8 @@ func (ec *executionContext) childFields_ChannelSplit(ctx context.Context, field 
 		return ec.fieldContext_ChannelSplit_channel(ctx, field)
 	case "users":
 		return ec.fieldContext_ChannelSplit_users(ctx, field)
+	case "suppressed":
+		return ec.fieldContext_ChannelSplit_suppressed(ctx, field)
 	case "cost":
 		return ec.fieldContext_ChannelSplit_cost(ctx, field)
 	}
@@ -2658,10 +2698,14 @@ func (ec *executionContext) childFields_RoutePlan(ctx context.Context, field gra
 	switch field.Name {
 	case "route":
 		return ec.fieldContext_RoutePlan_route(ctx, field)
+	case "strategy":
+		return ec.fieldContext_RoutePlan_strategy(ctx, field)
 	case "steps":
 		return ec.fieldContext_RoutePlan_steps(ctx, field)
 	case "suppressed":
 		return ec.fieldContext_RoutePlan_suppressed(ctx, field)
+	case "reason":
+		return ec.fieldContext_RoutePlan_reason(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RoutePlan", field.Name)
 }
@@ -2688,6 +2732,10 @@ func (ec *executionContext) childFields_RuleSimulation(ctx context.Context, fiel
 		return ec.fieldContext_RuleSimulation_users(ctx, field)
 	case "channels":
 		return ec.fieldContext_RuleSimulation_channels(ctx, field)
+	case "unreachable":
+		return ec.fieldContext_RuleSimulation_unreachable(ctx, field)
+	case "noRoute":
+		return ec.fieldContext_RuleSimulation_noRoute(ctx, field)
 	case "cost":
 		return ec.fieldContext_RuleSimulation_cost(ctx, field)
 	}
@@ -3715,6 +3763,14 @@ func (ec *executionContext) field_Query_simulateRule_args(ctx context.Context, r
 		return nil, err
 	}
 	args["variables"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "templateId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["templateId"] = arg3
 	return args, nil
 }
 
@@ -4595,6 +4651,29 @@ func (ec *executionContext) _ChannelSplit_users(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_ChannelSplit_users(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelSplit", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _ChannelSplit_suppressed(ctx context.Context, field graphql.CollectedField, obj *model.ChannelSplit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelSplit_suppressed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Suppressed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelSplit_suppressed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ChannelSplit", field, false, false, "Int64")
 }
 
@@ -7193,7 +7272,7 @@ func (ec *executionContext) _Query_simulateRule(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().SimulateRule(ctx, fc.Args["ruleId"].(string), fc.Args["audienceId"].(string), fc.Args["variables"].(model.JSON))
+			return ec.Resolvers.Query().SimulateRule(ctx, fc.Args["ruleId"].(string), fc.Args["audienceId"].(string), fc.Args["variables"].(model.JSON), fc.Args["templateId"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RuleSimulation) graphql.Marshaler {
@@ -7910,6 +7989,29 @@ func (ec *executionContext) fieldContext_RoutePlan_route(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("RoutePlan", field, false, false, "Int")
 }
 
+func (ec *executionContext) _RoutePlan_strategy(ctx context.Context, field graphql.CollectedField, obj *model.RoutePlan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutePlan_strategy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Strategy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Strategy) graphql.Marshaler {
+			return ec.marshalOStrategy2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐStrategy(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutePlan_strategy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutePlan", field, false, false, "Strategy")
+}
+
 func (ec *executionContext) _RoutePlan_steps(ctx context.Context, field graphql.CollectedField, obj *model.RoutePlan) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7972,6 +8074,29 @@ func (ec *executionContext) fieldContext_RoutePlan_suppressed(_ context.Context,
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _RoutePlan_reason(ctx context.Context, field graphql.CollectedField, obj *model.RoutePlan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutePlan_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutePlan_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutePlan", field, false, false, "String")
 }
 
 func (ec *executionContext) _Rule_id(ctx context.Context, field graphql.CollectedField, obj *model.Rule) (ret graphql.Marshaler) {
@@ -8151,6 +8276,52 @@ func (ec *executionContext) fieldContext_RuleSimulation_channels(_ context.Conte
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _RuleSimulation_unreachable(ctx context.Context, field graphql.CollectedField, obj *model.RuleSimulation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RuleSimulation_unreachable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unreachable, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RuleSimulation_unreachable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RuleSimulation", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _RuleSimulation_noRoute(ctx context.Context, field graphql.CollectedField, obj *model.RuleSimulation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RuleSimulation_noRoute(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NoRoute, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RuleSimulation_noRoute(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RuleSimulation", field, false, false, "Int64")
 }
 
 func (ec *executionContext) _RuleSimulation_cost(ctx context.Context, field graphql.CollectedField, obj *model.RuleSimulation) (ret graphql.Marshaler) {
@@ -12447,6 +12618,11 @@ func (ec *executionContext) _ChannelSplit(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "suppressed":
+			out.Values[i] = ec._ChannelSplit_suppressed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "cost":
 			out.Values[i] = ec._ChannelSplit_cost(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -13585,6 +13761,11 @@ func (ec *executionContext) _RoutePlan(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "strategy":
+			out.Values[i] = ec._RoutePlan_strategy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "steps":
 			out.Values[i] = ec._RoutePlan_steps(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -13593,6 +13774,11 @@ func (ec *executionContext) _RoutePlan(ctx context.Context, sel ast.SelectionSet
 		case "suppressed":
 			out.Values[i] = ec._RoutePlan_suppressed(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._RoutePlan_reason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -13683,6 +13869,16 @@ func (ec *executionContext) _RuleSimulation(ctx context.Context, sel ast.Selecti
 			}
 		case "channels":
 			out.Values[i] = ec._RuleSimulation_channels(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unreachable":
+			out.Values[i] = ec._RuleSimulation_unreachable(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "noRoute":
+			out.Values[i] = ec._RuleSimulation_noRoute(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16425,6 +16621,22 @@ func (ec *executionContext) marshalORule2ᚖgithubᚗcomᚋheraldᚑmsgᚋherald
 		return graphql.Null
 	}
 	return ec._Rule(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOStrategy2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐStrategy(ctx context.Context, v any) (*model.Strategy, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.Strategy)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOStrategy2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐStrategy(ctx context.Context, sel ast.SelectionSet, v *model.Strategy) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

@@ -51,10 +51,12 @@ type AuditEntry struct {
 	RemoteAddr *string   `json:"remoteAddr,omitempty"`
 }
 
+// One channel of a simulation: users it would reach, users it would skip for want of an address, and the estimated cost (SMS at the template's segment count).
 type ChannelSplit struct {
-	Channel Channel `json:"channel"`
-	Users   int64   `json:"users"`
-	Cost    float64 `json:"cost"`
+	Channel    Channel `json:"channel"`
+	Users      int64   `json:"users"`
+	Suppressed int64   `json:"suppressed"`
+	Cost       float64 `json:"cost"`
 }
 
 type ChannelStatus struct {
@@ -189,10 +191,13 @@ type RouteInput struct {
 	Until         *Milestone `json:"until,omitempty"`
 }
 
+// The dry run of a rule for one user: the route chosen (null when none matches), the messages it would send and the channels it would skip.
 type RoutePlan struct {
 	Route      *int                 `json:"route,omitempty"`
+	Strategy   *Strategy            `json:"strategy,omitempty"`
 	Steps      []*PlannedStep       `json:"steps"`
 	Suppressed []*SuppressedChannel `json:"suppressed"`
+	Reason     *string              `json:"reason,omitempty"`
 }
 
 type Rule struct {
@@ -209,10 +214,13 @@ type RuleInput struct {
 	Routes []*RouteInput `json:"routes"`
 }
 
+// What a rule would do over an audience, before anything is sent: users per channel (the first channel of a fallback chain), users no route or channel can reach, and the estimated cost.
 type RuleSimulation struct {
-	Users    int64           `json:"users"`
-	Channels []*ChannelSplit `json:"channels"`
-	Cost     float64         `json:"cost"`
+	Users       int64           `json:"users"`
+	Channels    []*ChannelSplit `json:"channels"`
+	Unreachable int64           `json:"unreachable"`
+	NoRoute     int64           `json:"noRoute"`
+	Cost        float64         `json:"cost"`
 }
 
 type SendInput struct {

@@ -1,0 +1,202 @@
+package dispatch
+
+import (
+	"context"
+	"time"
+
+	"github.com/herald-msg/herald/account"
+	"github.com/herald-msg/herald/audience"
+	"github.com/herald-msg/herald/channels"
+	"github.com/herald-msg/herald/content"
+	"github.com/herald-msg/herald/fault"
+	"github.com/herald-msg/herald/rule"
+)
+
+// PlannedStep is one message a route would send, and when at the latest it would start.
+type PlannedStep struct {
+	Channel     channels.Channel
+	Address     string
+	StartsAfter time.Duration
+}
+
+// SuppressedChannel is a channel a route would skip, with the reason.
+type SuppressedChannel struct {
+	Channel channels.Channel
+	Reason  string
+}
+
+// RoutePlan is the dry run of a rule for one user.
+type RoutePlan struct {
+	// Route is the index of the matching route, -1 when none matches.
+	Route      int
+	Strategy   rule.Strategy
+	Steps      []PlannedStep
+	Suppressed []SuppressedChannel
+	Reason     string
+}
+
+// PlanRoute shows what a rule would send to one user with these variables; it sends
+// nothing. For a fallback chain every channel with an address is a step, starting when the
+// ones before it missed their milestone.
+func (s *Service) PlanRoute(ctx context.Context, ruleID int64, userID string, vars map[string]any) (*RoutePlan, error) {
+	rl, err := s.rules.Get(ctx, ruleID, 0)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := account.Authorize(ctx, rl.AppID, account.Viewer, "ruleId"); err != nil {
+		return nil, fault.NotFound("ruleId", "rule %d does not exist", ruleID)
+	}
+	users, err := s.audience.Users(ctx, rl.AppID, []string{userID})
+	if err != nil {
+		return nil, err
+	}
+	u := users[userID]
+	if u == nil {
+		return nil, fault.NotFound("userId", "user %q does not exist in app %d", userID, rl.AppID)
+	}
+	addrs, err := s.audience.Resolve(ctx, rl.AppID, []string{userID})
+	if err != nil {
+		return nil, err
+	}
+	p := &RoutePlan{Route: rl.Match(routeEnv(u, vars))}
+	if p.Route < 0 {
+		p.Reason = "no route of rule " + rl.Name + " matches"
+		return p, nil
+	}
+	rt := rl.Routes[p.Route]
+	p.Strategy = rt.Strategy
+	var after time.Duration
+	for _, ch := range rt.Channels {
+		a := addrs[userID][ch]
+		if len(a) == 0 {
+			p.Suppressed = append(p.Suppressed, SuppressedChannel{Channel: ch, Reason: "no address on " + string(ch)})
+			continue
+		}
+		p.Steps = append(p.Steps, PlannedStep{Channel: ch, Address: a[0], StartsAfter: after})
+		if rt.Strategy == rule.Fallback {
+			after += rt.FallbackAfter
+		}
+	}
+	return p, nil
+}
+
+// ChannelSplit is one channel of a simulation.
+type ChannelSplit struct {
+	Channel    channels.Channel
+	Users      int64
+	Suppressed int64
+	Cost       float64
+}
+
+// Simulation is what a rule would do over an audience.
+type Simulation struct {
+	Users       int64
+	Channels    []ChannelSplit
+	Unreachable int64
+	NoRoute     int64
+	Cost        float64
+}
+
+// SimulateRule runs the rule over every user of an audience, a thousand at a time, and
+// counts the users each channel would get and what it would cost; it sends nothing. With a
+// template, SMS is priced at the rendered text's segment count and channels the template
+// has no variant for count as suppressed.
+func (s *Service) SimulateRule(ctx context.Context, ruleID, audienceID, templateID int64, vars map[string]any) (*Simulation, error) {
+	rl, err := s.rules.Get(ctx, ruleID, 0)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := account.Authorize(ctx, rl.AppID, account.Viewer, "ruleId"); err != nil {
+		return nil, fault.NotFound("ruleId", "rule %d does not exist", ruleID)
+	}
+	aud, err := s.audience.GetAudience(ctx, audienceID)
+	if err != nil || aud.AppID != rl.AppID {
+		if err != nil && fault.CodeOf(err) != fault.CodeNotFound {
+			return nil, err
+		}
+		return nil, fault.NotFound("audienceId", "audience %d does not exist in app %d", audienceID, rl.AppID)
+	}
+	var tpl *content.Template
+	units := map[channels.Channel]int{}
+	if templateID != 0 {
+		if tpl, err = s.content.Get(ctx, templateID, 0); err != nil || tpl.AppID != rl.AppID {
+			return nil, fault.NotFound("templateId", "template %d does not exist in app %d", templateID, rl.AppID)
+		}
+		if r, err := tpl.Render(channels.SMS, vars); err == nil {
+			units[channels.SMS] = r.Segments
+		}
+	}
+	prices := s.writer.Prices()
+	split := map[channels.Channel]*ChannelSplit{}
+	sim := &Simulation{}
+	err = s.audience.Iterate(ctx, aud, 1000, func(ids []string) error {
+		users, err := s.audience.Users(ctx, rl.AppID, ids)
+		if err != nil {
+			return err
+		}
+		addrs, err := s.audience.Resolve(ctx, rl.AppID, ids)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			u := users[id]
+			if u == nil {
+				continue
+			}
+			sim.Users++
+			ri := rl.Match(routeEnv(u, vars))
+			if ri < 0 {
+				sim.NoRoute++
+				continue
+			}
+			rt := rl.Routes[ri]
+			reached := false
+			for _, ch := range rt.Channels {
+				cs := split[ch]
+				if cs == nil {
+					cs = &ChannelSplit{Channel: ch}
+					split[ch] = cs
+				}
+				if len(addrs[id][ch]) == 0 || (tpl != nil && !hasVariant(tpl, ch)) {
+					cs.Suppressed++
+					continue
+				}
+				cs.Users++
+				cs.Cost += prices.Cost(ch, max(units[ch], 1))
+				reached = true
+				if rt.Strategy == rule.Fallback {
+					break
+				}
+			}
+			if !reached {
+				sim.Unreachable++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, ch := range channels.All {
+		if cs := split[ch]; cs != nil {
+			sim.Channels = append(sim.Channels, *cs)
+			sim.Cost += cs.Cost
+		}
+	}
+	return sim, nil
+}
+
+// routeEnv is what a route condition sees: the user's attributes, then the send's
+// variables over them, and the attributes again as user.<name>.
+func routeEnv(u *audience.User, vars map[string]any) map[string]any {
+	env := make(map[string]any, len(vars)+len(u.Attributes)+1)
+	for k, v := range u.Attributes {
+		env[k] = v
+	}
+	for k, v := range vars {
+		env[k] = v
+	}
+	env["user"] = u.Attributes
+	return env
+}
+
