@@ -31,6 +31,16 @@ const (
 	TypeTime   = "time"
 )
 
+// Class says what kind of message a template sends; users may opt out of a class, and
+// quiet hours and frequency caps apply to MARKETING only.
+type Class string
+
+// Message classes.
+const (
+	Transactional Class = "TRANSACTIONAL"
+	Marketing     Class = "MARKETING"
+)
+
 // Variable is a declared template variable.
 type Variable struct {
 	Name     string `json:"name"`
@@ -52,6 +62,7 @@ type Template struct {
 	AppID     int64
 	Name      string
 	Version   int
+	Class     Class
 	Variables []Variable
 	Variants  []Variant
 	CreatedAt time.Time
@@ -59,8 +70,10 @@ type Template struct {
 
 // Input creates a template or a new version of one.
 type Input struct {
-	AppID     int64
-	Name      string
+	AppID int64
+	Name  string
+	// Class defaults to TRANSACTIONAL.
+	Class     Class
 	Variables []Variable
 	Variants  []Variant
 }
@@ -108,6 +121,13 @@ func validate(in *Input) error {
 	in.Name = strings.TrimSpace(in.Name)
 	if in.Name == "" || utf8.RuneCountInString(in.Name) > 100 {
 		return fault.BadInput("input.name", "must be 1 to 100 characters")
+	}
+	switch in.Class {
+	case "":
+		in.Class = Transactional
+	case Transactional, Marketing:
+	default:
+		return fault.BadInput("input.class", "%q must be TRANSACTIONAL or MARKETING", in.Class)
 	}
 	declared := map[string]bool{}
 	for i, v := range in.Variables {
@@ -250,7 +270,7 @@ func (s *Service) Create(ctx context.Context, in Input) (*Template, error) {
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
-	return &Template{ID: id, AppID: in.AppID, Name: in.Name, Version: 1, Variables: in.Variables, Variants: in.Variants, CreatedAt: now}, nil
+	return &Template{ID: id, AppID: in.AppID, Name: in.Name, Version: 1, Class: in.Class, Variables: in.Variables, Variants: in.Variants, CreatedAt: now}, nil
 }
 
 // Update saves a new version of a template; tasks keep the version they pinned.
@@ -294,7 +314,7 @@ func (s *Service) Update(ctx context.Context, id int64, in Input) (*Template, er
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
-	return &Template{ID: id, AppID: in.AppID, Name: in.Name, Version: version, Variables: in.Variables, Variants: in.Variants, CreatedAt: now}, nil
+	return &Template{ID: id, AppID: in.AppID, Name: in.Name, Version: version, Class: in.Class, Variables: in.Variables, Variants: in.Variants, CreatedAt: now}, nil
 }
 
 func insertVersion(ctx context.Context, tx *sql.Tx, id int64, version int, in Input, by string, now time.Time) error {
@@ -303,8 +323,8 @@ func insertVersion(ctx context.Context, tx *sql.Tx, id int64, version int, in In
 	if err != nil {
 		return fault.BadInput("input.variants", "extra is not valid JSON: %s", err)
 	}
-	_, err = tx.ExecContext(ctx, "INSERT INTO template_versions (template_id, version, variables, variants, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-		id, version, string(vars), string(variants), by, now)
+	_, err = tx.ExecContext(ctx, "INSERT INTO template_versions (template_id, version, class, variables, variants, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		id, version, string(in.Class), string(vars), string(variants), by, now)
 	if err != nil {
 		return fmt.Errorf("error saving template version: %w", err)
 	}
@@ -323,11 +343,11 @@ func (s *Service) Get(ctx context.Context, id int64, version int) (*Template, er
 		}
 	}
 	t := &Template{ID: id}
-	q := `SELECT t.app_id, t.name, v.version, v.variables, v.variants, v.created_at
+	q := `SELECT t.app_id, t.name, v.version, v.class, v.variables, v.variants, v.created_at
 		FROM templates t JOIN template_versions v ON v.template_id = t.id
 		WHERE t.id = ? AND v.version = IF(? = 0, t.version, ?)`
 	var vars, variants string
-	err := s.db.QueryRowContext(ctx, q, id, version, version).Scan(&t.AppID, &t.Name, &t.Version, &vars, &variants, &t.CreatedAt)
+	err := s.db.QueryRowContext(ctx, q, id, version, version).Scan(&t.AppID, &t.Name, &t.Version, &t.Class, &vars, &variants, &t.CreatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		if version > 0 {
 			return nil, fault.NotFound("version", "template %d has no version %d", id, version)

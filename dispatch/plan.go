@@ -199,4 +199,3 @@ func routeEnv(u *audience.User, vars map[string]any) map[string]any {
 	env["user"] = u.Attributes
 	return env
 }
-

@@ -14,6 +14,10 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/herald-msg/herald/account"
+	"github.com/herald-msg/herald/audience"
 	"github.com/herald-msg/herald/broker"
 	"github.com/herald-msg/herald/channels"
 	"github.com/herald-msg/herald/content"
@@ -54,8 +58,14 @@ type Worker struct {
 	realtimePrefetch int
 	receiptPrefetch  int
 
-	mu     sync.Mutex
-	delays map[string]broker.Queue
+	accounts    *account.Service
+	audience    *audience.Service
+	redis       redis.UniversalClient
+	redisPrefix string
+
+	mu       sync.Mutex
+	delays   map[string]broker.Queue
+	settings map[int64]cachedSettings
 }
 
 // WorkerDeps are the collaborators of a worker.
@@ -71,6 +81,11 @@ type WorkerDeps struct {
 	Logger           *slog.Logger
 	RealtimePrefetch int
 	ReceiptPrefetch  int
+	Accounts         *account.Service
+	Audience         *audience.Service
+	// Redis keeps frequency caps and recent content; when it is down those filters pass.
+	Redis       redis.UniversalClient
+	RedisPrefix string
 }
 
 // NewWorker returns a worker.
@@ -78,7 +93,8 @@ func NewWorker(d WorkerDeps) *Worker {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	return &Worker{db: d.DB, consumer: d.Consumer, declarer: d.Declarer, publisher: d.Publisher, delays: map[string]broker.Queue{}, registry: d.Registry, content: d.Content, writer: d.Writer,
+	return &Worker{db: d.DB, consumer: d.Consumer, declarer: d.Declarer, publisher: d.Publisher, delays: map[string]broker.Queue{}, settings: map[int64]cachedSettings{},
+		accounts: d.Accounts, audience: d.Audience, redis: d.Redis, redisPrefix: d.RedisPrefix, registry: d.Registry, content: d.Content, writer: d.Writer,
 		history: d.History, logger: d.Logger.With("component", "dispatch.worker"), nowFunc: time.Now,
 		realtimePrefetch: max(d.RealtimePrefetch, 1), receiptPrefetch: max(d.ReceiptPrefetch, 1)}
 }
@@ -107,7 +123,14 @@ func (w *Worker) handleJob(ctx context.Context, d broker.Delivery) error {
 	if j.TaskID == 0 || len(j.Items) == 0 {
 		return broker.Poison(errors.New("job without task or items"))
 	}
-	if err := w.deliver(ctx, &j, j.Items); err != nil {
+	tpl, err := w.content.Get(ctx, j.TemplateID, j.TemplateVersion)
+	if err != nil {
+		return fmt.Errorf("error loading template: %w", err)
+	}
+	if held, err := w.holdForQuietHours(ctx, &j, tpl, d); held || err != nil {
+		return err
+	}
+	if err := w.deliver(ctx, &j, j.Items, false); err != nil {
 		return err
 	}
 	if _, err := w.db.Core.ExecContext(ctx, "UPDATE tasks SET status = IF(status = 'RUNNING', 'COMPLETED', status), shards_done = LEAST(shards_done + 1, shards_total), updated_at = ? WHERE id = ?",
@@ -121,13 +144,13 @@ func (w *Worker) handleJob(ctx context.Context, d broker.Delivery) error {
 // message that failed or could not be sent passes to the chain's next channel at once; a sent
 // one arms a durable timer. It returns an error (and the job is retried) when a provider
 // failure may pass; everything recorded so far stays recorded.
-func (w *Worker) deliver(ctx context.Context, j *job, items []item) error {
+func (w *Worker) deliver(ctx context.Context, j *job, items []item, fallback bool) error {
 	tpl, err := w.content.Get(ctx, j.TemplateID, j.TemplateVersion)
 	if err != nil {
 		return fmt.Errorf("error loading template: %w", err)
 	}
-	for len(items) > 0 {
-		next, err := w.deliverOnce(ctx, j, tpl, items)
+	for first := true; len(items) > 0; first = false {
+		next, err := w.deliverOnce(ctx, j, tpl, items, first && !fallback)
 		if err != nil {
 			return err
 		}
@@ -137,8 +160,25 @@ func (w *Worker) deliver(ctx context.Context, j *job, items []item) error {
 }
 
 // deliverOnce sends items and returns the fallback items that must follow at once.
-func (w *Worker) deliverOnce(ctx context.Context, j *job, tpl *content.Template, items []item) ([]item, error) {
+func (w *Worker) deliverOnce(ctx context.Context, j *job, tpl *content.Template, items []item, first bool) ([]item, error) {
 	now := w.nowFunc()
+	rendered := make(map[string]*content.Rendered, len(items))
+	renderErr := map[string]error{}
+	for _, it := range items {
+		if it.Status != reports.Queued {
+			continue
+		}
+		r, err := tpl.Render(it.Channel, j.Variables)
+		if err != nil {
+			renderErr[it.ID] = err
+			continue
+		}
+		rendered[it.ID] = r
+	}
+	items, err := w.filter(ctx, j, tpl, items, rendered, first)
+	if err != nil {
+		return nil, err
+	}
 	rows := make([]reports.Delivery, len(items))
 	for i, it := range items {
 		rows[i] = reports.Delivery{ID: it.ID, AppID: j.AppID, TaskID: j.TaskID, TemplateID: j.TemplateID, UserID: it.UserID,
@@ -158,9 +198,9 @@ func (w *Worker) deliverOnce(ctx context.Context, j *job, tpl *content.Template,
 		if it.Status != reports.Queued || stored[it.ID] != reports.Queued {
 			continue
 		}
-		r, err := tpl.Render(it.Channel, j.Variables)
-		if err != nil {
-			updates = append(updates, reports.Update{ID: it.ID, Status: channels.Failed, Reason: "render: " + err.Error(), At: now})
+		r := rendered[it.ID]
+		if r == nil {
+			updates = append(updates, reports.Update{ID: it.ID, Status: channels.Failed, Reason: fmt.Sprintf("render: %v", renderErr[it.ID]), At: now})
 			final[it.ID] = channels.Failed
 			continue
 		}
@@ -311,14 +351,20 @@ func reachedMilestone(st, m channels.Status) bool {
 
 // delayQueue returns the delay queue of fallback timers of duration d, declaring it once.
 func (w *Worker) delayQueue(ctx context.Context, d time.Duration) (broker.Queue, error) {
-	name := fmt.Sprintf("%s.%dms", FallbackQueue, d.Milliseconds())
+	return w.delayQueueInto(ctx, string(FallbackQueue), d, FallbackQueue)
+}
+
+// delayQueueInto returns the delay queue "<kind>.<ms>ms" that moves messages into target
+// after d, declaring it once per process.
+func (w *Worker) delayQueueInto(ctx context.Context, kind string, d time.Duration, target broker.Queue) (broker.Queue, error) {
+	name := fmt.Sprintf("%s.%dms", kind, d.Milliseconds())
 	w.mu.Lock()
 	q, ok := w.delays[name]
 	w.mu.Unlock()
 	if ok {
 		return q, nil
 	}
-	q, err := w.declarer.DeclareDelay(ctx, name, d, FallbackQueue)
+	q, err := w.declarer.DeclareDelay(ctx, name, d, target)
 	if err != nil {
 		return "", err
 	}
@@ -350,7 +396,7 @@ func (w *Worker) handleFallback(ctx context.Context, d broker.Delivery) error {
 		return nil
 	}
 	fallbacksFired.Inc()
-	return w.deliver(ctx, &t.Job, []item{nextHop(t.Item)})
+	return w.deliver(ctx, &t.Job, []item{nextHop(t.Item)}, true)
 }
 
 // receiptBatch is the body of a receipts-queue message.

@@ -57,7 +57,7 @@ func toUser(u *audience.User) *model.User {
 }
 
 func toTemplate(t *content.Template) *model.Template {
-	m := &model.Template{ID: idString(t.ID), AppID: idString(t.AppID), Name: t.Name, Version: t.Version, CreatedAt: t.CreatedAt,
+	m := &model.Template{ID: idString(t.ID), AppID: idString(t.AppID), Name: t.Name, Version: t.Version, CreatedAt: t.CreatedAt, Class: model.MessageClass(t.Class),
 		Variables: []*model.Variable{}, Variants: []*model.Variant{}}
 	for _, v := range t.Variables {
 		m.Variables = append(m.Variables, &model.Variable{Name: v.Name, Type: v.Type, Required: v.Required})
@@ -79,6 +79,9 @@ func fromTemplateInput(in model.TemplateInput) (content.Input, error) {
 		return content.Input{}, err
 	}
 	out := content.Input{AppID: appID, Name: in.Name}
+	if in.Class != nil {
+		out.Class = content.Class(*in.Class)
+	}
 	for _, v := range in.Variables {
 		out.Variables = append(out.Variables, content.Variable{Name: v.Name, Type: v.Type, Required: v.Required != nil && *v.Required})
 	}

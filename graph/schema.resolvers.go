@@ -20,6 +20,21 @@ import (
 	"github.com/herald-msg/herald/reports"
 )
 
+// Settings is the resolver for the settings field.
+func (r *appResolver) Settings(ctx context.Context, obj *model.App) (*model.AppSettings, error) {
+	id, err := parseID("id", obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	st, err := r.Svc.Accounts.Settings(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &model.AppSettings{TimeZone: st.TimeZone, DedupeWindow: model.Duration(st.DedupeWindow),
+		QuietHours:   &model.QuietHours{Enabled: st.QuietHours.Enabled, Start: st.QuietHours.Start, End: st.QuietHours.End},
+		FrequencyCap: &model.FrequencyCap{Max: st.FrequencyCap.Max, Window: model.Duration(st.FrequencyCap.Window)}}, nil
+}
+
 // Size is the resolver for the size field.
 func (r *audienceResolver) Size(ctx context.Context, obj *model.Audience) (int64, error) {
 	return r.Svc.Audience.Size(ctx, obj.Domain)
@@ -83,6 +98,46 @@ func (r *mutationResolver) CreateAPIKey(ctx context.Context, appID string, role 
 		return nil, err
 	}
 	return &model.APIKeySecret{ID: k.ID, Role: model.Role(k.Role), Secret: k.Secret}, nil
+}
+
+// UpdateAppSettings is the resolver for the updateAppSettings field.
+func (r *mutationResolver) UpdateAppSettings(ctx context.Context, appID string, input model.AppSettingsInput) (*model.App, error) {
+	app, err := parseID("appId", appID)
+	if err != nil {
+		return nil, err
+	}
+	st := account.Settings{TimeZone: input.TimeZone, DedupeWindow: time.Duration(input.DedupeWindow),
+		QuietHours:   account.QuietHours{Enabled: input.QuietHours.Enabled, Start: input.QuietHours.Start, End: input.QuietHours.End},
+		FrequencyCap: account.FrequencyCap{Max: input.FrequencyCap.Max, Window: time.Duration(input.FrequencyCap.Window)}}
+	if _, err := r.Svc.Accounts.UpdateSettings(ctx, app, st); err != nil {
+		return nil, err
+	}
+	a, err := r.Svc.Accounts.App(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	return toApp(a), nil
+}
+
+// SetOptOut is the resolver for the setOptOut field.
+func (r *mutationResolver) SetOptOut(ctx context.Context, appID string, userID string, channel *model.Channel, class *model.MessageClass, optedOut bool) (bool, error) {
+	app, err := parseID("appId", appID)
+	if err != nil {
+		return false, err
+	}
+	var ch channels.Channel
+	if channel != nil {
+		ch = channels.Channel(*channel)
+	}
+	cl := ""
+	if class != nil {
+		cl = string(*class)
+	}
+	if err := r.Svc.Audience.SetOptOut(ctx, app, userID, ch, cl, optedOut); err != nil {
+		return false, err
+	}
+	r.Svc.Accounts.Audit(ctx, "setOptOut", app, "user:"+userID, map[string]any{"channel": ch, "class": cl, "optedOut": optedOut})
+	return true, nil
 }
 
 // UpsertUsers is the resolver for the upsertUsers field.
@@ -759,6 +814,9 @@ func (r *viewerResolver) Apps(ctx context.Context, obj *model.Viewer) ([]*model.
 	return out, nil
 }
 
+// App returns generated.AppResolver implementation.
+func (r *Resolver) App() generated.AppResolver { return &appResolver{r} }
+
 // Audience returns generated.AudienceResolver implementation.
 func (r *Resolver) Audience() generated.AudienceResolver { return &audienceResolver{r} }
 
@@ -784,6 +842,7 @@ func (r *Resolver) User() generated.UserResolver { return &userResolver{r} }
 func (r *Resolver) Viewer() generated.ViewerResolver { return &viewerResolver{r} }
 
 type (
+	appResolver          struct{ *Resolver }
 	audienceResolver     struct{ *Resolver }
 	identityResolver     struct{ *Resolver }
 	mutationResolver     struct{ *Resolver }

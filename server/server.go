@@ -229,7 +229,8 @@ func (h *Herald) work(ctx context.Context) error {
 	if h.mode.Workers {
 		w := dispatch.NewWorker(dispatch.WorkerDeps{DB: h.DB, Consumer: h.Broker, Declarer: h.Broker, Publisher: h.Broker, Registry: h.Registry,
 			Content: h.Content, Writer: h.Writer, History: h.History, Logger: h.logger,
-			RealtimePrefetch: h.cfg.RealtimeWorkers, ReceiptPrefetch: h.cfg.ReceiptWorkers})
+			RealtimePrefetch: h.cfg.RealtimeWorkers, ReceiptPrefetch: h.cfg.ReceiptWorkers,
+			Accounts: h.Accounts, Audience: h.Audience, Redis: h.Redis, RedisPrefix: h.cfg.RedisPrefix})
 		g.Go(func() error { return w.Run(gctx) })
 		g.Go(func() error { return h.maintainDayTables(gctx) })
 	}

@@ -29,6 +29,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	App() AppResolver
 	Audience() AudienceResolver
 	Identity() IdentityResolver
 	Mutation() MutationResolver
@@ -53,6 +54,14 @@ type ComplexityRoot struct {
 		CreatedAt func(childComplexity int) int
 		ID        func(childComplexity int) int
 		Name      func(childComplexity int) int
+		Settings  func(childComplexity int) int
+	}
+
+	AppSettings struct {
+		DedupeWindow func(childComplexity int) int
+		FrequencyCap func(childComplexity int) int
+		QuietHours   func(childComplexity int) int
+		TimeZone     func(childComplexity int) int
 	}
 
 	Audience struct {
@@ -121,6 +130,11 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	FrequencyCap struct {
+		Max    func(childComplexity int) int
+		Window func(childComplexity int) int
+	}
+
 	Identity struct {
 		Address func(childComplexity int) int
 		Channel func(childComplexity int) int
@@ -168,26 +182,28 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		BindIdentity   func(childComplexity int, appID string, userID string, identity model.IdentityInput) int
-		CancelTask     func(childComplexity int, id string) int
-		CreateAPIKey   func(childComplexity int, appID string, role model.Role) int
-		CreateApp      func(childComplexity int, name string) int
-		CreateAudience func(childComplexity int, input model.AudienceInput) int
-		CreateRule     func(childComplexity int, input model.RuleInput) int
-		CreateTask     func(childComplexity int, input model.TaskInput) int
-		CreateTemplate func(childComplexity int, input model.TemplateInput) int
-		ImportUsers    func(childComplexity int, appID string, file graphql.Upload) int
-		Login          func(childComplexity int, email string, password string) int
-		Logout         func(childComplexity int) int
-		PauseTask      func(childComplexity int, id string) int
-		ResumeTask     func(childComplexity int, id string) int
-		Send           func(childComplexity int, input model.SendInput) int
-		TagUsers       func(childComplexity int, appID string, userIds []string, tags []string) int
-		UnbindIdentity func(childComplexity int, appID string, userID string, identity model.IdentityInput) int
-		UntagUsers     func(childComplexity int, appID string, userIds []string, tags []string) int
-		UpdateRule     func(childComplexity int, id string, input model.RuleInput) int
-		UpdateTemplate func(childComplexity int, id string, input model.TemplateInput) int
-		UpsertUsers    func(childComplexity int, appID string, users []*model.UserInput) int
+		BindIdentity      func(childComplexity int, appID string, userID string, identity model.IdentityInput) int
+		CancelTask        func(childComplexity int, id string) int
+		CreateAPIKey      func(childComplexity int, appID string, role model.Role) int
+		CreateApp         func(childComplexity int, name string) int
+		CreateAudience    func(childComplexity int, input model.AudienceInput) int
+		CreateRule        func(childComplexity int, input model.RuleInput) int
+		CreateTask        func(childComplexity int, input model.TaskInput) int
+		CreateTemplate    func(childComplexity int, input model.TemplateInput) int
+		ImportUsers       func(childComplexity int, appID string, file graphql.Upload) int
+		Login             func(childComplexity int, email string, password string) int
+		Logout            func(childComplexity int) int
+		PauseTask         func(childComplexity int, id string) int
+		ResumeTask        func(childComplexity int, id string) int
+		Send              func(childComplexity int, input model.SendInput) int
+		SetOptOut         func(childComplexity int, appID string, userID string, channel *model.Channel, class *model.MessageClass, optedOut bool) int
+		TagUsers          func(childComplexity int, appID string, userIds []string, tags []string) int
+		UnbindIdentity    func(childComplexity int, appID string, userID string, identity model.IdentityInput) int
+		UntagUsers        func(childComplexity int, appID string, userIds []string, tags []string) int
+		UpdateAppSettings func(childComplexity int, appID string, input model.AppSettingsInput) int
+		UpdateRule        func(childComplexity int, id string, input model.RuleInput) int
+		UpdateTemplate    func(childComplexity int, id string, input model.TemplateInput) int
+		UpsertUsers       func(childComplexity int, appID string, users []*model.UserInput) int
 	}
 
 	PageInfo struct {
@@ -222,6 +238,12 @@ type ComplexityRoot struct {
 		Templates       func(childComplexity int, appID string) int
 		User            func(childComplexity int, appID string, id string) int
 		Users           func(childComplexity int, appID string, tag *string, first *int, after *string) int
+	}
+
+	QuietHours struct {
+		Enabled func(childComplexity int) int
+		End     func(childComplexity int) int
+		Start   func(childComplexity int) int
 	}
 
 	RejectedUser struct {
@@ -348,6 +370,7 @@ type ComplexityRoot struct {
 
 	Template struct {
 		AppID     func(childComplexity int) int
+		Class     func(childComplexity int) int
 		CreatedAt func(childComplexity int) int
 		ID        func(childComplexity int) int
 		Name      func(childComplexity int) int
@@ -404,6 +427,9 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type AppResolver interface {
+	Settings(ctx context.Context, obj *model.App) (*model.AppSettings, error)
+}
 type AudienceResolver interface {
 	Size(ctx context.Context, obj *model.Audience) (int64, error)
 	Sample(ctx context.Context, obj *model.Audience, n *int) ([]*model.User, error)
@@ -416,6 +442,8 @@ type MutationResolver interface {
 	Logout(ctx context.Context) (bool, error)
 	CreateApp(ctx context.Context, name string) (*model.App, error)
 	CreateAPIKey(ctx context.Context, appID string, role model.Role) (*model.APIKeySecret, error)
+	UpdateAppSettings(ctx context.Context, appID string, input model.AppSettingsInput) (*model.App, error)
+	SetOptOut(ctx context.Context, appID string, userID string, channel *model.Channel, class *model.MessageClass, optedOut bool) (bool, error)
 	UpsertUsers(ctx context.Context, appID string, users []*model.UserInput) (*model.UpsertResult, error)
 	ImportUsers(ctx context.Context, appID string, file graphql.Upload) (*model.ImportReport, error)
 	BindIdentity(ctx context.Context, appID string, userID string, identity model.IdentityInput) (*model.User, error)
@@ -527,6 +555,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.App.Name(childComplexity), true
+	case "App.settings":
+		if e.ComplexityRoot.App.Settings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.App.Settings(childComplexity), true
+
+	case "AppSettings.dedupeWindow":
+		if e.ComplexityRoot.AppSettings.DedupeWindow == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppSettings.DedupeWindow(childComplexity), true
+	case "AppSettings.frequencyCap":
+		if e.ComplexityRoot.AppSettings.FrequencyCap == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppSettings.FrequencyCap(childComplexity), true
+	case "AppSettings.quietHours":
+		if e.ComplexityRoot.AppSettings.QuietHours == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppSettings.QuietHours(childComplexity), true
+	case "AppSettings.timeZone":
+		if e.ComplexityRoot.AppSettings.TimeZone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppSettings.TimeZone(childComplexity), true
 
 	case "Audience.id":
 		if e.ComplexityRoot.Audience.ID == nil {
@@ -775,6 +834,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DeliveryEdge.Node(childComplexity), true
+
+	case "FrequencyCap.max":
+		if e.ComplexityRoot.FrequencyCap.Max == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FrequencyCap.Max(childComplexity), true
+	case "FrequencyCap.window":
+		if e.ComplexityRoot.FrequencyCap.Window == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FrequencyCap.Window(childComplexity), true
 
 	case "Identity.address":
 		if e.ComplexityRoot.Identity.Address == nil {
@@ -1082,6 +1154,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Send(childComplexity, args["input"].(model.SendInput)), true
+	case "Mutation.setOptOut":
+		if e.ComplexityRoot.Mutation.SetOptOut == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setOptOut_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetOptOut(childComplexity, args["appId"].(string), args["userId"].(string), args["channel"].(*model.Channel), args["class"].(*model.MessageClass), args["optedOut"].(bool)), true
 	case "Mutation.tagUsers":
 		if e.ComplexityRoot.Mutation.TagUsers == nil {
 			break
@@ -1115,6 +1198,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UntagUsers(childComplexity, args["appId"].(string), args["userIds"].([]string), args["tags"].([]string)), true
+	case "Mutation.updateAppSettings":
+		if e.ComplexityRoot.Mutation.UpdateAppSettings == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateAppSettings_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateAppSettings(childComplexity, args["appId"].(string), args["input"].(model.AppSettingsInput)), true
 	case "Mutation.updateRule":
 		if e.ComplexityRoot.Mutation.UpdateRule == nil {
 			break
@@ -1392,6 +1486,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Users(childComplexity, args["appId"].(string), args["tag"].(*string), args["first"].(*int), args["after"].(*string)), true
+
+	case "QuietHours.enabled":
+		if e.ComplexityRoot.QuietHours.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QuietHours.Enabled(childComplexity), true
+	case "QuietHours.end":
+		if e.ComplexityRoot.QuietHours.End == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QuietHours.End(childComplexity), true
+	case "QuietHours.start":
+		if e.ComplexityRoot.QuietHours.Start == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QuietHours.Start(childComplexity), true
 
 	case "RejectedUser.reason":
 		if e.ComplexityRoot.RejectedUser.Reason == nil {
@@ -1881,6 +1994,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Template.AppID(childComplexity), true
+	case "Template.class":
+		if e.ComplexityRoot.Template.Class == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Template.Class(childComplexity), true
 	case "Template.createdAt":
 		if e.ComplexityRoot.Template.CreatedAt == nil {
 			break
@@ -2071,9 +2190,12 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("AppSettingsInput", ec.unmarshalInputAppSettingsInput),
 			graphql.NewInputUnmarshaler("AudienceInput", ec.unmarshalInputAudienceInput),
 			graphql.NewInputUnmarshaler("DeliveryFilter", ec.unmarshalInputDeliveryFilter),
+			graphql.NewInputUnmarshaler("FrequencyCapInput", ec.unmarshalInputFrequencyCapInput),
 			graphql.NewInputUnmarshaler("IdentityInput", ec.unmarshalInputIdentityInput),
+			graphql.NewInputUnmarshaler("QuietHoursInput", ec.unmarshalInputQuietHoursInput),
 			graphql.NewInputUnmarshaler("RouteInput", ec.unmarshalInputRouteInput),
 			graphql.NewInputUnmarshaler("RuleInput", ec.unmarshalInputRuleInput),
 			graphql.NewInputUnmarshaler("SendInput", ec.unmarshalInputSendInput),
@@ -2200,6 +2322,8 @@ enum TaskStatus { DRAFT SCHEDULED RUNNING PAUSED COMPLETED CANCELLED FAILED }
 enum DeliveryStatus { QUEUED SENT DELIVERED DISPLAYED CLICKED FAILED SUPPRESSED REDUNDANT }
 enum AudienceKind { STATIC TAG SEGMENT ALL }
 enum Role { ADMIN OPERATOR VIEWER }
+"What kind of message a template sends: users may opt out of a class; quiet hours and frequency caps apply to MARKETING."
+enum MessageClass { TRANSACTIONAL MARKETING }
 enum StatsDimension { DAY HOUR APP CHANNEL TEMPLATE TASK STATUS }
 
 type Query {
@@ -2240,6 +2364,10 @@ type Mutation {
   createApp(name: String!): App!
   "Creates an API key for an app; the secret is shown once."
   createApiKey(appId: ID!, role: Role!): ApiKeySecret!
+  "Replaces an app's delivery policies; ADMIN of the app."
+  updateAppSettings(appId: ID!, input: AppSettingsInput!): App!
+  "Opts a user out of (optedOut true) or back into a message class on a channel; a missing channel or class means all."
+  setOptOut(appId: ID!, userId: ID!, channel: Channel, class: MessageClass, optedOut: Boolean!): Boolean!
 
   "Creates or updates up to 10,000 users with their attributes, tags and identities."
   upsertUsers(appId: ID!, users: [UserInput!]!): UpsertResult!
@@ -2271,7 +2399,16 @@ type Subscription {
 
 "The caller: a console user (email set) or an API key (email null)."
 type Viewer { email: String, role: Role!, apps: [App!]! }
-type App { id: ID!, name: String!, createdAt: Time! }
+type App { id: ID!, name: String!, createdAt: Time!, settings: AppSettings! }
+"An app's delivery policies."
+type AppSettings { timeZone: String!, quietHours: QuietHours!, frequencyCap: FrequencyCap!, dedupeWindow: Duration! }
+"MARKETING messages are held between start and end (HH:MM in the app's time zone) and released when the window closes."
+type QuietHours { enabled: Boolean!, start: String!, end: String! }
+"At most max MARKETING messages per user per window; max 0 means no cap."
+type FrequencyCap { max: Int!, window: Duration! }
+input AppSettingsInput { timeZone: String!, quietHours: QuietHoursInput!, frequencyCap: FrequencyCapInput!, dedupeWindow: Duration! }
+input QuietHoursInput { enabled: Boolean!, start: String!, end: String! }
+input FrequencyCapInput { max: Int!, window: Duration! }
 type ApiKeySecret { id: ID!, role: Role!, secret: String! }
 
 type PageInfo { hasNextPage: Boolean!, endCursor: String }
@@ -2312,11 +2449,11 @@ input AudienceInput { appId: ID!, name: String!, kind: AudienceKind!,
                       userIds: [ID!], tagExpr: String, segment: String }
 type Audience { id: ID!, name: String!, kind: AudienceKind!, size: Int64!, sample(n: Int): [User!]! }
 
-input TemplateInput { appId: ID!, name: String!, variables: [VariableInput!]!, variants: [VariantInput!]! }
+input TemplateInput { appId: ID!, name: String!, class: MessageClass, variables: [VariableInput!]!, variants: [VariantInput!]! }
 "A declared template variable; type is string, number, bool or time."
 input VariableInput { name: String!, type: String!, required: Boolean }
 input VariantInput { channel: Channel!, title: String, body: String!, extra: JSON }
-type Template { id: ID!, appId: ID!, name: String!, version: Int!, variables: [Variable!]!, variants: [Variant!]!, createdAt: Time! }
+type Template { id: ID!, appId: ID!, name: String!, version: Int!, class: MessageClass!, variables: [Variable!]!, variants: [Variant!]!, createdAt: Time! }
 type Variable { name: String!, type: String!, required: Boolean! }
 type Variant { channel: Channel!, title: String, body: String!, extra: JSON }
 type RenderedMessage { channel: Channel!, title: String, body: String!, extra: JSON, segments: Int }
@@ -2402,8 +2539,24 @@ func (ec *executionContext) childFields_App(ctx context.Context, field graphql.C
 		return ec.fieldContext_App_name(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_App_createdAt(ctx, field)
+	case "settings":
+		return ec.fieldContext_App_settings(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type App", field.Name)
+}
+
+func (ec *executionContext) childFields_AppSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "timeZone":
+		return ec.fieldContext_AppSettings_timeZone(ctx, field)
+	case "quietHours":
+		return ec.fieldContext_AppSettings_quietHours(ctx, field)
+	case "frequencyCap":
+		return ec.fieldContext_AppSettings_frequencyCap(ctx, field)
+	case "dedupeWindow":
+		return ec.fieldContext_AppSettings_dedupeWindow(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AppSettings", field.Name)
 }
 
 func (ec *executionContext) childFields_Audience(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2538,6 +2691,16 @@ func (ec *executionContext) childFields_DeliveryEdge(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type DeliveryEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_FrequencyCap(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "max":
+		return ec.fieldContext_FrequencyCap_max(ctx, field)
+	case "window":
+		return ec.fieldContext_FrequencyCap_window(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FrequencyCap", field.Name)
+}
+
 func (ec *executionContext) childFields_Identity(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "channel":
@@ -2650,6 +2813,18 @@ func (ec *executionContext) childFields_PlannedStep(ctx context.Context, field g
 		return ec.fieldContext_PlannedStep_startsAfter(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PlannedStep", field.Name)
+}
+
+func (ec *executionContext) childFields_QuietHours(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "enabled":
+		return ec.fieldContext_QuietHours_enabled(ctx, field)
+	case "start":
+		return ec.fieldContext_QuietHours_start(ctx, field)
+	case "end":
+		return ec.fieldContext_QuietHours_end(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type QuietHours", field.Name)
 }
 
 func (ec *executionContext) childFields_RejectedUser(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2898,6 +3073,8 @@ func (ec *executionContext) childFields_Template(ctx context.Context, field grap
 		return ec.fieldContext_Template_name(ctx, field)
 	case "version":
 		return ec.fieldContext_Template_version(ctx, field)
+	case "class":
+		return ec.fieldContext_Template_class(ctx, field)
 	case "variables":
 		return ec.fieldContext_Template_variables(ctx, field)
 	case "variants":
@@ -3346,6 +3523,52 @@ func (ec *executionContext) field_Mutation_send_args(ctx context.Context, rawArg
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_setOptOut_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "appId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["appId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "userId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "channel",
+		func(ctx context.Context, v any) (*model.Channel, error) {
+			return ec.unmarshalOChannel2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐChannel(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["channel"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "class",
+		func(ctx context.Context, v any) (*model.MessageClass, error) {
+			return ec.unmarshalOMessageClass2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐMessageClass(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["class"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "optedOut",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalNBoolean2bool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["optedOut"] = arg4
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_tagUsers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3433,6 +3656,28 @@ func (ec *executionContext) field_Mutation_untagUsers_args(ctx context.Context, 
 		return nil, err
 	}
 	args["tags"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateAppSettings_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "appId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["appId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AppSettingsInput, error) {
+			return ec.unmarshalNAppSettingsInput2githubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐAppSettingsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
 	return args, nil
 }
 
@@ -4190,6 +4435,148 @@ func (ec *executionContext) _App_createdAt(ctx context.Context, field graphql.Co
 }
 func (ec *executionContext) fieldContext_App_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("App", field, false, false, "Time")
+}
+
+func (ec *executionContext) _App_settings(ctx context.Context, field graphql.CollectedField, obj *model.App) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_App_settings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.App().Settings(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AppSettings) graphql.Marshaler {
+			return ec.marshalNAppSettings2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐAppSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_App_settings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "App",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AppSettings(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AppSettings_timeZone(ctx context.Context, field graphql.CollectedField, obj *model.AppSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppSettings_timeZone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimeZone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppSettings_timeZone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppSettings", field, false, false, "String")
+}
+
+func (ec *executionContext) _AppSettings_quietHours(ctx context.Context, field graphql.CollectedField, obj *model.AppSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppSettings_quietHours(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QuietHours, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.QuietHours) graphql.Marshaler {
+			return ec.marshalNQuietHours2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐQuietHours(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppSettings_quietHours(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AppSettings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_QuietHours(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AppSettings_frequencyCap(ctx context.Context, field graphql.CollectedField, obj *model.AppSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppSettings_frequencyCap(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FrequencyCap, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.FrequencyCap) graphql.Marshaler {
+			return ec.marshalNFrequencyCap2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐFrequencyCap(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppSettings_frequencyCap(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AppSettings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FrequencyCap(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AppSettings_dedupeWindow(ctx context.Context, field graphql.CollectedField, obj *model.AppSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppSettings_dedupeWindow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DedupeWindow, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Duration) graphql.Marshaler {
+			return ec.marshalNDuration2githubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐDuration(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppSettings_dedupeWindow(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppSettings", field, false, false, "Duration")
 }
 
 func (ec *executionContext) _Audience_id(ctx context.Context, field graphql.CollectedField, obj *model.Audience) (ret graphql.Marshaler) {
@@ -5164,6 +5551,52 @@ func (ec *executionContext) fieldContext_DeliveryEdge_node(_ context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _FrequencyCap_max(ctx context.Context, field graphql.CollectedField, obj *model.FrequencyCap) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FrequencyCap_max(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Max, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FrequencyCap_max(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FrequencyCap", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FrequencyCap_window(ctx context.Context, field graphql.CollectedField, obj *model.FrequencyCap) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FrequencyCap_window(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Window, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Duration) graphql.Marshaler {
+			return ec.marshalNDuration2githubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐDuration(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FrequencyCap_window(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FrequencyCap", field, false, false, "Duration")
+}
+
 func (ec *executionContext) _Identity_channel(ctx context.Context, field graphql.CollectedField, obj *model.Identity) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5933,6 +6366,94 @@ func (ec *executionContext) fieldContext_Mutation_createApiKey(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_createApiKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateAppSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateAppSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateAppSettings(ctx, fc.Args["appId"].(string), fc.Args["input"].(model.AppSettingsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.App) graphql.Marshaler {
+			return ec.marshalNApp2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐApp(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateAppSettings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_App(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateAppSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setOptOut(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setOptOut(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetOptOut(ctx, fc.Args["appId"].(string), fc.Args["userId"].(string), fc.Args["channel"].(*model.Channel), fc.Args["class"].(*model.MessageClass), fc.Args["optedOut"].(bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setOptOut(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setOptOut_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -7688,6 +8209,75 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _QuietHours_enabled(ctx context.Context, field graphql.CollectedField, obj *model.QuietHours) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QuietHours_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QuietHours_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QuietHours", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _QuietHours_start(ctx context.Context, field graphql.CollectedField, obj *model.QuietHours) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QuietHours_start(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Start, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QuietHours_start(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QuietHours", field, false, false, "String")
+}
+
+func (ec *executionContext) _QuietHours_end(ctx context.Context, field graphql.CollectedField, obj *model.QuietHours) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QuietHours_end(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.End, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QuietHours_end(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QuietHours", field, false, false, "String")
 }
 
 func (ec *executionContext) _RejectedUser_userId(ctx context.Context, field graphql.CollectedField, obj *model.RejectedUser) (ret graphql.Marshaler) {
@@ -9709,6 +10299,29 @@ func (ec *executionContext) fieldContext_Template_version(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Template", field, false, false, "Int")
 }
 
+func (ec *executionContext) _Template_class(ctx context.Context, field graphql.CollectedField, obj *model.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Template_class(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Class, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.MessageClass) graphql.Marshaler {
+			return ec.marshalNMessageClass2githubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐMessageClass(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Template_class(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Template", field, false, false, "MessageClass")
+}
+
 func (ec *executionContext) _Template_variables(ctx context.Context, field graphql.CollectedField, obj *model.Template) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11441,6 +12054,69 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputAppSettingsInput(ctx context.Context, obj any) (model.AppSettingsInput, error) {
+	var it model.AppSettingsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"timeZone", "quietHours", "frequencyCap", "dedupeWindow"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "timeZone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZone"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZone = data
+		case "quietHours":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("quietHours"))
+			data, err := ec.unmarshalNQuietHoursInput2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐQuietHoursInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QuietHours = data
+		case "frequencyCap":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("frequencyCap"))
+			data, err := ec.unmarshalNFrequencyCapInput2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐFrequencyCapInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FrequencyCap = data
+		case "dedupeWindow":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dedupeWindow"))
+			data, err := ec.unmarshalNDuration2githubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐDuration(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DedupeWindow = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAppSettingsInput unmarshals raw into the AppSettingsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAppSettingsInput(ctx context.Context, raw any) (model.AppSettingsInput, error) {
+	var out model.AppSettingsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AppSettingsInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputAudienceInput(ctx context.Context, obj any) (model.AudienceInput, error) {
 	var it model.AudienceInput
 	if obj == nil {
@@ -11602,6 +12278,55 @@ func UnmarshalDeliveryFilter(ctx context.Context, raw any) (model.DeliveryFilter
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputFrequencyCapInput(ctx context.Context, obj any) (model.FrequencyCapInput, error) {
+	var it model.FrequencyCapInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"max", "window"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "max":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("max"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Max = data
+		case "window":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("window"))
+			data, err := ec.unmarshalNDuration2githubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐDuration(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Window = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalFrequencyCapInput unmarshals raw into the FrequencyCapInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalFrequencyCapInput(ctx context.Context, raw any) (model.FrequencyCapInput, error) {
+	var out model.FrequencyCapInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "FrequencyCapInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputIdentityInput(ctx context.Context, obj any) (model.IdentityInput, error) {
 	var it model.IdentityInput
 	if obj == nil {
@@ -11648,6 +12373,62 @@ func (ec *executionContext) unmarshalInputIdentityInput(ctx context.Context, obj
 func UnmarshalIdentityInput(ctx context.Context, raw any) (model.IdentityInput, error) {
 	var out model.IdentityInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "IdentityInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputQuietHoursInput(ctx context.Context, obj any) (model.QuietHoursInput, error) {
+	var it model.QuietHoursInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"enabled", "start", "end"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		case "start":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("start"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Start = data
+		case "end":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("end"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.End = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalQuietHoursInput unmarshals raw into the QuietHoursInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalQuietHoursInput(ctx context.Context, raw any) (model.QuietHoursInput, error) {
+	var out model.QuietHoursInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "QuietHoursInput", raw, &out)
 	return out, err
 }
 
@@ -12075,7 +12856,7 @@ func (ec *executionContext) unmarshalInputTemplateInput(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"appId", "name", "variables", "variants"}
+	fieldsInOrder := [...]string{"appId", "name", "class", "variables", "variants"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -12096,6 +12877,13 @@ func (ec *executionContext) unmarshalInputTemplateInput(ctx context.Context, obj
 				return it, err
 			}
 			it.Name = data
+		case "class":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("class"))
+			data, err := ec.unmarshalOMessageClass2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐMessageClass(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Class = data
 		case "variables":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variables"))
 			data, err := ec.unmarshalNVariableInput2ᚕᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐVariableInputᚄ(ctx, v)
@@ -12374,15 +13162,69 @@ func (ec *executionContext) _App(ctx context.Context, sel ast.SelectionSet, obj 
 		case "id":
 			out.Values[i] = ec._App_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
 			out.Values[i] = ec._App_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
 			out.Values[i] = ec._App_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "settings":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._App_settings(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var appSettingsImplementors = []string{"AppSettings"}
+
+func (ec *executionContext) _AppSettings(ctx context.Context, sel ast.SelectionSet, obj *model.AppSettings) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, appSettingsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AppSettings")
+		case "timeZone":
+			out.Values[i] = ec._AppSettings_timeZone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "quietHours":
+			out.Values[i] = ec._AppSettings_quietHours(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "frequencyCap":
+			out.Values[i] = ec._AppSettings_frequencyCap(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dedupeWindow":
+			out.Values[i] = ec._AppSettings_dedupeWindow(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -12852,6 +13694,44 @@ func (ec *executionContext) _DeliveryEdge(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var frequencyCapImplementors = []string{"FrequencyCap"}
+
+func (ec *executionContext) _FrequencyCap(ctx context.Context, sel ast.SelectionSet, obj *model.FrequencyCap) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, frequencyCapImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FrequencyCap")
+		case "max":
+			out.Values[i] = ec._FrequencyCap_max(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "window":
+			out.Values[i] = ec._FrequencyCap_window(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var identityImplementors = []string{"Identity"}
 
 func (ec *executionContext) _Identity(ctx context.Context, sel ast.SelectionSet, obj *model.Identity) graphql.Marshaler {
@@ -13221,6 +14101,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "updateAppSettings":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateAppSettings(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setOptOut":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setOptOut(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "upsertUsers":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_upsertUsers(ctx, field)
@@ -13583,6 +14477,49 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var quietHoursImplementors = []string{"QuietHours"}
+
+func (ec *executionContext) _QuietHours(ctx context.Context, sel ast.SelectionSet, obj *model.QuietHours) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, quietHoursImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("QuietHours")
+		case "enabled":
+			out.Values[i] = ec._QuietHours_enabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "start":
+			out.Values[i] = ec._QuietHours_start(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "end":
+			out.Values[i] = ec._QuietHours_end(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -14427,6 +15364,11 @@ func (ec *executionContext) _Template(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "class":
+			out.Values[i] = ec._Template_class(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "variables":
 			out.Values[i] = ec._Template_variables(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -15162,6 +16104,19 @@ func (ec *executionContext) marshalNApp2ᚖgithubᚗcomᚋheraldᚑmsgᚋherald�
 	return ec._App(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNAppSettings2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐAppSettings(ctx context.Context, sel ast.SelectionSet, v *model.AppSettings) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AppSettings!")
+		return graphql.Null
+	}
+	return ec._AppSettings(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNAppSettingsInput2githubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐAppSettingsInput(ctx context.Context, v any) (model.AppSettingsInput, error) {
+	res, err := ec.unmarshalInputAppSettingsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNAudience2ᚕᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐAudienceᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Audience) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -15422,6 +16377,19 @@ func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.S
 	return graphql.WrapContextMarshaler(ctx, res)
 }
 
+func (ec *executionContext) marshalNFrequencyCap2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐFrequencyCap(ctx context.Context, sel ast.SelectionSet, v *model.FrequencyCap) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FrequencyCap!")
+		return graphql.Null
+	}
+	return ec._FrequencyCap(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNFrequencyCapInput2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐFrequencyCapInput(ctx context.Context, v any) (*model.FrequencyCapInput, error) {
+	res, err := ec.unmarshalInputFrequencyCapInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalID(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -15577,6 +16545,16 @@ func (ec *executionContext) marshalNMessage2ᚖgithubᚗcomᚋheraldᚑmsgᚋher
 	return ec._Message(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNMessageClass2githubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐMessageClass(ctx context.Context, v any) (model.MessageClass, error) {
+	var res model.MessageClass
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMessageClass2githubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐMessageClass(ctx context.Context, sel ast.SelectionSet, v model.MessageClass) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNMessageConnection2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐMessageConnection(ctx context.Context, sel ast.SelectionSet, v *model.MessageConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "MessageConnection!")
@@ -15663,6 +16641,19 @@ func (ec *executionContext) marshalNPlannedStep2ᚖgithubᚗcomᚋheraldᚑmsg�
 		return graphql.Null
 	}
 	return ec._PlannedStep(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNQuietHours2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐQuietHours(ctx context.Context, sel ast.SelectionSet, v *model.QuietHours) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "QuietHours!")
+		return graphql.Null
+	}
+	return ec._QuietHours(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNQuietHoursInput2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐQuietHoursInput(ctx context.Context, v any) (*model.QuietHoursInput, error) {
+	res, err := ec.unmarshalInputQuietHoursInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNRejectedUser2ᚕᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐRejectedUserᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RejectedUser) graphql.Marshaler {
@@ -16594,6 +17585,22 @@ func (ec *executionContext) unmarshalOJSON2githubᚗcomᚋheraldᚑmsgᚋherald�
 }
 
 func (ec *executionContext) marshalOJSON2githubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐJSON(ctx context.Context, sel ast.SelectionSet, v model.JSON) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOMessageClass2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐMessageClass(ctx context.Context, v any) (*model.MessageClass, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.MessageClass)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOMessageClass2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐMessageClass(ctx context.Context, sel ast.SelectionSet, v *model.MessageClass) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

@@ -17,9 +17,25 @@ type APIKeySecret struct {
 }
 
 type App struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"createdAt"`
+	ID        string       `json:"id"`
+	Name      string       `json:"name"`
+	CreatedAt time.Time    `json:"createdAt"`
+	Settings  *AppSettings `json:"settings"`
+}
+
+// An app's delivery policies.
+type AppSettings struct {
+	TimeZone     string        `json:"timeZone"`
+	QuietHours   *QuietHours   `json:"quietHours"`
+	FrequencyCap *FrequencyCap `json:"frequencyCap"`
+	DedupeWindow Duration      `json:"dedupeWindow"`
+}
+
+type AppSettingsInput struct {
+	TimeZone     string             `json:"timeZone"`
+	QuietHours   *QuietHoursInput   `json:"quietHours"`
+	FrequencyCap *FrequencyCapInput `json:"frequencyCap"`
+	DedupeWindow Duration           `json:"dedupeWindow"`
 }
 
 type AudienceInput struct {
@@ -100,6 +116,17 @@ type DeliveryFilter struct {
 	To      time.Time       `json:"to"`
 }
 
+// At most max MARKETING messages per user per window; max 0 means no cap.
+type FrequencyCap struct {
+	Max    int      `json:"max"`
+	Window Duration `json:"window"`
+}
+
+type FrequencyCapInput struct {
+	Max    int      `json:"max"`
+	Window Duration `json:"window"`
+}
+
 type IdentityInput struct {
 	Channel Channel `json:"channel"`
 	Address string  `json:"address"`
@@ -160,6 +187,19 @@ type PlannedStep struct {
 }
 
 type Query struct {
+}
+
+// MARKETING messages are held between start and end (HH:MM in the app's time zone) and released when the window closes.
+type QuietHours struct {
+	Enabled bool   `json:"enabled"`
+	Start   string `json:"start"`
+	End     string `json:"end"`
+}
+
+type QuietHoursInput struct {
+	Enabled bool   `json:"enabled"`
+	Start   string `json:"start"`
+	End     string `json:"end"`
 }
 
 type RejectedUser struct {
@@ -320,18 +360,20 @@ type TaskProgress struct {
 }
 
 type Template struct {
-	ID        string      `json:"id"`
-	AppID     string      `json:"appId"`
-	Name      string      `json:"name"`
-	Version   int         `json:"version"`
-	Variables []*Variable `json:"variables"`
-	Variants  []*Variant  `json:"variants"`
-	CreatedAt time.Time   `json:"createdAt"`
+	ID        string       `json:"id"`
+	AppID     string       `json:"appId"`
+	Name      string       `json:"name"`
+	Version   int          `json:"version"`
+	Class     MessageClass `json:"class"`
+	Variables []*Variable  `json:"variables"`
+	Variants  []*Variant   `json:"variants"`
+	CreatedAt time.Time    `json:"createdAt"`
 }
 
 type TemplateInput struct {
 	AppID     string           `json:"appId"`
 	Name      string           `json:"name"`
+	Class     *MessageClass    `json:"class,omitempty"`
 	Variables []*VariableInput `json:"variables"`
 	Variants  []*VariantInput  `json:"variants"`
 }
@@ -628,6 +670,62 @@ func (e *Lane) UnmarshalJSON(b []byte) error {
 }
 
 func (e Lane) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What kind of message a template sends: users may opt out of a class; quiet hours and frequency caps apply to MARKETING.
+type MessageClass string
+
+const (
+	MessageClassTransactional MessageClass = "TRANSACTIONAL"
+	MessageClassMarketing     MessageClass = "MARKETING"
+)
+
+var AllMessageClass = []MessageClass{
+	MessageClassTransactional,
+	MessageClassMarketing,
+}
+
+func (e MessageClass) IsValid() bool {
+	switch e {
+	case MessageClassTransactional, MessageClassMarketing:
+		return true
+	}
+	return false
+}
+
+func (e MessageClass) String() string {
+	return string(e)
+}
+
+func (e *MessageClass) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = MessageClass(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid MessageClass", str)
+	}
+	return nil
+}
+
+func (e MessageClass) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *MessageClass) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e MessageClass) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
