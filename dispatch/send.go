@@ -248,7 +248,7 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*SendResult, error) {
 			res.Messages = append(res.Messages, MessageRef{ID: it.ID, UserID: id, Channel: it.Channel, Status: it.Status})
 		}
 	}
-	t.Total = int64(len(j.Items))
+	t.Total = int64(len(ids) - len(res.Rejected))
 	if len(j.Items) == 0 {
 		t.Status = StatusCompleted
 		t.ShardsDone = 1

@@ -72,20 +72,30 @@ type Task struct {
 	ShardsTotal     int
 	ShardsDone      int
 	CreatedAt       time.Time
+	// Error says why a task FAILED.
+	Error string
+
+	audienceID int64
+	userIDs    []string
+	planned    bool
 }
 
-const taskColumns = "id, app_id, name, kind, lane, status, template_id, template_version, rule_id, rule_version, variables, priority, cron, next_run_at, day, total, shards_total, shards_done, created_at"
+const taskColumns = "id, app_id, name, kind, lane, status, template_id, template_version, rule_id, rule_version, variables, priority, cron, next_run_at, day, total, shards_total, shards_done, created_at, audience_id, user_ids, planned, error"
 
 func scanTask(row interface{ Scan(...any) error }) (*Task, error) {
 	t := &Task{}
 	var (
-		vars sql.NullString
-		cron sql.NullString
-		next sql.NullTime
+		vars, cron, users, taskErr sql.NullString
+		next                       sql.NullTime
+		aud                        sql.NullInt64
 	)
 	if err := row.Scan(&t.ID, &t.AppID, &t.Name, &t.Kind, &t.Lane, &t.Status, &t.TemplateID, &t.TemplateVersion, &t.RuleID, &t.RuleVersion,
-		&vars, &t.Priority, &cron, &next, &t.Day, &t.Total, &t.ShardsTotal, &t.ShardsDone, &t.CreatedAt); err != nil {
+		&vars, &t.Priority, &cron, &next, &t.Day, &t.Total, &t.ShardsTotal, &t.ShardsDone, &t.CreatedAt, &aud, &users, &t.planned, &taskErr); err != nil {
 		return nil, err
+	}
+	t.audienceID, t.Error = aud.Int64, taskErr.String
+	if users.Valid {
+		_ = json.Unmarshal([]byte(users.String), &t.userIDs)
 	}
 	if vars.Valid {
 		_ = json.Unmarshal([]byte(vars.String), &t.Variables)
@@ -175,4 +185,31 @@ func (s *Service) Progress(ctx context.Context, t *Task) (*Progress, error) {
 		return nil, err
 	}
 	return &Progress{Total: t.Total, ShardsTotal: t.ShardsTotal, ShardsDone: t.ShardsDone, Counts: c}, nil
+}
+
+// WatchProgress calls fn with a task's progress at most once per interval, whenever it
+// changed, until ctx is done or the task has finished and its last progress was sent.
+func (s *Service) WatchProgress(ctx context.Context, id int64, interval time.Duration, fn func(*Progress)) {
+	var last *Progress
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		t, err := s.task(ctx, id)
+		if err != nil {
+			return
+		}
+		p, err := s.Progress(ctx, t)
+		if err == nil && (last == nil || *p != *last) {
+			fn(p)
+			last = p
+		}
+		if t.Status == StatusCompleted || t.Status == StatusCancelled || t.Status == StatusFailed {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/herald-msg/herald/channels"
 	"github.com/herald-msg/herald/content"
 	"github.com/herald-msg/herald/reports"
+	"github.com/herald-msg/herald/rule"
 	"github.com/herald-msg/herald/store"
 )
 
@@ -58,14 +59,17 @@ type Worker struct {
 	realtimePrefetch int
 	receiptPrefetch  int
 
-	accounts    *account.Service
-	audience    *audience.Service
-	redis       redis.UniversalClient
-	redisPrefix string
+	accounts     *account.Service
+	audience     *audience.Service
+	rules        *rule.Service
+	bulkPrefetch int
+	redis        redis.UniversalClient
+	redisPrefix  string
 
 	mu       sync.Mutex
 	delays   map[string]broker.Queue
 	settings map[int64]cachedSettings
+	statuses map[int64]cachedStatus
 }
 
 // WorkerDeps are the collaborators of a worker.
@@ -83,6 +87,8 @@ type WorkerDeps struct {
 	ReceiptPrefetch  int
 	Accounts         *account.Service
 	Audience         *audience.Service
+	Rules            *rule.Service
+	BulkPrefetch     int
 	// Redis keeps frequency caps and recent content; when it is down those filters pass.
 	Redis       redis.UniversalClient
 	RedisPrefix string
@@ -93,20 +99,21 @@ func NewWorker(d WorkerDeps) *Worker {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	return &Worker{db: d.DB, consumer: d.Consumer, declarer: d.Declarer, publisher: d.Publisher, delays: map[string]broker.Queue{}, settings: map[int64]cachedSettings{},
+	return &Worker{db: d.DB, consumer: d.Consumer, declarer: d.Declarer, publisher: d.Publisher, delays: map[string]broker.Queue{}, settings: map[int64]cachedSettings{}, statuses: map[int64]cachedStatus{}, rules: d.Rules, bulkPrefetch: max(d.BulkPrefetch, 1),
 		accounts: d.Accounts, audience: d.Audience, redis: d.Redis, redisPrefix: d.RedisPrefix, registry: d.Registry, content: d.Content, writer: d.Writer,
 		history: d.History, logger: d.Logger.With("component", "dispatch.worker"), nowFunc: time.Now,
 		realtimePrefetch: max(d.RealtimePrefetch, 1), receiptPrefetch: max(d.ReceiptPrefetch, 1)}
 }
 
-// Run consumes the realtime lane, the receipts queue and the fallback timers until ctx is
-// done, then drains.
+// Run consumes the realtime and bulk lanes (separate consumer pools), the receipts queue and
+// the fallback timers until ctx is done, then drains.
 func (w *Worker) Run(ctx context.Context) error {
 	if err := w.declarer.Declare(ctx, broker.QueueSpec{Name: FallbackQueue, DeadLetter: true}); err != nil {
 		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return w.consumer.Consume(gctx, broker.Realtime, w.realtimePrefetch, w.handleJob) })
+	g.Go(func() error { return w.consumer.Consume(gctx, broker.Realtime, w.realtimePrefetch, w.handleLane) })
+	g.Go(func() error { return w.consumer.Consume(gctx, broker.Bulk, w.bulkPrefetch, w.handleLane) })
 	g.Go(func() error { return w.consumer.Consume(gctx, broker.Receipts, w.receiptPrefetch, w.handleReceipts) })
 	g.Go(func() error { return w.consumer.Consume(gctx, FallbackQueue, w.realtimePrefetch, w.handleFallback) })
 	return g.Wait()

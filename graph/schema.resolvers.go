@@ -325,22 +325,47 @@ func (r *mutationResolver) Send(ctx context.Context, input model.SendInput) (*mo
 
 // CreateTask is the resolver for the createTask field.
 func (r *mutationResolver) CreateTask(ctx context.Context, input model.TaskInput) (*model.Task, error) {
-	return nil, fault.NotImplemented("createTask")
+	app, err := parseID("input.appId", input.AppID)
+	if err != nil {
+		return nil, err
+	}
+	in := dispatch.TaskInput{AppID: app, Name: input.Name, Kind: dispatch.Kind(input.Kind), UserIDs: input.UserIds,
+		Variables: map[string]any(input.Variables), StartAt: input.StartAt, Priority: input.Priority}
+	if in.TemplateID, err = parseID("input.templateId", input.TemplateID); err != nil {
+		return nil, err
+	}
+	if in.RuleID, err = parseID("input.ruleId", input.RuleID); err != nil {
+		return nil, err
+	}
+	if input.AudienceID != nil {
+		if in.AudienceID, err = parseID("input.audienceId", *input.AudienceID); err != nil {
+			return nil, err
+		}
+	}
+	if input.Cron != nil {
+		in.Cron = *input.Cron
+	}
+	t, err := r.Svc.Dispatch.CreateTask(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	r.Svc.Accounts.Audit(ctx, "createTask", app, "task:"+idString(t.ID), map[string]any{"kind": t.Kind, "cron": t.Cron})
+	return toTask(t), nil
 }
 
 // PauseTask is the resolver for the pauseTask field.
 func (r *mutationResolver) PauseTask(ctx context.Context, id string) (*model.Task, error) {
-	return nil, fault.NotImplemented("pauseTask")
+	return r.setTaskStatus(ctx, id, dispatch.StatusPaused, "pauseTask")
 }
 
 // ResumeTask is the resolver for the resumeTask field.
 func (r *mutationResolver) ResumeTask(ctx context.Context, id string) (*model.Task, error) {
-	return nil, fault.NotImplemented("resumeTask")
+	return r.setTaskStatus(ctx, id, dispatch.StatusRunning, "resumeTask")
 }
 
 // CancelTask is the resolver for the cancelTask field.
 func (r *mutationResolver) CancelTask(ctx context.Context, id string) (*model.Task, error) {
-	return nil, fault.NotImplemented("cancelTask")
+	return r.setTaskStatus(ctx, id, dispatch.StatusCancelled, "cancelTask")
 }
 
 // Me is the resolver for the me field.
@@ -720,7 +745,24 @@ func (r *queryResolver) AuditLog(ctx context.Context, appID *string, first *int,
 
 // TaskProgress is the resolver for the taskProgress field.
 func (r *subscriptionResolver) TaskProgress(ctx context.Context, id string) (<-chan *model.TaskProgress, error) {
-	return nil, fault.NotImplemented("taskProgress")
+	tid, err := parseID("id", id)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.Svc.Dispatch.Task(ctx, tid); err != nil {
+		return nil, err
+	}
+	out := make(chan *model.TaskProgress, 1)
+	go func() {
+		defer close(out)
+		r.Svc.Dispatch.WatchProgress(ctx, tid, 500*time.Millisecond, func(p *dispatch.Progress) {
+			select {
+			case out <- toProgress(p):
+			case <-ctx.Done():
+			}
+		})
+	}()
+	return out, nil
 }
 
 // Template is the resolver for the template field.

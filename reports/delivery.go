@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -146,6 +147,9 @@ func NewWriter(db *store.DB, loc *time.Location, prices Prices, logger *slog.Log
 // Prices returns the unit prices the writer charges.
 func (w *Writer) Prices() Prices { return w.prices }
 
+// Location is Herald's time zone, which names days.
+func (w *Writer) Location() *time.Location { return w.loc }
+
 // Day returns the day (YYYYMMDD) of t in Herald's time zone.
 func (w *Writer) Day(t time.Time) string { return t.In(w.loc).Format(store.DayFormat) }
 
@@ -187,6 +191,8 @@ func (w *Writer) Record(ctx context.Context, ds []Delivery) (map[string]channels
 
 func (w *Writer) insert(ctx context.Context, k tableKey, ds []Delivery) error {
 	const cols = 16
+	ds = slices.Clone(ds)
+	slices.SortFunc(ds, func(a, b Delivery) int { return strings.Compare(a.ID, b.ID) })
 	for start := 0; start < len(ds); start += 1000 {
 		part := ds[start:min(start+1000, len(ds))]
 		var sb strings.Builder
@@ -213,16 +219,28 @@ func (w *Writer) insert(ctx context.Context, k tableKey, ds []Delivery) error {
 }
 
 // exec runs a statement on a day table, creating the table first when it is missing (a day
-// past the ones created ahead).
+// past the ones created ahead), and retrying a few times when InnoDB picked it as a deadlock
+// victim. Callers pass rows in id order, which keeps deadlocks rare.
 func (w *Writer) exec(ctx context.Context, k tableKey, q string, args []any) error {
 	db := w.db.Stats[k.shard]
-	_, err := db.ExecContext(ctx, q, args...)
-	var me *mysql.MySQLError
-	if errors.As(err, &me) && me.Number == 1146 {
-		if _, err := db.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+store.DayTable(k.day)+" LIKE delivery_template"); err != nil {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		_, err = db.ExecContext(ctx, q, args...)
+		var me *mysql.MySQLError
+		switch {
+		case errors.As(err, &me) && me.Number == 1146:
+			if _, cerr := db.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+store.DayTable(k.day)+" LIKE delivery_template"); cerr != nil {
+				return cerr
+			}
+		case errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205):
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(time.Duration(attempt+1) * 20 * time.Millisecond):
+			}
+		default:
 			return err
 		}
-		_, err = db.ExecContext(ctx, q, args...)
 	}
 	return err
 }
@@ -294,17 +312,39 @@ func (w *Writer) Apply(ctx context.Context, us []Update) (int, error) {
 	}
 	matched := 0
 	for k, part := range groups {
-		n, err := w.apply(ctx, k, part)
-		if err != nil {
-			return matched, err
+		for _, round := range rounds(part) {
+			n, err := w.apply(ctx, k, round)
+			if err != nil {
+				return matched, err
+			}
+			matched += n
 		}
-		matched += n
 	}
 	return matched, nil
 }
 
+// rounds splits updates so that no statement carries two updates of one message: a
+// multi-table UPDATE changes a row once, with one of its matching updates only, and would
+// drop the others (SENT, DELIVERED and CLICKED of one message in one receipt batch). Each
+// round keeps the order given.
+func rounds(us []Update) [][]Update {
+	var out [][]Update
+	seen := make(map[string]int, len(us))
+	for _, u := range us {
+		r := seen[u.ID]
+		seen[u.ID] = r + 1
+		if r == len(out) {
+			out = append(out, nil)
+		}
+		out[r] = append(out[r], u)
+	}
+	return out
+}
+
 func (w *Writer) apply(ctx context.Context, k tableKey, us []Update) (int, error) {
 	matched := 0
+	us = slices.Clone(us)
+	slices.SortStableFunc(us, func(a, b Update) int { return strings.Compare(a.ID, b.ID) })
 	for start := 0; start < len(us); start += 500 {
 		part := us[start:min(start+500, len(us))]
 		var sb strings.Builder
@@ -321,7 +361,8 @@ func (w *Writer) apply(ctx context.Context, k tableKey, us []Update) (int, error
 			}
 			args = append(args, u.ID, string(u.Status), u.Provider, u.VendorID, truncate(u.Reason, 255), u.CostUnits, u.Cost, at.UTC())
 		}
-		sb.WriteString(`) u ON d.id = u.id SET
+		// A SUPPRESSED message was never sent: nothing about it changes.
+		sb.WriteString(`) u ON d.id = u.id AND d.status <> 'SUPPRESSED' SET
 			d.provider = IF(u.provider <> '', u.provider, d.provider),
 			d.vendor_id = IF(u.vendor_id <> '', u.vendor_id, d.vendor_id),
 			d.reason = IF(u.reason <> '' AND FIELD(u.status, ` + statusOrder + `) > FIELD(d.status, ` + statusOrder + `), u.reason, d.reason),

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"reflect"
@@ -47,8 +48,10 @@ type Config struct {
 	BulkWorkers     int           `yaml:"bulk_workers" env:"HERALD_BULK_WORKERS"`
 	ReceiptWorkers  int           `yaml:"receipt_workers" env:"HERALD_RECEIPT_WORKERS"`
 	ShutdownGrace   time.Duration `yaml:"shutdown_grace" env:"HERALD_SHUTDOWN_GRACE"`
-	LogLevel        string        `yaml:"log_level" env:"HERALD_LOG_LEVEL"`
-	LogFormat       string        `yaml:"log_format" env:"HERALD_LOG_FORMAT"`
+	// CronCatchUp runs a cron campaign once at start for runs missed while Herald was down.
+	CronCatchUp bool   `yaml:"cron_catch_up" env:"HERALD_CRON_CATCH_UP"`
+	LogLevel    string `yaml:"log_level" env:"HERALD_LOG_LEVEL"`
+	LogFormat   string `yaml:"log_format" env:"HERALD_LOG_FORMAT"`
 }
 
 // DefaultConfig reaches the services of a local machine, so none needs setting there.
@@ -71,6 +74,7 @@ func DefaultConfig() Config {
 		BulkWorkers:     4,
 		ReceiptWorkers:  8,
 		ShutdownGrace:   30 * time.Second,
+		CronCatchUp:     true,
 		LogLevel:        "info",
 		LogFormat:       "text",
 	}
@@ -85,9 +89,7 @@ func LoadConfig(path string, env []string) (Config, error) {
 		if err != nil {
 			return cfg, fmt.Errorf("error reading config file: %w", err)
 		}
-		dec := yaml.NewDecoder(strings.NewReader(string(b)))
-		dec.KnownFields(true)
-		if err := dec.Decode(&cfg); err != nil {
+		if err := decodeFile(&cfg, b); err != nil {
 			return cfg, fmt.Errorf("config file %s: %w", path, err)
 		}
 	}
@@ -101,6 +103,52 @@ func LoadConfig(path string, env []string) (Config, error) {
 		return cfg, err
 	}
 	return cfg, cfg.Validate()
+}
+
+// decodeFile sets the settings of a YAML file on cfg one key at a time, so that an error
+// names the key it concerns (the YAML decoder alone names only the line). An empty file, or
+// one of comments only, sets nothing.
+func decodeFile(cfg *Config, b []byte) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return err
+	}
+	if len(doc.Content) == 0 {
+		return nil
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: must be a mapping of settings such as \"http_addr: :8080\"", root.Line)
+	}
+	v := reflect.ValueOf(cfg).Elem()
+	fields := map[string]reflect.Value{}
+	for i := range v.NumField() {
+		if name := v.Type().Field(i).Tag.Get("yaml"); name != "" {
+			fields[name] = v.Field(i)
+		}
+	}
+	var errs []error
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		key, val := root.Content[i], root.Content[i+1]
+		f, ok := fields[key.Value]
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("line %d: %s is not a setting", key.Line, key.Value))
+		case seen[key.Value]:
+			errs = append(errs, fmt.Errorf("line %d: %s is set twice", key.Line, key.Value))
+		default:
+			if err := val.Decode(f.Addr().Interface()); err != nil {
+				var te *yaml.TypeError
+				if errors.As(err, &te) {
+					err = errors.New(strings.Join(te.Errors, "; "))
+				}
+				errs = append(errs, fmt.Errorf("%s: %w", key.Value, err))
+			}
+		}
+		seen[key.Value] = true
+	}
+	return errors.Join(errs...)
 }
 
 func applyEnv(cfg *Config, vars map[string]string) error {
@@ -145,7 +193,7 @@ func (c *Config) Validate() error {
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 	}
-	if c.HTTPAddr == "" || !strings.Contains(c.HTTPAddr, ":") {
+	if _, port, err := net.SplitHostPort(c.HTTPAddr); err != nil || !validPort(port) {
 		bad("HERALD_HTTP_ADDR", "%q must be host:port or :port", c.HTTPAddr)
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -211,6 +259,9 @@ func (c *Config) Validate() error {
 	default:
 		bad("HERALD_LOG_FORMAT", "%q must be text or json", c.LogFormat)
 	}
+	if c.ShutdownGrace < 0 {
+		bad("HERALD_SHUTDOWN_GRACE", "%s must not be negative", c.ShutdownGrace)
+	}
 	c.ShutdownGrace = cmp.Or(c.ShutdownGrace, 30*time.Second)
 	return errors.Join(errs...)
 }
@@ -221,6 +272,12 @@ func (c *Config) Location() (*time.Location, error) {
 		return time.Local, nil
 	}
 	return time.LoadLocation(c.TimeZone)
+}
+
+// validPort reports whether port is a TCP port number (0 lets the system choose).
+func validPort(port string) bool {
+	_, err := strconv.ParseUint(port, 10, 16)
+	return err == nil
 }
 
 func validIdent(s string) bool {

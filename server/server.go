@@ -230,8 +230,12 @@ func (h *Herald) work(ctx context.Context) error {
 		w := dispatch.NewWorker(dispatch.WorkerDeps{DB: h.DB, Consumer: h.Broker, Declarer: h.Broker, Publisher: h.Broker, Registry: h.Registry,
 			Content: h.Content, Writer: h.Writer, History: h.History, Logger: h.logger,
 			RealtimePrefetch: h.cfg.RealtimeWorkers, ReceiptPrefetch: h.cfg.ReceiptWorkers,
-			Accounts: h.Accounts, Audience: h.Audience, Redis: h.Redis, RedisPrefix: h.cfg.RedisPrefix})
+			Accounts: h.Accounts, Audience: h.Audience, Rules: h.Rules, BulkPrefetch: h.cfg.BulkWorkers,
+			Redis: h.Redis, RedisPrefix: h.cfg.RedisPrefix})
 		g.Go(func() error { return w.Run(gctx) })
+		sched := dispatch.NewScheduler(h.DB, h.Dispatch, h.Redis, h.cfg.RedisPrefix, h.logger)
+		sched.CatchUp = h.cfg.CronCatchUp
+		g.Go(func() error { return sched.Run(gctx) })
 		g.Go(func() error { return h.maintainDayTables(gctx) })
 	}
 	g.Go(func() error { <-gctx.Done(); return gctx.Err() })
