@@ -68,8 +68,11 @@ func (h *SQLHistory) Append(ctx context.Context, es []HistoryEntry) error {
 					sb.WriteByte(',')
 				}
 				sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?)")
-				args = append(args, e.AppID, e.UserID, rtime(e.CreatedAt), e.MessageID, e.TaskID, string(e.Channel), e.Address,
-					truncate(e.Title, 255), e.Body, string(e.Status), e.CreatedAt.UTC())
+				// created_at keeps milliseconds; rtime must be computed from the same instant,
+				// or a cursor made from a listed entry skips or repeats entries of its millisecond.
+				at := e.CreatedAt.UTC().Truncate(time.Millisecond)
+				args = append(args, e.AppID, e.UserID, rtime(at), e.MessageID, e.TaskID, string(e.Channel), e.Address,
+					truncate(e.Title, 255), e.Body, string(e.Status), at)
 			}
 			if _, err := h.db.History[i].ExecContext(ctx, sb.String(), args...); err != nil {
 				return fmt.Errorf("error writing history: %w", err)

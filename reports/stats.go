@@ -125,8 +125,11 @@ func (s *Stats) Query(ctx context.Context, q StatsQuery) (*StatsResult, error) {
 	if q.Limit < 0 || q.Limit > 100000 {
 		return nil, fault.BadInput("input.limit", "must be between 0 and 100000")
 	}
+	// A message's row lives in the table of the day its task queued it, and may be recorded
+	// after that day ended (a shard sent after midnight), so the day before the range is read
+	// too; created_at decides what is in the range and which day a row counts for.
 	var days []string
-	for d := q.From.In(s.loc); d.Before(q.To); d = d.AddDate(0, 0, 1) {
+	for d := q.From.In(s.loc).AddDate(0, 0, -1); d.Before(q.To); d = d.AddDate(0, 0, 1) {
 		days = append(days, d.Format(store.DayFormat))
 	}
 	if last := q.To.Add(-time.Nanosecond).In(s.loc).Format(store.DayFormat); !slices.Contains(days, last) {
@@ -184,7 +187,7 @@ func rowKey(r StatsRow) string {
 func dimColumn(d Dimension, offset int) (string, bool) {
 	switch d {
 	case DimDay:
-		return "''", true // filled from the table's day
+		return fmt.Sprintf("DATE_FORMAT(created_at + INTERVAL %d SECOND, '%%Y-%%m-%%d')", offset), true
 	case DimHour:
 		return fmt.Sprintf("HOUR(created_at + INTERVAL %d SECOND)", offset), true
 	case DimApp:
@@ -211,9 +214,7 @@ func (s *Stats) queryTable(ctx context.Context, shard int, day string, q StatsQu
 	for _, d := range q.Dimensions {
 		c, _ := dimColumn(d, offset)
 		cols = append(cols, c)
-		if d != DimDay {
-			groups = append(groups, c)
-		}
+		groups = append(groups, c)
 	}
 	sel := "SELECT " + strings.Join(append(cols,
 		"COUNT(*)", "COUNT(sent_at)", "COUNT(delivered_at)", "COUNT(displayed_at)", "COUNT(clicked_at)",
@@ -268,7 +269,7 @@ func (s *Stats) queryTable(ctx context.Context, shard int, day string, q StatsQu
 		for i, d := range q.Dimensions {
 			switch d {
 			case DimDay:
-				r.Day = day[:4] + "-" + day[4:6] + "-" + day[6:]
+				r.Day = raw[i]
 			case DimHour:
 				r.Hour, _ = strconv.Atoi(raw[i])
 				r.HasHour = true
