@@ -437,6 +437,10 @@ func ValidUserID(id string) error {
 	if len(id) > 128 || !utf8.ValidString(id) {
 		return fmt.Errorf("must be valid UTF-8 of at most 128 bytes")
 	}
+	// MariaDB compares VARCHAR keys without trailing spaces, so "u1 " would be user "u1".
+	if strings.TrimSpace(id) != id {
+		return fmt.Errorf("%q must not start or end with white space", id)
+	}
 	return nil
 }
 

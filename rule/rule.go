@@ -240,8 +240,13 @@ func (s *Service) Update(ctx context.Context, id int64, in Input) (*Rule, error)
 	}
 	version++
 	routes, _ := json.Marshal(in.Routes)
-	if _, err := tx.ExecContext(ctx, "UPDATE rules SET version = ?, name = ?, updated_at = ? WHERE id = ?", version, in.Name, now, id); err != nil {
-		return nil, err
+	_, err = tx.ExecContext(ctx, "UPDATE rules SET version = ?, name = ?, updated_at = ? WHERE id = ?", version, in.Name, now, id)
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && me.Number == 1062 {
+		return nil, fault.Conflict("input.name", "another rule is named %q", in.Name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("error updating rule: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, "INSERT INTO rule_versions (rule_id, version, routes, created_by, created_at) VALUES (?, ?, ?, ?, ?)", id, version, string(routes), p.Name(), now); err != nil {
 		return nil, fmt.Errorf("error saving rule version: %w", err)
