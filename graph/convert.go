@@ -96,7 +96,10 @@ func fromTemplateInput(in model.TemplateInput) (content.Input, error) {
 }
 
 func toRule(r *rule.Rule) *model.Rule {
-	m := &model.Rule{ID: idString(r.ID), AppID: idString(r.AppID), Name: r.Name, Version: r.Version, Routes: []*model.Route{}}
+	m := &model.Rule{ID: idString(r.ID), AppID: idString(r.AppID), Name: r.Name, Version: r.Version, Routes: []*model.Route{}, Variables: []*model.Variable{}}
+	for _, v := range r.Variables {
+		m.Variables = append(m.Variables, &model.Variable{Name: v.Name, Type: v.Type})
+	}
 	for _, rt := range r.Routes {
 		mr := &model.Route{Strategy: model.Strategy(rt.Strategy), Channels: []model.Channel{}}
 		if rt.When != "" {
@@ -125,6 +128,9 @@ func fromRuleInput(in model.RuleInput) (rule.Input, error) {
 		return rule.Input{}, err
 	}
 	out := rule.Input{AppID: appID, Name: in.Name}
+	for _, v := range in.Variables {
+		out.Variables = append(out.Variables, rule.Variable{Name: v.Name, Type: v.Type})
+	}
 	for _, r := range in.Routes {
 		rt := rule.Route{Strategy: rule.Strategy(r.Strategy)}
 		if r.When != nil {

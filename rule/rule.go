@@ -9,12 +9,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 	"github.com/go-sql-driver/mysql"
 
@@ -56,18 +59,27 @@ type Route struct {
 
 // Rule is one version of a rule.
 type Rule struct {
-	ID      int64
-	AppID   int64
-	Name    string
-	Version int
-	Routes  []Route
+	ID        int64
+	AppID     int64
+	Name      string
+	Version   int
+	Variables []Variable
+	Routes    []Route
+}
+
+// Variable is a send variable that route conditions may use, with its type: string,
+// number, bool or time. User attributes are always available as user.<name>.
+type Variable struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
 }
 
 // Input creates a rule or a new version of one.
 type Input struct {
-	AppID  int64
-	Name   string
-	Routes []Route
+	AppID     int64
+	Name      string
+	Variables []Variable
+	Routes    []Route
 }
 
 // Service stores rules and evaluates them.
@@ -95,6 +107,20 @@ func validate(in *Input) error {
 	}
 	if len(in.Routes) == 0 {
 		return fault.BadInput("input.routes", "at least one route is needed")
+	}
+	seenVar := map[string]bool{}
+	for i, v := range in.Variables {
+		f := fmt.Sprintf("input.variables[%d]", i)
+		if !varName.MatchString(v.Name) || v.Name == "user" {
+			return fault.BadInput(f+".name", "%q must start with a letter or _ and hold letters, digits and _ (and is not \"user\")", v.Name)
+		}
+		if seenVar[v.Name] {
+			return fault.BadInput(f+".name", "variable %q is declared twice", v.Name)
+		}
+		seenVar[v.Name] = true
+		if _, ok := zeroOf[v.Type]; !ok {
+			return fault.BadInput(f+".type", "%q must be string, number, bool or time", v.Type)
+		}
 	}
 	for i := range in.Routes {
 		r := &in.Routes[i]
@@ -131,28 +157,74 @@ func validate(in *Input) error {
 		default:
 			return fault.BadInput(f+".until", "unknown milestone %q", r.Until)
 		}
-		if err := r.compile(); err != nil {
+		if err := r.compile(in.Variables, true); err != nil {
 			return fault.BadInput(f+".when", "%s", err)
 		}
 	}
 	return nil
 }
 
-// compile checks and compiles the route's condition; variables and user attributes are
-// looked up by name, user attributes also as user.<name>.
-func (r *Route) compile() error {
+var varName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+
+// zeroOf holds a value of each variable type, so conditions are type-checked when saved.
+var zeroOf = map[string]any{"string": "", "number": float64(0), "bool": false, "time": ""}
+
+// compile checks and compiles the route's condition. Strictly (when a rule is saved) it may
+// use only the declared variables and user.<attribute>, types must fit, and a condition that
+// can never hold is refused; leniently (a rule saved by an older release) unknown names are
+// allowed and evaluate to nil.
+func (r *Route) compile(vars []Variable, strict bool) error {
 	if r.When == "" {
 		return nil
 	}
 	if len(r.When) > 2000 {
 		return fmt.Errorf("condition longer than 2000 characters")
 	}
-	p, err := expr.Compile(r.When, expr.AllowUndefinedVariables(), expr.AsBool())
+	opts := []expr.Option{expr.AsBool()}
+	if strict {
+		env := map[string]any{"user": map[string]any{}}
+		for _, v := range vars {
+			env[v.Name] = zeroOf[v.Type]
+		}
+		opts = append(opts, expr.Env(env))
+	} else {
+		opts = append(opts, expr.AllowUndefinedVariables())
+	}
+	p, err := expr.Compile(r.When, opts...)
 	if err != nil {
+		var fe *file.Error
+		if errors.As(err, &fe) {
+			msg := fe.Message
+			if strings.HasPrefix(msg, "unknown name ") {
+				msg += " (declare it in the rule's variables, or use user.<attribute>)"
+			}
+			return fmt.Errorf("line %d, column %d: %s", max(fe.Line, 1), fe.Column+1, msg)
+		}
 		return fmt.Errorf("invalid condition: %s", strings.ReplaceAll(err.Error(), "\n", " "))
+	}
+	if strict && constant(p) {
+		if out, err := expr.Run(p, map[string]any{"user": map[string]any{}}); err == nil && out == false {
+			return fmt.Errorf("the condition is always false, so the route never matches")
+		}
 	}
 	r.program = p
 	return nil
+}
+
+// constant reports whether a program reads no variable.
+func constant(p *vm.Program) bool {
+	node := p.Node()
+	v := &nameFinder{}
+	ast.Walk(&node, v)
+	return !v.found
+}
+
+type nameFinder struct{ found bool }
+
+func (f *nameFinder) Visit(n *ast.Node) {
+	if _, ok := (*n).(*ast.IdentifierNode); ok {
+		f.found = true
+	}
 }
 
 // Match returns the index of the first route whose condition holds for env, or -1. A
@@ -164,7 +236,7 @@ func (r *Rule) Match(env map[string]any) int {
 			return i
 		}
 		if rt.program == nil {
-			if err := rt.compile(); err != nil {
+			if err := rt.compile(r.Variables, false); err != nil {
 				continue
 			}
 		}
@@ -203,13 +275,14 @@ func (s *Service) Create(ctx context.Context, in Input) (*Rule, error) {
 	}
 	id, _ := res.LastInsertId()
 	routes, _ := json.Marshal(in.Routes)
-	if _, err := tx.ExecContext(ctx, "INSERT INTO rule_versions (rule_id, version, routes, created_by, created_at) VALUES (?, 1, ?, ?, ?)", id, string(routes), p.Name(), now); err != nil {
+	vars, _ := json.Marshal(in.Variables)
+	if _, err := tx.ExecContext(ctx, "INSERT INTO rule_versions (rule_id, version, routes, variables, created_by, created_at) VALUES (?, 1, ?, ?, ?, ?)", id, string(routes), string(vars), p.Name(), now); err != nil {
 		return nil, fmt.Errorf("error saving rule version: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
-	return &Rule{ID: id, AppID: in.AppID, Name: in.Name, Version: 1, Routes: in.Routes}, nil
+	return &Rule{ID: id, AppID: in.AppID, Name: in.Name, Version: 1, Variables: in.Variables, Routes: in.Routes}, nil
 }
 
 // Update saves a new version of a rule.
@@ -240,6 +313,7 @@ func (s *Service) Update(ctx context.Context, id int64, in Input) (*Rule, error)
 	}
 	version++
 	routes, _ := json.Marshal(in.Routes)
+	vars, _ := json.Marshal(in.Variables)
 	_, err = tx.ExecContext(ctx, "UPDATE rules SET version = ?, name = ?, updated_at = ? WHERE id = ?", version, in.Name, now, id)
 	var me *mysql.MySQLError
 	if errors.As(err, &me) && me.Number == 1062 {
@@ -248,13 +322,13 @@ func (s *Service) Update(ctx context.Context, id int64, in Input) (*Rule, error)
 	if err != nil {
 		return nil, fmt.Errorf("error updating rule: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, "INSERT INTO rule_versions (rule_id, version, routes, created_by, created_at) VALUES (?, ?, ?, ?, ?)", id, version, string(routes), p.Name(), now); err != nil {
+	if _, err := tx.ExecContext(ctx, "INSERT INTO rule_versions (rule_id, version, routes, variables, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)", id, version, string(routes), string(vars), p.Name(), now); err != nil {
 		return nil, fmt.Errorf("error saving rule version: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
-	return &Rule{ID: id, AppID: in.AppID, Name: in.Name, Version: version, Routes: in.Routes}, nil
+	return &Rule{ID: id, AppID: in.AppID, Name: in.Name, Version: version, Variables: in.Variables, Routes: in.Routes}, nil
 }
 
 // Get returns a rule at version (0: the latest) without checking the caller.
@@ -268,10 +342,13 @@ func (s *Service) Get(ctx context.Context, id int64, version int) (*Rule, error)
 		}
 	}
 	r := &Rule{ID: id}
-	var routes string
-	err := s.db.QueryRowContext(ctx, `SELECT r.app_id, r.name, v.version, v.routes FROM rules r
+	var (
+		routes string
+		vars   sql.NullString
+	)
+	err := s.db.QueryRowContext(ctx, `SELECT r.app_id, r.name, v.version, v.routes, v.variables FROM rules r
 		JOIN rule_versions v ON v.rule_id = r.id WHERE r.id = ? AND v.version = IF(? = 0, r.version, ?)`, id, version, version).
-		Scan(&r.AppID, &r.Name, &r.Version, &routes)
+		Scan(&r.AppID, &r.Name, &r.Version, &routes, &vars)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fault.NotFound("ruleId", "rule %d does not exist", id)
 	}
@@ -281,8 +358,16 @@ func (s *Service) Get(ctx context.Context, id int64, version int) (*Rule, error)
 	if err := json.Unmarshal([]byte(routes), &r.Routes); err != nil {
 		return nil, fmt.Errorf("error decoding rule routes: %w", err)
 	}
+	if vars.Valid {
+		if err := json.Unmarshal([]byte(vars.String), &r.Variables); err != nil {
+			return nil, fmt.Errorf("error decoding rule variables: %w", err)
+		}
+	}
 	for i := range r.Routes {
-		if err := r.Routes[i].compile(); err != nil {
+		if err := r.Routes[i].compile(r.Variables, true); err == nil {
+			continue
+		}
+		if err := r.Routes[i].compile(r.Variables, false); err != nil {
 			s.logger.WarnContext(ctx, "stored rule condition does not compile", "rule_id", id, "route", i, "error", err)
 		}
 	}

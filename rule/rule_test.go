@@ -15,11 +15,12 @@ import (
 // validInput is a rule input that passes validation; tests change one thing in it.
 func validInput() Input {
 	return Input{
-		AppID: 1,
-		Name:  "vip first",
+		AppID:     1,
+		Name:      "vip first",
+		Variables: []Variable{{Name: "amount", Type: "number"}},
 		Routes: []Route{
 			{When: "user.vip == true && amount > 100", Strategy: Concurrent, Channels: []channels.Channel{channels.AppPush, channels.SMS}},
-			{When: `city == "Beijing"`, Strategy: Fallback, Channels: []channels.Channel{channels.AppPush, channels.SMS}, FallbackAfter: 30 * time.Second, Until: MilestoneDisplayed},
+			{When: `user.city == "Beijing"`, Strategy: Fallback, Channels: []channels.Channel{channels.AppPush, channels.SMS}, FallbackAfter: 30 * time.Second, Until: MilestoneDisplayed},
 			{Strategy: Fallback, Channels: []channels.Channel{channels.AppPush, channels.SMS, channels.Email}, FallbackAfter: time.Minute},
 		},
 	}
@@ -68,8 +69,8 @@ func TestValidate(t *testing.T) {
 		{"fallback without fallbackAfter", func(in *Input) { in.Routes[1].FallbackAfter = 0 }, "input.routes[1].fallbackAfter", []string{"FALLBACK"}},
 		{"fallback with negative fallbackAfter", func(in *Input) { in.Routes[2].FallbackAfter = -time.Second }, "input.routes[2].fallbackAfter", nil},
 		{"unknown milestone", func(in *Input) { in.Routes[1].Until = "READ" }, "input.routes[1].until", []string{"READ"}},
-		{"syntax error", func(in *Input) { in.Routes[0].When = "amount >" }, "input.routes[0].when", []string{"invalid condition"}},
-		{"unbalanced parenthesis", func(in *Input) { in.Routes[1].When = `(city == "x"` }, "input.routes[1].when", []string{"invalid condition"}},
+		{"syntax error", func(in *Input) { in.Routes[0].When = "amount >" }, "input.routes[0].when", []string{"line 1, column"}},
+		{"unbalanced parenthesis", func(in *Input) { in.Routes[1].When = `(user.city == "x"` }, "input.routes[1].when", []string{"line 1, column"}},
 		{"not a boolean", func(in *Input) { in.Routes[0].When = "1 + 2" }, "input.routes[0].when", []string{"invalid condition"}},
 		{"too long", func(in *Input) { in.Routes[0].When = strings.Repeat("a", 2001) }, "input.routes[0].when", []string{"2000"}},
 	}
@@ -132,8 +133,8 @@ func TestMatch(t *testing.T) {
 		{"first route", map[string]any{"vip": true, "city": "Beijing"}, map[string]any{"amount": 150}, 0},
 		{"first true route wins over a later true one", map[string]any{"vip": true, "city": "Beijing"}, map[string]any{"amount": 101.5}, 0},
 		{"second route", map[string]any{"vip": false, "city": "Beijing"}, map[string]any{"amount": 150}, 1},
-		{"variables override attributes of the same name", map[string]any{"vip": false, "city": "Beijing"}, map[string]any{"city": "Shanghai"}, 2},
-		{"variable visible by name", map[string]any{"vip": false}, map[string]any{"city": "Beijing"}, 1},
+		{"user.<name> reads the attribute, not a variable of that name", map[string]any{"vip": false, "city": "Beijing"}, map[string]any{"city": "Shanghai"}, 1},
+		{"a variable does not stand in for user.<name>", map[string]any{"vip": false}, map[string]any{"city": "Beijing"}, 2},
 		{"attribute visible by name", map[string]any{"city": "Beijing"}, nil, 1},
 		{"erroring condition moves on", map[string]any{"vip": true, "city": "Beijing"}, map[string]any{"amount": "lots"}, 1},
 		{"missing attribute is false, not a failure", nil, nil, 2},
@@ -171,6 +172,30 @@ func TestMatchNoRoute(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			require.Equal(t, tt.want, r.Match(tt.env))
+		})
+	}
+}
+
+func TestConditionsCheckedWhenSaved(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, when, want string
+	}{
+		{"unknown variable", "amout > 100", "line 1, column 1: unknown name amout"},
+		{"type mismatch", `amount > "x"`, "line 1"},
+		{"never true", "1 > 2", "always false"},
+		{"attribute always allowed", `user.segment == "gold" && amount >= 10`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := validInput()
+			in.Routes[0].When = tt.when
+			err := validate(&in)
+			if tt.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			requireBadInput(t, err, "input.routes[0].when", tt.want)
 		})
 	}
 }

@@ -42,7 +42,7 @@ func requireCode(t *testing.T, err error, code fault.Code, field string) {
 
 func twoRoutes(appID int64, name, city string) rule.Input {
 	return rule.Input{AppID: appID, Name: name, Routes: []rule.Route{
-		{When: `city == "` + city + `"`, Strategy: rule.Concurrent, Channels: []channels.Channel{channels.AppPush, channels.WeChat}},
+		{When: `user.city == "` + city + `"`, Strategy: rule.Concurrent, Channels: []channels.Channel{channels.AppPush, channels.WeChat}},
 		{Strategy: rule.Fallback, Channels: []channels.Channel{channels.AppPush, channels.SMS}, FallbackAfter: 45 * time.Second},
 	}}
 }
@@ -82,7 +82,7 @@ func TestRoundTripAndVersions(t *testing.T) {
 		require.Equal(t, rule.Fallback, got.Routes[1].Strategy)
 		require.Equal(t, 45*time.Second, got.Routes[1].FallbackAfter)
 		require.Equal(t, rule.MilestoneDelivered, got.Routes[1].Until, "the default milestone is stored")
-		require.Equal(t, tt.wantRoute, got.Match(map[string]any{"city": tt.city}), "version %d, city %s", tt.version, tt.city)
+		require.Equal(t, tt.wantRoute, got.Match(map[string]any{"user": map[string]any{"city": tt.city}}), "version %d, city %s", tt.version, tt.city)
 	}
 
 	latest, err := b.fresh.Find(ctx, v1.ID)

@@ -276,11 +276,12 @@ type ComplexityRoot struct {
 	}
 
 	Rule struct {
-		AppID   func(childComplexity int) int
-		ID      func(childComplexity int) int
-		Name    func(childComplexity int) int
-		Routes  func(childComplexity int) int
-		Version func(childComplexity int) int
+		AppID     func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Name      func(childComplexity int) int
+		Routes    func(childComplexity int) int
+		Variables func(childComplexity int) int
+		Version   func(childComplexity int) int
 	}
 
 	RuleSimulation struct {
@@ -1636,6 +1637,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Rule.Routes(childComplexity), true
+	case "Rule.variables":
+		if e.ComplexityRoot.Rule.Variables == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Rule.Variables(childComplexity), true
 	case "Rule.version":
 		if e.ComplexityRoot.Rule.Version == nil {
 			break
@@ -2458,10 +2465,11 @@ type Variable { name: String!, type: String!, required: Boolean! }
 type Variant { channel: Channel!, title: String, body: String!, extra: JSON }
 type RenderedMessage { channel: Channel!, title: String, body: String!, extra: JSON, segments: Int }
 
-input RuleInput { appId: ID!, name: String!, routes: [RouteInput!]! }
+"A rule; route conditions may use the declared variables and user.<attribute>."
+input RuleInput { appId: ID!, name: String!, variables: [VariableInput!], routes: [RouteInput!]! }
 input RouteInput { when: String, strategy: Strategy!, channels: [Channel!]!,
                    fallbackAfter: Duration, until: Milestone }
-type Rule { id: ID!, appId: ID!, name: String!, version: Int!, routes: [Route!]! }
+type Rule { id: ID!, appId: ID!, name: String!, version: Int!, variables: [Variable!]!, routes: [Route!]! }
 type Route { when: String, strategy: Strategy!, channels: [Channel!]!, fallbackAfter: Duration, until: Milestone }
 "The dry run of a rule for one user: the route chosen (null when none matches), the messages it would send and the channels it would skip."
 type RoutePlan { route: Int, strategy: Strategy, steps: [PlannedStep!]!, suppressed: [SuppressedChannel!]!, reason: String }
@@ -2895,6 +2903,8 @@ func (ec *executionContext) childFields_Rule(ctx context.Context, field graphql.
 		return ec.fieldContext_Rule_name(ctx, field)
 	case "version":
 		return ec.fieldContext_Rule_version(ctx, field)
+	case "variables":
+		return ec.fieldContext_Rule_variables(ctx, field)
 	case "routes":
 		return ec.fieldContext_Rule_routes(ctx, field)
 	}
@@ -8781,6 +8791,38 @@ func (ec *executionContext) fieldContext_Rule_version(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Rule", field, false, false, "Int")
 }
 
+func (ec *executionContext) _Rule_variables(ctx context.Context, field graphql.CollectedField, obj *model.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Rule_variables(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Variables, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Variable) graphql.Marshaler {
+			return ec.marshalNVariable2ᚕᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐVariableᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Rule_variables(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Rule",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Variable(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Rule_routes(ctx context.Context, field graphql.CollectedField, obj *model.Rule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12513,7 +12555,7 @@ func (ec *executionContext) unmarshalInputRuleInput(ctx context.Context, obj any
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"appId", "name", "routes"}
+	fieldsInOrder := [...]string{"appId", "name", "variables", "routes"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -12534,6 +12576,13 @@ func (ec *executionContext) unmarshalInputRuleInput(ctx context.Context, obj any
 				return it, err
 			}
 			it.Name = data
+		case "variables":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variables"))
+			data, err := ec.unmarshalOVariableInput2ᚕᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐVariableInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Variables = data
 		case "routes":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("routes"))
 			data, err := ec.unmarshalNRouteInput2ᚕᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐRouteInputᚄ(ctx, v)
@@ -14763,6 +14812,11 @@ func (ec *executionContext) _Rule(ctx context.Context, sel ast.SelectionSet, obj
 			}
 		case "version":
 			out.Values[i] = ec._Rule_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "variables":
+			out.Values[i] = ec._Rule_variables(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -17752,6 +17806,23 @@ func (ec *executionContext) marshalOUser2ᚖgithubᚗcomᚋheraldᚑmsgᚋherald
 		return graphql.Null
 	}
 	return ec._User(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOVariableInput2ᚕᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐVariableInputᚄ(ctx context.Context, v any) ([]*model.VariableInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.VariableInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNVariableInput2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐVariableInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

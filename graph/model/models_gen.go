@@ -241,17 +241,20 @@ type RoutePlan struct {
 }
 
 type Rule struct {
-	ID      string   `json:"id"`
-	AppID   string   `json:"appId"`
-	Name    string   `json:"name"`
-	Version int      `json:"version"`
-	Routes  []*Route `json:"routes"`
+	ID        string      `json:"id"`
+	AppID     string      `json:"appId"`
+	Name      string      `json:"name"`
+	Version   int         `json:"version"`
+	Variables []*Variable `json:"variables"`
+	Routes    []*Route    `json:"routes"`
 }
 
+// A rule; route conditions may use the declared variables and user.<attribute>.
 type RuleInput struct {
-	AppID  string        `json:"appId"`
-	Name   string        `json:"name"`
-	Routes []*RouteInput `json:"routes"`
+	AppID     string           `json:"appId"`
+	Name      string           `json:"name"`
+	Variables []*VariableInput `json:"variables,omitempty"`
+	Routes    []*RouteInput    `json:"routes"`
 }
 
 // What a rule would do over an audience, before anything is sent: users per channel (the first channel of a fallback chain), users no route or channel can reach, and the estimated cost.
