@@ -442,3 +442,40 @@ func TestAuthorize(t *testing.T) {
 		requireCode(t, err, fault.CodeUnauthenticated, "")
 	})
 }
+
+func TestAuditLogIsForAdminsOfTheApp(t *testing.T) {
+	t.Parallel()
+	b := setupAccountsForAudit(t)
+	admin := WithPrincipal(context.Background(), &Principal{Email: "root@example.com", Role: Admin, AllApps: true})
+	for i := 0; i < 3; i++ {
+		b.Audit(admin, "send", 1, "task:x", nil)
+	}
+	b.Audit(admin, "createApp", 2, "other", nil)
+	es, more, err := b.AuditLog(admin, 1, 2, 0)
+	require.NoError(t, err)
+	require.True(t, more)
+	require.Len(t, es, 2)
+	require.Greater(t, es[0].ID, es[1].ID, "newest first")
+	rest, more, err := b.AuditLog(admin, 1, 2, es[1].ID)
+	require.NoError(t, err)
+	require.False(t, more)
+	require.Len(t, rest, 1)
+
+	appAdmin := WithPrincipal(context.Background(), &Principal{Email: "a@example.com", Role: Admin, AppIDs: []int64{2}})
+	es, _, err = b.AuditLog(appAdmin, 0, 10, 0)
+	require.NoError(t, err)
+	require.Len(t, es, 1, "only the entries of the apps it administers")
+	_, _, err = b.AuditLog(appAdmin, 1, 10, 0)
+	require.Equal(t, fault.CodeForbidden, fault.CodeOf(err))
+	op := WithPrincipal(context.Background(), &Principal{Email: "o@example.com", Role: Operator, AllApps: true})
+	_, _, err = b.AuditLog(op, 0, 10, 0)
+	require.Equal(t, fault.CodeForbidden, fault.CodeOf(err))
+}
+
+func setupAccountsForAudit(t *testing.T) *Service {
+	t.Helper()
+	db := storetest.New(t)
+	s, err := NewService(context.Background(), db.Core, Config{})
+	require.NoError(t, err)
+	return s
+}

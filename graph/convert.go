@@ -3,6 +3,7 @@ package graph
 import (
 	"encoding/base64"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/herald-msg/herald/account"
@@ -215,4 +216,35 @@ func toUsers(us []*audience.User) []*model.User {
 
 func toAudience(a *audience.Audience) *model.Audience {
 	return &model.Audience{ID: idString(a.ID), Name: a.Name, Kind: model.AudienceKind(a.Kind), Domain: a}
+}
+
+func toDelivery(d reports.Delivery) *model.Delivery {
+	m := &model.Delivery{ID: d.ID, TaskID: idString(d.TaskID), UserID: d.UserID, Channel: model.Channel(d.Channel), Address: d.Address,
+		Status: model.DeliveryStatus(d.Status), Cost: d.Cost, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+	if d.Reason != "" {
+		r := d.Reason
+		m.Reason = &r
+	}
+	if d.Provider != "" {
+		p := d.Provider
+		m.Provider = &p
+	}
+	return m
+}
+
+func encodeDeliveryCursor(d reports.Delivery) string {
+	return encodeCursor(d.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + d.ID)
+}
+
+func decodeDeliveryCursor(after *string) (*reports.DeliveryCursor, error) {
+	raw, err := decodeCursor("after", after)
+	if err != nil || raw == "" {
+		return nil, err
+	}
+	at, id, ok := strings.Cut(raw, "|")
+	t, perr := time.Parse(time.RFC3339Nano, at)
+	if !ok || perr != nil {
+		return nil, fault.BadInput("after", "invalid cursor")
+	}
+	return &reports.DeliveryCursor{At: t, ID: id}, nil
 }

@@ -682,7 +682,44 @@ func (r *queryResolver) Tasks(ctx context.Context, appID string, status *model.T
 
 // Deliveries is the resolver for the deliveries field.
 func (r *queryResolver) Deliveries(ctx context.Context, filter model.DeliveryFilter, first *int, after *string) (*model.DeliveryConnection, error) {
-	return nil, fault.NotImplemented("deliveries")
+	app, err := parseID("filter.appId", filter.AppID)
+	if err != nil {
+		return nil, err
+	}
+	f := reports.DeliveryFilter{AppID: app, From: filter.From, To: filter.To}
+	if filter.TaskID != nil {
+		if f.TaskID, err = parseID("filter.taskId", *filter.TaskID); err != nil {
+			return nil, err
+		}
+	}
+	if filter.UserID != nil {
+		f.UserID = *filter.UserID
+	}
+	if filter.Channel != nil {
+		f.Channel = channels.Channel(*filter.Channel)
+	}
+	if filter.Status != nil {
+		f.Status = channels.Status(*filter.Status)
+	}
+	n := 100
+	if first != nil {
+		n = *first
+	}
+	cur, err := decodeDeliveryCursor(after)
+	if err != nil {
+		return nil, err
+	}
+	ds, more, err := r.Svc.Stats.Deliveries(ctx, f, n, cur)
+	if err != nil {
+		return nil, err
+	}
+	conn := &model.DeliveryConnection{Edges: []*model.DeliveryEdge{}, PageInfo: &model.PageInfo{HasNextPage: more}}
+	for _, d := range ds {
+		c := encodeDeliveryCursor(d)
+		conn.Edges = append(conn.Edges, &model.DeliveryEdge{Cursor: c, Node: toDelivery(d)})
+		conn.PageInfo.EndCursor = &c
+	}
+	return conn, nil
 }
 
 // Stats is the resolver for the stats field.
@@ -740,7 +777,51 @@ func (r *queryResolver) Channels(ctx context.Context, appID string) ([]*model.Ch
 
 // AuditLog is the resolver for the auditLog field.
 func (r *queryResolver) AuditLog(ctx context.Context, appID *string, first *int, after *string) (*model.AuditConnection, error) {
-	return nil, fault.NotImplemented("auditLog")
+	var app int64
+	var err error
+	if appID != nil {
+		if app, err = parseID("appId", *appID); err != nil {
+			return nil, err
+		}
+	}
+	n := 100
+	if first != nil {
+		n = *first
+	}
+	cur, err := decodeCursor("after", after)
+	if err != nil {
+		return nil, err
+	}
+	var before int64
+	if cur != "" {
+		if before, err = parseID("after", cur); err != nil {
+			return nil, err
+		}
+	}
+	es, more, err := r.Svc.Accounts.AuditLog(ctx, app, n, before)
+	if err != nil {
+		return nil, err
+	}
+	conn := &model.AuditConnection{Edges: []*model.AuditEdge{}, PageInfo: &model.PageInfo{HasNextPage: more}}
+	for _, e := range es {
+		c := encodeCursor(idString(e.ID))
+		node := &model.AuditEntry{ID: idString(e.ID), At: e.At, Actor: e.Actor, Action: e.Action}
+		if e.AppID != 0 {
+			a := idString(e.AppID)
+			node.AppID = &a
+		}
+		if e.Target != "" {
+			t := e.Target
+			node.Target = &t
+		}
+		if e.RemoteAddr != "" {
+			ra := e.RemoteAddr
+			node.RemoteAddr = &ra
+		}
+		conn.Edges = append(conn.Edges, &model.AuditEdge{Cursor: c, Node: node})
+		conn.PageInfo.EndCursor = &c
+	}
+	return conn, nil
 }
 
 // TaskProgress is the resolver for the taskProgress field.

@@ -1,0 +1,157 @@
+package reports
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/herald-msg/herald/account"
+	"github.com/herald-msg/herald/channels"
+	"github.com/herald-msg/herald/fault"
+	"github.com/herald-msg/herald/store"
+)
+
+// DeliveryFilter selects delivery detail rows of one app in a time range.
+type DeliveryFilter struct {
+	AppID    int64
+	TaskID   int64
+	UserID   string
+	Channel  channels.Channel
+	Status   channels.Status
+	From, To time.Time
+}
+
+// DeliveryCursor is the position after which a page starts: rows are ordered by the time
+// they were recorded, then by id.
+type DeliveryCursor struct {
+	At time.Time
+	ID string
+}
+
+// MaxDetailRange is the longest range one detail query may cover.
+const MaxDetailRange = 93 * 24 * time.Hour
+
+// Deliveries pages delivery detail oldest first with a keyset cursor, reading the day
+// tables in order (every shard of a day in parallel, or only the task's shard) and stopping
+// as soon as the page is full.
+func (s *Stats) Deliveries(ctx context.Context, f DeliveryFilter, first int, after *DeliveryCursor) ([]Delivery, bool, error) {
+	if _, err := account.Authorize(ctx, f.AppID, account.Viewer, "filter.appId"); err != nil {
+		return nil, false, err
+	}
+	if !f.To.After(f.From) {
+		return nil, false, fault.BadInput("filter.to", "must be after filter.from")
+	}
+	if f.To.Sub(f.From) > MaxDetailRange {
+		return nil, false, fault.BadInput("filter.to", "the range may cover at most 93 days; use stats for longer ones")
+	}
+	if f.Channel != "" && !f.Channel.Valid() {
+		return nil, false, fault.BadInput("filter.channel", "unknown channel %q", f.Channel)
+	}
+	if first <= 0 || first > 500 {
+		first = 100
+	}
+	shards := make([]int, len(s.db.Stats))
+	for i := range shards {
+		shards[i] = i
+	}
+	if f.TaskID != 0 {
+		shards = []int{s.db.StatsShardIndex(f.TaskID)}
+	}
+	var out []Delivery
+	// A row may sit in the table of the day before the one it was recorded on, so the table
+	// after the one that filled the page is read too before the page is cut.
+	fullAt := ""
+	for d := f.From.In(s.loc).AddDate(0, 0, -1); d.Before(f.To); d = d.AddDate(0, 0, 1) {
+		if fullAt != "" {
+			if d.Format(store.DayFormat) > fullAt {
+				break
+			}
+		}
+		day := d.Format(store.DayFormat)
+		var (
+			mu   sync.Mutex
+			rows []Delivery
+		)
+		g, gctx := errgroup.WithContext(ctx)
+		for _, sh := range shards {
+			g.Go(func() error {
+				got, err := s.detail(gctx, sh, day, f, first+1, after)
+				mu.Lock()
+				rows = append(rows, got...)
+				mu.Unlock()
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return nil, false, err
+		}
+		out = append(out, rows...)
+		slices.SortFunc(out, func(a, b Delivery) int {
+			if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+				return c
+			}
+			return strings.Compare(a.ID, b.ID)
+		})
+		if fullAt == "" && len(out) > first {
+			fullAt = d.AddDate(0, 0, 1).Format(store.DayFormat)
+		}
+	}
+	more := len(out) > first
+	if more {
+		out = out[:first]
+	}
+	return out, more, nil
+}
+
+func (s *Stats) detail(ctx context.Context, shard int, day string, f DeliveryFilter, limit int, after *DeliveryCursor) ([]Delivery, error) {
+	where := "app_id = ? AND created_at >= ? AND created_at < ?"
+	args := []any{f.AppID, f.From.UTC(), f.To.UTC()}
+	if after != nil {
+		where += " AND (created_at, id) > (?, ?)"
+		args = append(args, after.At.UTC(), after.ID)
+	}
+	if f.TaskID != 0 {
+		p := TaskIDPrefix(day, f.TaskID)
+		where += " AND id > ? AND id < ?"
+		args = append(args, p, p+"~")
+	}
+	if f.UserID != "" {
+		where += " AND user_id = ?"
+		args = append(args, f.UserID)
+	}
+	if f.Channel != "" {
+		where += " AND channel = ?"
+		args = append(args, string(f.Channel))
+	}
+	if f.Status != "" {
+		where += " AND status = ?"
+		args = append(args, string(f.Status))
+	}
+	args = append(args, limit)
+	rows, err := s.db.Stats[shard].QueryContext(ctx, "SELECT id, app_id, task_id, template_id, user_id, channel, address, provider, vendor_id, status, reason, cost_units, cost, created_at, updated_at FROM "+
+		store.DayTable(day)+" WHERE "+where+" ORDER BY created_at, id LIMIT ?", args...)
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && me.Number == 1146 {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("error reading deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []Delivery
+	for rows.Next() {
+		var d Delivery
+		if err := rows.Scan(&d.ID, &d.AppID, &d.TaskID, &d.TemplateID, &d.UserID, &d.Channel, &d.Address, &d.Provider, &d.VendorID, &d.Status, &d.Reason, &d.CostUnits, &d.Cost, &d.CreatedAt, &d.UpdatedAt); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
