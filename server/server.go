@@ -198,6 +198,11 @@ func (h *Herald) connect(ctx, brokerCtx context.Context, brokerDone chan<- error
 		return err
 	}
 	h.Audience = audience.NewService(h.DB.Core, h.logger)
+	cache, err := audience.NewCache(h.Redis, h.cfg.RedisPrefix, h.Audience, audience.CacheOptions{Logger: h.logger})
+	if err != nil {
+		return fmt.Errorf("HERALD_REDIS_PREFIX: %w", err)
+	}
+	h.Audience.SetCache(cache)
 	h.Content = content.NewService(h.DB.Core, h.logger)
 	h.Rules = rule.NewService(h.DB.Core, h.logger)
 	h.Writer = reports.NewWriter(h.DB, h.loc, nil, h.logger)
