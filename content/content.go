@@ -66,6 +66,11 @@ type Template struct {
 	Variables []Variable
 	Variants  []Variant
 	CreatedAt time.Time
+
+	// compiled holds the variants split into literals and placeholders, built on the first
+	// render; a version never changes, so neither does its compiled form.
+	compileOnce sync.Once
+	compiled    []compiledVariant
 }
 
 // Input creates a template or a new version of one.
@@ -111,10 +116,7 @@ func NewService(db *sql.DB, logger *slog.Logger) *Service {
 	return &Service{db: db, logger: logger.With("component", "content"), nowFunc: time.Now, cache: map[versionKey]*Template{}}
 }
 
-var (
-	varName     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
-	placeholder = regexp.MustCompile(`\{\{\s*([^{}]*?)\s*\}\}`)
-)
+var varName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
 // validate checks an input completely and returns the first problem, naming its field.
 func validate(in *Input) error {
@@ -169,72 +171,8 @@ func validate(in *Input) error {
 				return fault.BadInput(f+"."+part.field, "%s", err)
 			}
 		}
-		if err := checkExtra(v, declared); err != nil {
-			return fault.BadInput(f+".extra", "%s", err)
-		}
-	}
-	return nil
-}
-
-func checkPlaceholders(text string, declared map[string]bool) error {
-	if n := strings.Count(text, "{{"); n != strings.Count(text, "}}") {
-		return fmt.Errorf("unbalanced {{ }} in %q", text)
-	}
-	for _, m := range placeholder.FindAllStringSubmatchIndex(text, -1) {
-		name := text[m[2]:m[3]]
-		if !varName.MatchString(name) {
-			line, col := position(text, m[0])
-			return fmt.Errorf("line %d, column %d: {{%s}} is not a variable name", line, col, name)
-		}
-		if !declared[name] {
-			line, col := position(text, m[0])
-			return fmt.Errorf("line %d, column %d: variable %q is used but not declared", line, col, name)
-		}
-	}
-	return nil
-}
-
-func position(text string, offset int) (line, col int) {
-	line = 1 + strings.Count(text[:offset], "\n")
-	col = 1 + utf8.RuneCountInString(text[strings.LastIndex(text[:offset], "\n")+1:offset])
-	return line, col
-}
-
-func checkExtra(v Variant, declared map[string]bool) error {
-	for k, val := range v.Extra {
-		if err := checkExtraValue(k, val, declared); err != nil {
-			return err
-		}
-	}
-	if v.Channel == channels.Webhook {
-		if p, ok := v.Extra["payload"]; ok {
-			if _, ok := p.(map[string]any); !ok {
-				return fmt.Errorf("payload must be a JSON object")
-			}
-		}
-	}
-	return nil
-}
-
-// checkExtraValue checks the placeholders of every string inside an extra value, at any
-// depth, because Render fills them at any depth; path names the value in the error.
-func checkExtraValue(path string, val any, declared map[string]bool) error {
-	switch x := val.(type) {
-	case string:
-		if err := checkPlaceholders(x, declared); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-	case map[string]any:
-		for k, e := range x {
-			if err := checkExtraValue(path+"."+k, e, declared); err != nil {
-				return err
-			}
-		}
-	case []any:
-		for i, e := range x {
-			if err := checkExtraValue(fmt.Sprintf("%s[%d]", path, i), e, declared); err != nil {
-				return err
-			}
+		if fe := checkVariant(&v, channelRules[v.Channel], declared); fe != nil {
+			return fault.BadInput(f+"."+fe.field, "%s", fe.msg)
 		}
 	}
 	return nil
@@ -477,6 +415,8 @@ func checkType(typ string, val any) error {
 
 func jsonKind(v any) string {
 	switch v.(type) {
+	case nil:
+		return "null"
 	case string:
 		return "a string"
 	case float64, int, int64, json.Number:
@@ -489,73 +429,6 @@ func jsonKind(v any) string {
 		return "an array"
 	}
 	return fmt.Sprintf("%T", v)
-}
-
-// Rendered is a variant with its variables filled in.
-type Rendered struct {
-	Channel  channels.Channel
-	Title    string
-	Body     string
-	Extra    map[string]any
-	Segments int
-}
-
-// Render fills the variant of ch with vars. Placeholders are replaced by text only; nothing
-// in a template or a variable is ever executed.
-func (t *Template) Render(ch channels.Channel, vars map[string]any) (*Rendered, error) {
-	v, ok := t.Variant(ch)
-	if !ok {
-		return nil, fault.BadInput("channel", "template %q has no %s variant", t.Name, ch)
-	}
-	r := &Rendered{Channel: ch, Title: fill(v.Title, vars), Body: fill(v.Body, vars)}
-	if v.Extra != nil {
-		r.Extra = fillAny(v.Extra, vars).(map[string]any)
-	}
-	if ch == channels.SMS {
-		r.Segments = SMSSegments(r.Body)
-	}
-	return r, nil
-}
-
-func fill(text string, vars map[string]any) string {
-	if !strings.Contains(text, "{{") {
-		return text
-	}
-	return placeholder.ReplaceAllStringFunc(text, func(m string) string {
-		name := strings.TrimSpace(m[2 : len(m)-2])
-		val, ok := vars[name]
-		if !ok || val == nil {
-			return ""
-		}
-		switch x := val.(type) {
-		case string:
-			return x
-		case float64:
-			return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.6f", x), "0"), ".")
-		default:
-			return fmt.Sprint(x)
-		}
-	})
-}
-
-func fillAny(v any, vars map[string]any) any {
-	switch x := v.(type) {
-	case string:
-		return fill(x, vars)
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = fillAny(e, vars)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = fillAny(e, vars)
-		}
-		return out
-	}
-	return v
 }
 
 // SMSSegments counts the SMS parts a text is billed as, the way the carriers count them
@@ -582,5 +455,9 @@ func (s *Service) Preview(ctx context.Context, id int64, ch channels.Channel, va
 			}
 		}
 	}
-	return t.Render(ch, vars)
+	r, err := t.Render(ch, vars)
+	if tl, ok := errors.AsType[*TooLongError](err); ok {
+		return nil, fault.BadInput("variables", "the rendered %s", tl)
+	}
+	return r, err
 }

@@ -77,14 +77,14 @@ func TestValidate(t *testing.T) {
 		{"expression instead of a name", func(in *Input) { in.Variants[0].Body = "{{ amount * 2 }}" }, "input.variants[0].body", []string{"not a variable name"}},
 		{"go template action", func(in *Input) { in.Variants[0].Body = `{{ printf "%s" .name }}` }, "input.variants[0].body", []string{"not a variable name"}},
 		{"unbalanced braces", func(in *Input) { in.Variants[0].Body = "Hi {{name}" }, "input.variants[0].body", []string{"unbalanced"}},
-		{"undeclared variable in extra", func(in *Input) { in.Variants[0].Extra = map[string]any{"sign": "{{brand}}"} }, "input.variants[0].extra", []string{"sign", `"brand"`}},
+		{"undeclared variable in extra", func(in *Input) { in.Variants[0].Extra = map[string]any{"sign": "{{brand}}"} }, "input.variants[0].extra.sign", []string{`"brand"`}},
 		{
 			"undeclared variable nested in extra", func(in *Input) {
 				in.Variants[2].Extra = map[string]any{"payload": map[string]any{"items": []any{map[string]any{"sku": "{{sku}}"}}}}
 			},
-			"input.variants[2].extra", []string{`"sku"`},
+			"input.variants[2].extra.payload.items[0].sku", []string{"line 1, column 1", `"sku"`},
 		},
-		{"webhook payload not an object", func(in *Input) { in.Variants[2].Extra = map[string]any{"payload": "text"} }, "input.variants[2].extra", []string{"payload"}},
+		{"webhook payload not an object", func(in *Input) { in.Variants[2].Extra = map[string]any{"payload": "text"} }, "input.variants[2].extra.payload", []string{"JSON object"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

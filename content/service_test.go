@@ -2,6 +2,7 @@ package content_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -205,4 +206,52 @@ func TestUpdateToATakenNameConflicts(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, got.Version, "the failed update left no version behind")
 	require.Equal(t, "second", got.Name)
+}
+
+func TestPreview(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := as(t, account.Operator, 1)
+	tpl, err := b.svc.Create(ctx, content.Input{
+		AppID:     1,
+		Name:      "parcel",
+		Variables: []content.Variable{{Name: "name", Type: content.TypeString, Required: true}, {Name: "n", Type: content.TypeNumber}},
+		Variants: []content.Variant{
+			{Channel: channels.AppPush, Title: "Parcel for {{name}}", Body: "{{n}} items"},
+			{Channel: channels.Email, Title: "Parcel for {{name}}", Body: "<p>Dear {{name}},</p><p>{{n}} items shipped.</p>"},
+		},
+	})
+	require.NoError(t, err)
+	viewer := as(t, account.Viewer, 1)
+
+	r, err := b.fresh.Preview(viewer, tpl.ID, channels.Email, map[string]any{"name": "<b>Ada</b>", "n": 2})
+	require.NoError(t, err)
+	require.Equal(t, "Parcel for <b>Ada</b>", r.Title)
+	require.Equal(t, "<p>Dear &lt;b&gt;Ada&lt;/b&gt;,</p><p>2 items shipped.</p>", r.Body)
+	require.Equal(t, map[string]any{"text": "Dear <b>Ada</b>,\n2 items shipped."}, r.Extra)
+
+	r, err = b.fresh.Preview(viewer, tpl.ID, channels.AppPush, map[string]any{"name": "Ada"})
+	require.NoError(t, err)
+	require.Equal(t, " items", r.Body, "a missing variable previews empty")
+
+	tests := []struct {
+		name      string
+		ch        channels.Channel
+		vars      map[string]any
+		wantField string
+		wantMsg   string
+	}{
+		{"rendered title over the push limit", channels.AppPush, map[string]any{"name": strings.Repeat("名", 40)}, "variables", "the rendered title is 51 characters; at most 50"},
+		{"wrong type", channels.AppPush, map[string]any{"n": "3"}, "variables.n", "must be a number"},
+		{"undeclared variable", channels.AppPush, map[string]any{"x": "3"}, "variables.x", "not declared"},
+		{"no such variant", channels.SMS, nil, "channel", "no SMS variant"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := b.fresh.Preview(viewer, tpl.ID, tt.ch, tt.vars)
+			requireCode(t, err, fault.CodeBadInput, tt.wantField)
+			fe, _ := fault.As(err)
+			require.Contains(t, fe.Message, tt.wantMsg)
+		})
+	}
 }

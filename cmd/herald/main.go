@@ -31,6 +31,8 @@ Usage:
   herald worker     workers only
   herald migrate    create or upgrade every database and exit
   herald sim        run the vendor simulator
+  herald import users FILE --app ID [--encoding auto|utf8|gbk]
+                    import users from a CSV file (UTF-8 or GBK) with a progress bar
   herald version    print the version
 
 Every command but sim and version takes --config FILE (YAML); HERALD_* environment
@@ -62,6 +64,8 @@ func run(args []string) error {
 		return migrate(ctx, args)
 	case "sim":
 		return runSim(ctx, args)
+	case "import":
+		return runImport(ctx, args)
 	case "version":
 		fmt.Println("herald", version)
 		return nil
