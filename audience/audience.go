@@ -494,9 +494,11 @@ func NormalizeAddress(ch channels.Channel, addr string) (string, error) {
 	}
 }
 
+var phoneNoise = strings.NewReplacer(" ", "", "-", "", "(", "", ")", "")
+
 // NormalizePhone returns a phone number in E.164, assuming China (+86) without a country code.
 func NormalizePhone(s string) (string, error) {
-	clean := strings.NewReplacer(" ", "", "-", "", "(", "", ")", "").Replace(s)
+	clean := phoneNoise.Replace(s)
 	intl := false
 	switch {
 	case strings.HasPrefix(clean, "+"):

@@ -70,7 +70,7 @@ func TestUpsertCountsCreatedAndUpdated(t *testing.T) {
 	require.Equal(t, 0, updated)
 
 	created, updated, err = b.svc.Upsert(b.ctx, b.appID, []audience.UserInput{
-		{ID: "u1", Tags: []string{"new", "vip"}},                         // no attributes: kept
+		{ID: "u1", Tags: []string{"new", "vip"}},                          // no attributes: kept
 		{ID: "u2", Attributes: map[string]any{"city": "北京", "vip": true}}, // replaced
 		{ID: "u3"},
 	})

@@ -63,7 +63,9 @@ func TestValidate(t *testing.T) {
 		{"empty channels", func(in *Input) { in.Routes[1].Channels = nil }, "input.routes[1].channels", []string{"at least one"}},
 		{"unknown channel", func(in *Input) { in.Routes[0].Channels[1] = "PIGEON" }, "input.routes[0].channels[1]", []string{"PIGEON"}},
 		{
-			"duplicate channel", func(in *Input) { in.Routes[2].Channels = []channels.Channel{channels.SMS, channels.Email, channels.SMS} },
+			"duplicate channel", func(in *Input) {
+				in.Routes[2].Channels = []channels.Channel{channels.SMS, channels.Email, channels.SMS}
+			},
 			"input.routes[2].channels[2]", []string{"SMS", "twice"},
 		},
 		{"fallback without fallbackAfter", func(in *Input) { in.Routes[1].FallbackAfter = 0 }, "input.routes[1].fallbackAfter", []string{"FALLBACK"}},
