@@ -235,12 +235,17 @@ func (r *Rule) Match(env map[string]any) int {
 		if rt.When == "" {
 			return i
 		}
-		if rt.program == nil {
-			if err := rt.compile(r.Variables, false); err != nil {
+		program := rt.program
+		if program == nil {
+			// Not compiled by Get (a rule built by hand): compile a copy, so that concurrent
+			// callers never write the shared route.
+			c := *rt
+			if err := c.compile(r.Variables, false); err != nil {
 				continue
 			}
+			program = c.program
 		}
-		out, err := expr.Run(rt.program, env)
+		out, err := expr.Run(program, env)
 		if err == nil {
 			if b, ok := out.(bool); ok && b {
 				return i
