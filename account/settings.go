@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/herald-msg/herald/channels"
 	"github.com/herald-msg/herald/fault"
 )
 
@@ -23,6 +24,9 @@ type Settings struct {
 	// DedupeWindow suppresses the same content to the same user on the same channel within
 	// it; 0 turns it off.
 	DedupeWindow time.Duration `json:"dedupeWindow"`
+	// Prices are the app's unit prices per channel in yuan (per SMS segment, per message);
+	// a channel without one costs Herald's default list price.
+	Prices map[string]float64 `json:"prices,omitempty"`
 }
 
 // QuietHours is a daily window in the app's time zone.
@@ -71,6 +75,14 @@ func (s *Settings) Validate(field string) error {
 	}
 	if s.DedupeWindow < 0 || s.DedupeWindow > 7*24*time.Hour {
 		return fault.BadInput(field+".dedupeWindow", "must be between 0 and 168h")
+	}
+	for ch, p := range s.Prices {
+		if !channels.Channel(ch).Valid() {
+			return fault.BadInput(field+".prices", "unknown channel %q", ch)
+		}
+		if p < 0 || p > 1000 {
+			return fault.BadInput(field+".prices."+ch, "%v must be between 0 and 1000 yuan", p)
+		}
 	}
 	return nil
 }

@@ -40,7 +40,10 @@ type cachedSettings struct {
 	until    time.Time
 }
 
-// appSettings returns an app's settings, cached for 30 seconds.
+// settingsTTL is how long a worker keeps an app's settings before reading them again.
+const settingsTTL = 5 * time.Second
+
+// appSettings returns an app's settings, cached for settingsTTL.
 func (w *Worker) appSettings(ctx context.Context, appID int64) (account.Settings, error) {
 	now := w.nowFunc()
 	w.mu.Lock()
@@ -57,7 +60,7 @@ func (w *Worker) appSettings(ctx context.Context, appID int64) (account.Settings
 		return st, err
 	}
 	w.mu.Lock()
-	w.settings[appID] = cachedSettings{settings: st, until: now.Add(30 * time.Second)}
+	w.settings[appID] = cachedSettings{settings: st, until: now.Add(settingsTTL)}
 	w.mu.Unlock()
 	return st, nil
 }

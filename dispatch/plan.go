@@ -127,6 +127,11 @@ func (s *Service) SimulateRule(ctx context.Context, ruleID, audienceID, template
 		}
 	}
 	prices := s.writer.Prices()
+	if s.accounts != nil {
+		if st, err := s.accounts.Settings(ctx, rl.AppID); err == nil {
+			prices = prices.With(st.Prices)
+		}
+	}
 	split := map[channels.Channel]*ChannelSplit{}
 	sim := &Simulation{}
 	err = s.audience.Iterate(ctx, aud, 1000, func(ids []string) error {

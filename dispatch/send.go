@@ -43,6 +43,7 @@ type Service struct {
 	stats     *reports.Stats
 	writer    *reports.Writer
 	publisher Publisher
+	accounts  *account.Service
 	logger    *slog.Logger
 	nowFunc   func() time.Time
 	// PublishTimeout bounds how long a send waits for the broker.
@@ -58,7 +59,9 @@ type Deps struct {
 	Stats     *reports.Stats
 	Writer    *reports.Writer
 	Publisher Publisher
-	Logger    *slog.Logger
+	// Accounts gives apps' settings (unit prices); optional.
+	Accounts *account.Service
+	Logger   *slog.Logger
 }
 
 // NewService returns the dispatch service.
@@ -67,7 +70,7 @@ func NewService(d Deps) *Service {
 		d.Logger = slog.Default()
 	}
 	return &Service{db: d.DB, audience: d.Audience, content: d.Content, rules: d.Rules, stats: d.Stats, writer: d.Writer,
-		publisher: d.Publisher, logger: d.Logger.With("component", "dispatch"), nowFunc: time.Now, PublishTimeout: 15 * time.Second}
+		publisher: d.Publisher, accounts: d.Accounts, logger: d.Logger.With("component", "dispatch"), nowFunc: time.Now, PublishTimeout: 15 * time.Second}
 }
 
 // SendInput is a realtime send to up to MaxSendUsers users.

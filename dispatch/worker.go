@@ -218,6 +218,10 @@ func (w *Worker) deliverOnce(ctx context.Context, j *job, tpl *content.Template,
 		history []reports.HistoryEntry
 		retry   error
 	)
+	prices := w.writer.Prices()
+	if st, err := w.appSettings(ctx, j.AppID); err == nil {
+		prices = prices.With(st.Prices)
+	}
 	for ch, msgs := range byChannel {
 		p, ok := w.registry.Provider(ch)
 		if !ok {
@@ -255,7 +259,7 @@ func (w *Worker) deliverOnce(ctx context.Context, j *job, tpl *content.Template,
 				}
 				u := reports.Update{ID: m.ID, Status: res.Status, Provider: p.Name(), VendorID: res.VendorID, Reason: res.Reason, At: at}
 				if res.Status != channels.Failed {
-					u.CostUnits, u.Cost = units, w.writer.Prices().Cost(ch, units)
+					u.CostUnits, u.Cost = units, prices.Cost(ch, units)
 					history = append(history, reports.HistoryEntry{AppID: j.AppID, UserID: itemOf[m.ID].UserID, MessageID: m.ID, TaskID: j.TaskID,
 						Channel: ch, Address: m.Address, Title: m.Title, Body: m.Body, Status: res.Status, CreatedAt: at})
 				}

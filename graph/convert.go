@@ -248,3 +248,11 @@ func decodeDeliveryCursor(after *string) (*reports.DeliveryCursor, error) {
 	}
 	return &reports.DeliveryCursor{At: t, ID: id}, nil
 }
+
+func toPrices(p reports.Prices) []*model.ChannelPrice {
+	out := make([]*model.ChannelPrice, 0, len(channels.All))
+	for _, ch := range channels.All {
+		out = append(out, &model.ChannelPrice{Channel: model.Channel(ch), Price: p[ch]})
+	}
+	return out
+}

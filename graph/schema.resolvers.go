@@ -32,7 +32,8 @@ func (r *appResolver) Settings(ctx context.Context, obj *model.App) (*model.AppS
 	}
 	return &model.AppSettings{TimeZone: st.TimeZone, DedupeWindow: model.Duration(st.DedupeWindow),
 		QuietHours:   &model.QuietHours{Enabled: st.QuietHours.Enabled, Start: st.QuietHours.Start, End: st.QuietHours.End},
-		FrequencyCap: &model.FrequencyCap{Max: st.FrequencyCap.Max, Window: model.Duration(st.FrequencyCap.Window)}}, nil
+		FrequencyCap: &model.FrequencyCap{Max: st.FrequencyCap.Max, Window: model.Duration(st.FrequencyCap.Window)},
+		Prices:       toPrices(reports.DefaultPrices().With(st.Prices))}, nil
 }
 
 // Size is the resolver for the size field.
@@ -109,6 +110,12 @@ func (r *mutationResolver) UpdateAppSettings(ctx context.Context, appID string, 
 	st := account.Settings{TimeZone: input.TimeZone, DedupeWindow: time.Duration(input.DedupeWindow),
 		QuietHours:   account.QuietHours{Enabled: input.QuietHours.Enabled, Start: input.QuietHours.Start, End: input.QuietHours.End},
 		FrequencyCap: account.FrequencyCap{Max: input.FrequencyCap.Max, Window: time.Duration(input.FrequencyCap.Window)}}
+	for _, p := range input.Prices {
+		if st.Prices == nil {
+			st.Prices = map[string]float64{}
+		}
+		st.Prices[string(p.Channel)] = p.Price
+	}
 	if _, err := r.Svc.Accounts.UpdateSettings(ctx, app, st); err != nil {
 		return nil, err
 	}

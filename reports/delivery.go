@@ -472,5 +472,20 @@ func DefaultPrices() Prices {
 	}
 }
 
+// With returns p with the channels of overrides priced as they say.
+func (p Prices) With(overrides map[string]float64) Prices {
+	if len(overrides) == 0 {
+		return p
+	}
+	out := make(Prices, len(p)+len(overrides))
+	for ch, v := range p {
+		out[ch] = v
+	}
+	for ch, v := range overrides {
+		out[channels.Channel(ch)] = v
+	}
+	return out
+}
+
 // Cost is the price of units on ch.
 func (p Prices) Cost(ch channels.Channel, units int) float64 { return p[ch] * float64(units) }

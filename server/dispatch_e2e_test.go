@@ -105,7 +105,7 @@ func TestFallbackChain(t *testing.T) {
 func TestBroadcastTask(t *testing.T) {
 	t.Parallel()
 	env := servertest.Start(t)
-	app := env.AdminKey(t, "OPERATOR")
+	app := env.AdminKey(t, "ADMIN")
 	const n = 2345
 	var users []servertest.User
 	for i := range n {
@@ -147,6 +147,29 @@ func TestBroadcastTask(t *testing.T) {
 	}
 	env.MustDo(t, app.Key, `mutation($app: ID!) { createAudience(input: {appId: $app, name: "vips", kind: TAG, tagExpr: "vip"}) { id size } }`, map[string]any{"app": app.ID}, &aud)
 	require.EqualValues(t, (n+2)/3, aud.CreateAudience.Size)
+
+	// What the TAG task will cost, at this app's SMS price, before it is sent.
+	env.MustDo(t, app.Key, `mutation($app: ID!) { updateAppSettings(appId: $app, input: {timeZone: "Asia/Shanghai",
+		quietHours: {enabled: false, start: "21:00", end: "08:00"}, frequencyCap: {max: 0, window: "1h"}, dedupeWindow: "0s",
+		prices: [{channel: SMS, price: 0.05}]}) { settings { prices { channel price } } } }`, map[string]any{"app": app.ID}, nil)
+	var sim struct {
+		SimulateRule struct {
+			Users       int64
+			Unreachable int64
+			Cost        float64
+			Channels    []struct {
+				Channel string
+				Users   int64
+				Cost    float64
+			}
+		} `json:"simulateRule"`
+	}
+	env.MustDo(t, app.Key, `query($r: ID!, $a: ID!, $t: ID) { simulateRule(ruleId: $r, audienceId: $a, templateId: $t, variables: {code: "2"}) {
+		users unreachable cost channels { channel users cost } } }`, map[string]any{"r": rule, "a": aud.CreateAudience.ID, "t": tpl}, &sim)
+	require.Equal(t, aud.CreateAudience.Size, sim.SimulateRule.Users)
+	require.Zero(t, sim.SimulateRule.Unreachable)
+	require.Len(t, sim.SimulateRule.Channels, 1)
+	require.InDelta(t, float64(aud.CreateAudience.Size)*0.05, sim.SimulateRule.Cost, 1e-6, "one segment each at the app's price")
 	env.MustDo(t, app.Key, `mutation($in: TaskInput!) { createTask(input: $in) { id status lane } }`, map[string]any{"in": map[string]any{
 		"appId": app.ID, "name": "vips", "kind": "TAG", "audienceId": aud.CreateAudience.ID, "templateId": tpl, "ruleId": rule, "variables": map[string]any{"code": "2"}}}, &created)
 	env.Eventually(t, func() bool {

@@ -209,7 +209,7 @@ func (h *Herald) connect(ctx, brokerCtx context.Context, brokerDone chan<- error
 	h.Stats = reports.NewStats(h.DB, h.loc)
 	h.History = reports.NewSQLHistory(h.DB)
 	h.Dispatch = dispatch.NewService(dispatch.Deps{DB: h.DB, Audience: h.Audience, Content: h.Content, Rules: h.Rules,
-		Stats: h.Stats, Writer: h.Writer, Publisher: h.Broker, Logger: h.logger})
+		Stats: h.Stats, Writer: h.Writer, Publisher: h.Broker, Accounts: h.Accounts, Logger: h.logger})
 
 	if h.cfg.AdminEmail != "" {
 		created, err := h.Accounts.EnsureAdmin(ctx, h.cfg.AdminEmail, h.cfg.AdminPassword)

@@ -60,6 +60,7 @@ type ComplexityRoot struct {
 	AppSettings struct {
 		DedupeWindow func(childComplexity int) int
 		FrequencyCap func(childComplexity int) int
+		Prices       func(childComplexity int) int
 		QuietHours   func(childComplexity int) int
 		TimeZone     func(childComplexity int) int
 	}
@@ -90,6 +91,11 @@ type ComplexityRoot struct {
 		ID         func(childComplexity int) int
 		RemoteAddr func(childComplexity int) int
 		Target     func(childComplexity int) int
+	}
+
+	ChannelPrice struct {
+		Channel func(childComplexity int) int
+		Price   func(childComplexity int) int
 	}
 
 	ChannelSplit struct {
@@ -575,6 +581,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AppSettings.FrequencyCap(childComplexity), true
+	case "AppSettings.prices":
+		if e.ComplexityRoot.AppSettings.Prices == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppSettings.Prices(childComplexity), true
 	case "AppSettings.quietHours":
 		if e.ComplexityRoot.AppSettings.QuietHours == nil {
 			break
@@ -692,6 +704,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditEntry.Target(childComplexity), true
+
+	case "ChannelPrice.channel":
+		if e.ComplexityRoot.ChannelPrice.Channel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelPrice.Channel(childComplexity), true
+	case "ChannelPrice.price":
+		if e.ComplexityRoot.ChannelPrice.Price == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelPrice.Price(childComplexity), true
 
 	case "ChannelSplit.channel":
 		if e.ComplexityRoot.ChannelSplit.Channel == nil {
@@ -2199,6 +2224,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AppSettingsInput", ec.unmarshalInputAppSettingsInput),
 			graphql.NewInputUnmarshaler("AudienceInput", ec.unmarshalInputAudienceInput),
+			graphql.NewInputUnmarshaler("ChannelPriceInput", ec.unmarshalInputChannelPriceInput),
 			graphql.NewInputUnmarshaler("DeliveryFilter", ec.unmarshalInputDeliveryFilter),
 			graphql.NewInputUnmarshaler("FrequencyCapInput", ec.unmarshalInputFrequencyCapInput),
 			graphql.NewInputUnmarshaler("IdentityInput", ec.unmarshalInputIdentityInput),
@@ -2408,12 +2434,15 @@ type Subscription {
 type Viewer { email: String, role: Role!, apps: [App!]! }
 type App { id: ID!, name: String!, createdAt: Time!, settings: AppSettings! }
 "An app's delivery policies."
-type AppSettings { timeZone: String!, quietHours: QuietHours!, frequencyCap: FrequencyCap!, dedupeWindow: Duration! }
+type AppSettings { timeZone: String!, quietHours: QuietHours!, frequencyCap: FrequencyCap!, dedupeWindow: Duration!, prices: [ChannelPrice!]! }
+"A unit price in yuan: per SMS segment, per message elsewhere."
+type ChannelPrice { channel: Channel!, price: Float! }
+input ChannelPriceInput { channel: Channel!, price: Float! }
 "MARKETING messages are held between start and end (HH:MM in the app's time zone) and released when the window closes."
 type QuietHours { enabled: Boolean!, start: String!, end: String! }
 "At most max MARKETING messages per user per window; max 0 means no cap."
 type FrequencyCap { max: Int!, window: Duration! }
-input AppSettingsInput { timeZone: String!, quietHours: QuietHoursInput!, frequencyCap: FrequencyCapInput!, dedupeWindow: Duration! }
+input AppSettingsInput { timeZone: String!, quietHours: QuietHoursInput!, frequencyCap: FrequencyCapInput!, dedupeWindow: Duration!, prices: [ChannelPriceInput!] }
 input QuietHoursInput { enabled: Boolean!, start: String!, end: String! }
 input FrequencyCapInput { max: Int!, window: Duration! }
 type ApiKeySecret { id: ID!, role: Role!, secret: String! }
@@ -2563,6 +2592,8 @@ func (ec *executionContext) childFields_AppSettings(ctx context.Context, field g
 		return ec.fieldContext_AppSettings_frequencyCap(ctx, field)
 	case "dedupeWindow":
 		return ec.fieldContext_AppSettings_dedupeWindow(ctx, field)
+	case "prices":
+		return ec.fieldContext_AppSettings_prices(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AppSettings", field.Name)
 }
@@ -2621,6 +2652,16 @@ func (ec *executionContext) childFields_AuditEntry(ctx context.Context, field gr
 		return ec.fieldContext_AuditEntry_remoteAddr(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditEntry", field.Name)
+}
+
+func (ec *executionContext) childFields_ChannelPrice(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "channel":
+		return ec.fieldContext_ChannelPrice_channel(ctx, field)
+	case "price":
+		return ec.fieldContext_ChannelPrice_price(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChannelPrice", field.Name)
 }
 
 func (ec *executionContext) childFields_ChannelSplit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4589,6 +4630,38 @@ func (ec *executionContext) fieldContext_AppSettings_dedupeWindow(_ context.Cont
 	return graphql.NewScalarFieldContext("AppSettings", field, false, false, "Duration")
 }
 
+func (ec *executionContext) _AppSettings_prices(ctx context.Context, field graphql.CollectedField, obj *model.AppSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppSettings_prices(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Prices, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ChannelPrice) graphql.Marshaler {
+			return ec.marshalNChannelPrice2ᚕᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐChannelPriceᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppSettings_prices(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AppSettings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChannelPrice(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Audience_id(ctx context.Context, field graphql.CollectedField, obj *model.Audience) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5003,6 +5076,52 @@ func (ec *executionContext) _AuditEntry_remoteAddr(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_AuditEntry_remoteAddr(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChannelPrice_channel(ctx context.Context, field graphql.CollectedField, obj *model.ChannelPrice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelPrice_channel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Channel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Channel) graphql.Marshaler {
+			return ec.marshalNChannel2githubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐChannel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelPrice_channel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelPrice", field, false, false, "Channel")
+}
+
+func (ec *executionContext) _ChannelPrice_price(ctx context.Context, field graphql.CollectedField, obj *model.ChannelPrice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelPrice_price(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Price, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelPrice_price(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelPrice", field, false, false, "Float")
 }
 
 func (ec *executionContext) _ChannelSplit_channel(ctx context.Context, field graphql.CollectedField, obj *model.ChannelSplit) (ret graphql.Marshaler) {
@@ -12107,7 +12226,7 @@ func (ec *executionContext) unmarshalInputAppSettingsInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"timeZone", "quietHours", "frequencyCap", "dedupeWindow"}
+	fieldsInOrder := [...]string{"timeZone", "quietHours", "frequencyCap", "dedupeWindow", "prices"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -12142,6 +12261,13 @@ func (ec *executionContext) unmarshalInputAppSettingsInput(ctx context.Context, 
 				return it, err
 			}
 			it.DedupeWindow = data
+		case "prices":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("prices"))
+			data, err := ec.unmarshalOChannelPriceInput2ᚕᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐChannelPriceInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Prices = data
 		}
 	}
 	return it, nil
@@ -12233,6 +12359,55 @@ func (ec *executionContext) unmarshalInputAudienceInput(ctx context.Context, obj
 func UnmarshalAudienceInput(ctx context.Context, raw any) (model.AudienceInput, error) {
 	var out model.AudienceInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "AudienceInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputChannelPriceInput(ctx context.Context, obj any) (model.ChannelPriceInput, error) {
+	var it model.ChannelPriceInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"channel", "price"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "channel":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("channel"))
+			data, err := ec.unmarshalNChannel2githubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐChannel(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Channel = data
+		case "price":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("price"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Price = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalChannelPriceInput unmarshals raw into the ChannelPriceInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalChannelPriceInput(ctx context.Context, raw any) (model.ChannelPriceInput, error) {
+	var out model.ChannelPriceInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ChannelPriceInput", raw, &out)
 	return out, err
 }
 
@@ -13277,6 +13452,11 @@ func (ec *executionContext) _AppSettings(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "prices":
+			out.Values[i] = ec._AppSettings_prices(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -13469,6 +13649,44 @@ func (ec *executionContext) _AuditEntry(ctx context.Context, sel ast.SelectionSe
 		case "remoteAddr":
 			out.Values[i] = ec._AuditEntry_remoteAddr(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var channelPriceImplementors = []string{"ChannelPrice"}
+
+func (ec *executionContext) _ChannelPrice(ctx context.Context, sel ast.SelectionSet, obj *model.ChannelPrice) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, channelPriceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChannelPrice")
+		case "channel":
+			out.Values[i] = ec._ChannelPrice_channel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "price":
+			out.Values[i] = ec._ChannelPrice_price(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -16304,6 +16522,35 @@ func (ec *executionContext) marshalNChannel2ᚕgithubᚗcomᚋheraldᚑmsgᚋher
 	return ret
 }
 
+func (ec *executionContext) marshalNChannelPrice2ᚕᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐChannelPriceᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ChannelPrice) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNChannelPrice2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐChannelPrice(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNChannelPrice2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐChannelPrice(ctx context.Context, sel ast.SelectionSet, v *model.ChannelPrice) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ChannelPrice!")
+		return graphql.Null
+	}
+	return ec._ChannelPrice(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNChannelPriceInput2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐChannelPriceInput(ctx context.Context, v any) (*model.ChannelPriceInput, error) {
+	res, err := ec.unmarshalInputChannelPriceInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNChannelSplit2ᚕᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐChannelSplitᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ChannelSplit) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -17507,6 +17754,23 @@ func (ec *executionContext) marshalOChannel2ᚖgithubᚗcomᚋheraldᚑmsgᚋher
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) unmarshalOChannelPriceInput2ᚕᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐChannelPriceInputᚄ(ctx context.Context, v any) ([]*model.ChannelPriceInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.ChannelPriceInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNChannelPriceInput2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐChannelPriceInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalODeliveryStatus2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐDeliveryStatus(ctx context.Context, v any) (*model.DeliveryStatus, error) {

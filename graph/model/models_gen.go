@@ -25,17 +25,19 @@ type App struct {
 
 // An app's delivery policies.
 type AppSettings struct {
-	TimeZone     string        `json:"timeZone"`
-	QuietHours   *QuietHours   `json:"quietHours"`
-	FrequencyCap *FrequencyCap `json:"frequencyCap"`
-	DedupeWindow Duration      `json:"dedupeWindow"`
+	TimeZone     string          `json:"timeZone"`
+	QuietHours   *QuietHours     `json:"quietHours"`
+	FrequencyCap *FrequencyCap   `json:"frequencyCap"`
+	DedupeWindow Duration        `json:"dedupeWindow"`
+	Prices       []*ChannelPrice `json:"prices"`
 }
 
 type AppSettingsInput struct {
-	TimeZone     string             `json:"timeZone"`
-	QuietHours   *QuietHoursInput   `json:"quietHours"`
-	FrequencyCap *FrequencyCapInput `json:"frequencyCap"`
-	DedupeWindow Duration           `json:"dedupeWindow"`
+	TimeZone     string               `json:"timeZone"`
+	QuietHours   *QuietHoursInput     `json:"quietHours"`
+	FrequencyCap *FrequencyCapInput   `json:"frequencyCap"`
+	DedupeWindow Duration             `json:"dedupeWindow"`
+	Prices       []*ChannelPriceInput `json:"prices,omitempty"`
 }
 
 type AudienceInput struct {
@@ -65,6 +67,17 @@ type AuditEntry struct {
 	AppID      *string   `json:"appId,omitempty"`
 	Target     *string   `json:"target,omitempty"`
 	RemoteAddr *string   `json:"remoteAddr,omitempty"`
+}
+
+// A unit price in yuan: per SMS segment, per message elsewhere.
+type ChannelPrice struct {
+	Channel Channel `json:"channel"`
+	Price   float64 `json:"price"`
+}
+
+type ChannelPriceInput struct {
+	Channel Channel `json:"channel"`
+	Price   float64 `json:"price"`
 }
 
 // One channel of a simulation: users it would reach, users it would skip for want of an address, and the estimated cost (SMS at the template's segment count).
