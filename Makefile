@@ -72,14 +72,18 @@ test: services ## run every test against the local services
 test-go: ## the Go tests, with the race detector
 	$(GO) test -race -count=1 ./...
 
-# These tests restart RabbitMQ, so they run alone, after everything else that uses it.
-test-restart: ## the broker tests that restart RabbitMQ
-	@if [ -d broker ]; then \
-		echo "$(GO) test -race -count=1 -tags restart -run Restart ./broker/"; \
-		$(GO) test -race -count=1 -tags restart -run Restart ./broker/; \
-	else \
-		echo "test-restart: no broker package yet, skipped"; \
-	fi
+# These tests restart RabbitMQ, so they run alone, after everything else that uses it, and
+# one package at a time (go test would run two packages at once).
+RESTART_PACKAGES := broker server
+test-restart: ## the broker and end-to-end tests that restart RabbitMQ
+	@for pkg in $(RESTART_PACKAGES); do \
+		if [ -d "$$pkg" ]; then \
+			echo "$(GO) test -race -count=1 -tags restart -run Restart ./$$pkg/"; \
+			$(GO) test -race -count=1 -tags restart -run Restart "./$$pkg/"; \
+		else \
+			echo "test-restart: no $$pkg package yet, skipped"; \
+		fi; \
+	done
 
 test-ui: ## the console's unit tests (when it has a test script)
 	@if [ -f ui/package.json ] && node -e 'process.exit(require("./ui/package.json").scripts?.test ? 0 : 1)'; then \
