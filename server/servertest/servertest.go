@@ -350,9 +350,19 @@ func queueNames(prefix string) []string {
 	return sortedKeys(names)
 }
 
-// deleteBrokerObjects deletes the queues and the dead-letter exchange of prefix.
+// deleteBrokerObjects deletes the queues and the dead-letter exchange of prefix. It waits
+// a while for RabbitMQ, which a restart test may have stopped under this test.
 func deleteBrokerObjects(prefix string) error {
-	conn, err := amqp.Dial(AMQPURL())
+	var (
+		conn *amqp.Connection
+		err  error
+	)
+	for deadline := time.Now().Add(time.Minute); ; {
+		if conn, err = amqp.Dial(AMQPURL()); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Second) // RabbitMQ is restarting; nothing else to wait on
+	}
 	if err != nil {
 		return err
 	}
