@@ -293,13 +293,40 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*SendResult, error) {
 		err = s.publisher.Publish(pctx, broker.Realtime, broker.Message{Body: body, Priority: uint8(priority), MessageID: fmt.Sprintf("task-%d", t.ID), ContentType: "application/json"})
 		if err != nil {
 			s.logger.ErrorContext(ctx, "error queuing send", "task_id", t.ID, "error", err)
-			if _, uerr := s.db.Core.ExecContext(context.WithoutCancel(ctx), "UPDATE tasks SET status = 'FAILED', updated_at = ? WHERE id = ?", s.nowFunc().UTC(), t.ID); uerr != nil {
-				s.logger.ErrorContext(ctx, "error marking task failed", "task_id", t.ID, "error", uerr)
+			// RabbitMQ may hold the job although its confirm was lost. The task fails only if
+			// no worker claimed it; a worker that finds it failed drops the job. Either the
+			// caller is told nothing was sent and nothing is, or the send goes through.
+			failed, ferr := s.failUnclaimed(context.WithoutCancel(ctx), t.ID, in.AppID, in.IdempotencyKey)
+			if ferr != nil {
+				s.logger.ErrorContext(ctx, "error marking task failed", "task_id", t.ID, "error", ferr)
+				return nil, fault.Unavailable("the message queue is unavailable; the send's outcome is unknown, look at task %d", t.ID)
 			}
-			return nil, fault.Unavailable("the message queue is unavailable; nothing was sent, retry later")
+			if failed {
+				return nil, fault.Unavailable("the message queue is unavailable; nothing was sent, retry later")
+			}
+			s.logger.InfoContext(ctx, "send queued although its confirm was lost", "task_id", t.ID)
 		}
 	}
 	return res, nil
+}
+
+// failUnclaimed marks a realtime task FAILED unless a worker claimed its job, and forgets
+// its idempotency key so that a retry sends. It reports whether the task failed.
+func (s *Service) failUnclaimed(ctx context.Context, taskID, appID int64, key string) (bool, error) {
+	res, err := s.db.Core.ExecContext(ctx, "UPDATE tasks SET status = 'FAILED', error = 'the message queue was unavailable', updated_at = ? WHERE id = ? AND NOT planned AND status = 'RUNNING'",
+		s.nowFunc().UTC(), taskID)
+	if err != nil {
+		return false, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, nil
+	}
+	if key != "" {
+		if _, err := s.db.Core.ExecContext(ctx, "DELETE FROM idempotency_keys WHERE app_id = ? AND idem_key = ? AND task_id = ?", appID, key, taskID); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
 }
 
 // remembered returns the stored result of an idempotency key used within the window.

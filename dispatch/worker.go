@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -130,6 +131,9 @@ func (w *Worker) handleJob(ctx context.Context, d broker.Delivery) error {
 	if j.TaskID == 0 || len(j.Items) == 0 {
 		return broker.Poison(errors.New("job without task or items"))
 	}
+	if claimed, err := w.claimSend(ctx, j.TaskID); err != nil || !claimed {
+		return err
+	}
 	tpl, err := w.content.Get(ctx, j.TemplateID, j.TemplateVersion)
 	if err != nil {
 		return fmt.Errorf("error loading template: %w", err)
@@ -145,6 +149,28 @@ func (w *Worker) handleJob(ctx context.Context, d broker.Delivery) error {
 		return fmt.Errorf("error completing task: %w", err)
 	}
 	return nil
+}
+
+// claimSend marks a send's task as taken by a worker, so that the API no longer fails it when
+// RabbitMQ's confirm of the job was lost; it reports whether the job is to be sent (false:
+// the task failed or was cancelled before any worker took it).
+func (w *Worker) claimSend(ctx context.Context, taskID int64) (bool, error) {
+	if _, err := w.db.Core.ExecContext(ctx, "UPDATE tasks SET planned = TRUE WHERE id = ? AND status IN ('RUNNING', 'COMPLETED')", taskID); err != nil {
+		return false, fmt.Errorf("error claiming task: %w", err)
+	}
+	var st Status
+	err := w.db.Core.QueryRowContext(ctx, "SELECT status FROM tasks WHERE id = ?", taskID).Scan(&st)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, broker.Poison(fmt.Errorf("task %d does not exist", taskID))
+	}
+	if err != nil {
+		return false, err
+	}
+	if st == StatusFailed || st == StatusCancelled {
+		w.logger.InfoContext(ctx, "job of a failed or cancelled send dropped", "task_id", taskID, "status", st)
+		return false, nil
+	}
+	return true, nil
 }
 
 // deliver records, renders and sends items of job j, then moves fallback chains on: a

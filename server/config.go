@@ -102,7 +102,23 @@ func LoadConfig(path string, env []string) (Config, error) {
 	if err := applyEnv(&cfg, vars); err != nil {
 		return cfg, err
 	}
+	if _, set := vars["HERALD_PUBLIC_URL"]; !set && cfg.PublicURL == DefaultConfig().PublicURL {
+		cfg.PublicURL = publicURLOf(cfg.HTTPAddr, cfg.PublicURL)
+	}
 	return cfg, cfg.Validate()
+}
+
+// publicURLOf is the URL Herald is reached at on this machine when it listens on addr and
+// no public URL was set: the listening port on loopback when the host is a wildcard.
+func publicURLOf(addr, def string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" || port == "0" {
+		return def
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // decodeFile sets the settings of a YAML file on cfg one key at a time, so that an error

@@ -248,3 +248,21 @@ func TestLoadConfigAcceptedEdges(t *testing.T) {
 		})
 	}
 }
+
+func TestPublicURLFollowsTheListeningPort(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		env  []string
+		want string
+	}{
+		{nil, "http://127.0.0.1:8080"},
+		{[]string{"HERALD_HTTP_ADDR=:28080"}, "http://127.0.0.1:28080"},
+		{[]string{"HERALD_HTTP_ADDR=10.0.0.5:9000"}, "http://10.0.0.5:9000"},
+		{[]string{"HERALD_HTTP_ADDR=:28080", "HERALD_PUBLIC_URL=https://herald.example.com"}, "https://herald.example.com"},
+	}
+	for _, tt := range tests {
+		cfg, err := server.LoadConfig("", tt.env)
+		require.NoError(t, err)
+		require.Equal(t, tt.want, cfg.PublicURL, "%v", tt.env)
+	}
+}

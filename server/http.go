@@ -67,20 +67,23 @@ func (h *Herald) readyz(w http.ResponseWriter, r *http.Request) {
 			checks[name] = "ok"
 		}
 	}
-	if h.DB == nil {
+	h.depsMu.RLock()
+	db, rdb, b := h.DB, h.Redis, h.Broker
+	h.depsMu.RUnlock()
+	if db == nil {
 		check("mysql", errors.New("not connected yet"))
 	} else {
-		check("mysql", h.DB.Ping(ctx))
+		check("mysql", db.Ping(ctx))
 	}
-	if h.Redis == nil {
+	if rdb == nil {
 		check("redis", errors.New("not connected yet"))
 	} else {
-		check("redis", h.Redis.Ping(ctx).Err())
+		check("redis", rdb.Ping(ctx).Err())
 	}
-	if h.Broker == nil {
+	if b == nil {
 		check("rabbitmq", errors.New("not connected yet"))
 	} else {
-		check("rabbitmq", h.Broker.Ping(ctx))
+		check("rabbitmq", b.Ping(ctx))
 	}
 	status := http.StatusOK
 	if !ok {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -56,6 +57,8 @@ type Herald struct {
 	History  reports.HistoryStore
 
 	handler atomic.Pointer[http.Handler]
+	// depsMu guards DB, Redis and Broker while connect sets them and /readyz reads them.
+	depsMu sync.RWMutex
 	// Ready is closed once every dependency is connected and the API serves.
 	Ready chan struct{}
 	// Addr is the address the HTTP server listens on, once it does.
@@ -160,7 +163,9 @@ func (h *Herald) connect(ctx, brokerCtx context.Context, brokerDone chan<- error
 			db.Close()
 			return err
 		}
+		h.depsMu.Lock()
 		h.DB = db
+		h.depsMu.Unlock()
 		return nil
 	})
 	if err != nil {
@@ -174,7 +179,10 @@ func (h *Herald) connect(ctx, brokerCtx context.Context, brokerDone chan<- error
 	if err != nil {
 		return err
 	}
-	h.Redis = redis.NewUniversalClient(ropts)
+	rdb := redis.NewUniversalClient(ropts)
+	h.depsMu.Lock()
+	h.Redis = rdb
+	h.depsMu.Unlock()
 	if err := retry(ctx, h.logger, "Redis", func() error { return h.Redis.Ping(ctx).Err() }); err != nil {
 		return err
 	}
@@ -183,7 +191,9 @@ func (h *Herald) connect(ctx, brokerCtx context.Context, brokerDone chan<- error
 	if err != nil {
 		return fmt.Errorf("HERALD_AMQP_URL: %w", err)
 	}
+	h.depsMu.Lock()
 	h.Broker = b
+	h.depsMu.Unlock()
 	go func() { brokerDone <- b.Run(brokerCtx) }()
 	if err := b.WaitReady(ctx); err != nil {
 		return err
