@@ -263,23 +263,8 @@ func bindIdentities(ctx context.Context, tx *sql.Tx, appID int64, users []UserIn
 
 // insertRows writes rows with multi-row statements of at most chunk rows.
 func insertRows(ctx context.Context, tx *sql.Tx, head, tuple string, rows [][]any) error {
-	for start := 0; start < len(rows); start += chunk {
-		part := rows[start:min(start+chunk, len(rows))]
-		var sb strings.Builder
-		sb.WriteString(head)
-		args := make([]any, 0, len(part)*len(part[0]))
-		for i, r := range part {
-			if i > 0 {
-				sb.WriteByte(',')
-			}
-			sb.WriteString(tuple)
-			args = append(args, r...)
-		}
-		if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
-			return fmt.Errorf("error writing rows: %w", err)
-		}
-	}
-	return nil
+	_, err := execRows(ctx, tx, head, tuple, rows)
+	return err
 }
 
 func placeholders(n int) string {

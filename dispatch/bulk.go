@@ -111,21 +111,8 @@ func (s *Service) CreateTask(ctx context.Context, in TaskInput) (*Task, error) {
 	default:
 		return nil, fault.BadInput("input.kind", "unknown kind %q", in.Kind)
 	}
-	tpl, err := s.content.Get(ctx, in.TemplateID, 0)
-	if err != nil || tpl.AppID != in.AppID {
-		if err != nil && fault.CodeOf(err) != fault.CodeNotFound {
-			return nil, err
-		}
-		return nil, fault.NotFound("input.templateId", "template %d does not exist in app %d", in.TemplateID, in.AppID)
-	}
-	rl, err := s.rules.Get(ctx, in.RuleID, 0)
-	if err != nil || rl.AppID != in.AppID {
-		if err != nil && fault.CodeOf(err) != fault.CodeNotFound {
-			return nil, err
-		}
-		return nil, fault.NotFound("input.ruleId", "rule %d does not exist in app %d", in.RuleID, in.AppID)
-	}
-	if err := tpl.CheckVariables(in.Variables, "input.variables"); err != nil {
+	tpl, rl, err := s.templateAndRule(ctx, in.AppID, in.TemplateID, in.RuleID, in.Variables)
+	if err != nil {
 		return nil, err
 	}
 	now := s.nowFunc()

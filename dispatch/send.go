@@ -164,21 +164,8 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*SendResult, error) {
 	if len(in.IdempotencyKey) > 128 {
 		return nil, fault.BadInput("input.idempotencyKey", "must be at most 128 bytes")
 	}
-	tpl, err := s.content.Get(ctx, in.TemplateID, 0)
-	if err != nil || tpl.AppID != in.AppID {
-		if err != nil && fault.CodeOf(err) != fault.CodeNotFound {
-			return nil, err
-		}
-		return nil, fault.NotFound("input.templateId", "template %d does not exist in app %d", in.TemplateID, in.AppID)
-	}
-	rl, err := s.rules.Get(ctx, in.RuleID, 0)
-	if err != nil || rl.AppID != in.AppID {
-		if err != nil && fault.CodeOf(err) != fault.CodeNotFound {
-			return nil, err
-		}
-		return nil, fault.NotFound("input.ruleId", "rule %d does not exist in app %d", in.RuleID, in.AppID)
-	}
-	if err := tpl.CheckVariables(in.Variables, "input.variables"); err != nil {
+	tpl, rl, err := s.templateAndRule(ctx, in.AppID, in.TemplateID, in.RuleID, in.Variables)
+	if err != nil {
 		return nil, err
 	}
 	ids := make([]string, 0, len(in.UserIDs))
@@ -308,6 +295,29 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*SendResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// templateAndRule returns the latest versions of a send's template and rule, both of app,
+// and checks the variables against the template: NOT_FOUND names the input that is wrong.
+func (s *Service) templateAndRule(ctx context.Context, appID, templateID, ruleID int64, vars map[string]any) (*content.Template, *rule.Rule, error) {
+	tpl, err := s.content.Get(ctx, templateID, 0)
+	if err != nil || tpl.AppID != appID {
+		if err != nil && fault.CodeOf(err) != fault.CodeNotFound {
+			return nil, nil, err
+		}
+		return nil, nil, fault.NotFound("input.templateId", "template %d does not exist in app %d", templateID, appID)
+	}
+	rl, err := s.rules.Get(ctx, ruleID, 0)
+	if err != nil || rl.AppID != appID {
+		if err != nil && fault.CodeOf(err) != fault.CodeNotFound {
+			return nil, nil, err
+		}
+		return nil, nil, fault.NotFound("input.ruleId", "rule %d does not exist in app %d", ruleID, appID)
+	}
+	if err := tpl.CheckVariables(vars, "input.variables"); err != nil {
+		return nil, nil, err
+	}
+	return tpl, rl, nil
 }
 
 // failUnclaimed marks a realtime task FAILED unless a worker claimed its job, and forgets
