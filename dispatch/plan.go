@@ -65,12 +65,26 @@ func (s *Service) PlanRoute(ctx context.Context, ruleID int64, userID string, va
 	}
 	rt := rl.Routes[p.Route]
 	p.Strategy = rt.Strategy
+	outs, err := s.audience.OptOuts(ctx, rl.AppID, []string{userID})
+	if err != nil {
+		return nil, err
+	}
 	var after time.Duration
 	for _, ch := range rt.Channels {
 		a := addrs[userID][ch]
 		if len(a) == 0 {
 			p.Suppressed = append(p.Suppressed, SuppressedChannel{Channel: ch, Reason: "no address on " + string(ch)})
 			continue
+		}
+		if o, ok := optedOut(outs[userID], ch, ""); ok {
+			reason := "opted out of every message on " + string(ch)
+			if o.Class != "" {
+				reason = "opted out of " + o.Class + " messages on " + string(ch) + " (other classes still go)"
+			}
+			p.Suppressed = append(p.Suppressed, SuppressedChannel{Channel: ch, Reason: reason})
+			if o.Class == "" {
+				continue
+			}
 		}
 		p.Steps = append(p.Steps, PlannedStep{Channel: ch, Address: a[0], StartsAfter: after})
 		if rt.Strategy == rule.Fallback {
@@ -85,7 +99,9 @@ type ChannelSplit struct {
 	Channel    channels.Channel
 	Users      int64
 	Suppressed int64
-	Cost       float64
+	// Filtered counts users who opted out of the template's class on the channel.
+	Filtered int64
+	Cost     float64
 }
 
 // Simulation is what a rule would do over an audience.
@@ -117,6 +133,7 @@ func (s *Service) SimulateRule(ctx context.Context, ruleID, audienceID, template
 		return nil, fault.NotFound("audienceId", "audience %d does not exist in app %d", audienceID, rl.AppID)
 	}
 	var tpl *content.Template
+	class := "" // without a template, only opt-outs of every class count
 	units := map[channels.Channel]int{}
 	if templateID != 0 {
 		if tpl, err = s.content.Get(ctx, templateID, 0); err != nil || tpl.AppID != rl.AppID {
@@ -125,6 +142,7 @@ func (s *Service) SimulateRule(ctx context.Context, ruleID, audienceID, template
 		if r, err := tpl.Render(channels.SMS, vars); err == nil {
 			units[channels.SMS] = r.Segments
 		}
+		class = string(tpl.Class)
 	}
 	prices := s.writer.Prices()
 	if s.accounts != nil {
@@ -140,6 +158,10 @@ func (s *Service) SimulateRule(ctx context.Context, ruleID, audienceID, template
 			return err
 		}
 		addrs, err := s.audience.Resolve(ctx, rl.AppID, ids)
+		if err != nil {
+			return err
+		}
+		outs, err := s.audience.OptOuts(ctx, rl.AppID, ids)
 		if err != nil {
 			return err
 		}
@@ -164,6 +186,10 @@ func (s *Service) SimulateRule(ctx context.Context, ruleID, audienceID, template
 				}
 				if len(addrs[id][ch]) == 0 || (tpl != nil && !hasVariant(tpl, ch)) {
 					cs.Suppressed++
+					continue
+				}
+				if _, out := optedOut(outs[id], ch, class); out {
+					cs.Filtered++
 					continue
 				}
 				cs.Users++
@@ -203,4 +229,18 @@ func routeEnv(u *audience.User, vars map[string]any) map[string]any {
 	}
 	env["user"] = u.Attributes
 	return env
+}
+
+// optedOut returns the opt-out that stops a message of class on ch ("" class: only an
+// opt-out of every class counts, unless no class is asked, when any opt-out is returned).
+func optedOut(outs []audience.OptOut, ch channels.Channel, class string) (audience.OptOut, bool) {
+	for _, o := range outs {
+		if o.Channel != "" && o.Channel != ch {
+			continue
+		}
+		if class == "" || o.Class == "" || o.Class == class {
+			return o, true
+		}
+	}
+	return audience.OptOut{}, false
 }

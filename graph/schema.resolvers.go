@@ -607,7 +607,7 @@ func (r *queryResolver) SimulateRule(ctx context.Context, ruleID string, audienc
 	}
 	out := &model.RuleSimulation{Users: sim.Users, Unreachable: sim.Unreachable, NoRoute: sim.NoRoute, Cost: sim.Cost, Channels: []*model.ChannelSplit{}}
 	for _, c := range sim.Channels {
-		out.Channels = append(out.Channels, &model.ChannelSplit{Channel: model.Channel(c.Channel), Users: c.Users, Suppressed: c.Suppressed, Cost: c.Cost})
+		out.Channels = append(out.Channels, &model.ChannelSplit{Channel: model.Channel(c.Channel), Users: c.Users, Suppressed: c.Suppressed, Filtered: c.Filtered, Cost: c.Cost})
 	}
 	return out, nil
 }

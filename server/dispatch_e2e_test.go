@@ -263,6 +263,31 @@ func TestFilters(t *testing.T) {
 		return res.Task.ID
 	}
 
+	var plan struct {
+		PlanRoute struct {
+			Steps      []struct{ Channel string }
+			Suppressed []struct{ Channel, Reason string }
+		} `json:"planRoute"`
+	}
+	env.MustDo(t, app.Key, `query($r: ID!) { planRoute(ruleId: $r, userId: "b") { steps { channel } suppressed { channel reason } } }`, map[string]any{"r": rule}, &plan)
+	require.Len(t, plan.PlanRoute.Steps, 1, "TRANSACTIONAL messages still reach b")
+	require.Contains(t, plan.PlanRoute.Suppressed[0].Reason, "opted out of MARKETING messages on SMS")
+	var all struct {
+		CreateAudience struct{ ID string } `json:"createAudience"`
+	}
+	env.MustDo(t, app.Key, `mutation($app: ID!) { createAudience(input: {appId: $app, name: "all", kind: ALL}) { id } }`, map[string]any{"app": app.ID}, &all)
+	var sim struct {
+		SimulateRule struct {
+			Users    int64
+			Channels []struct{ Users, Filtered int64 }
+		} `json:"simulateRule"`
+	}
+	env.MustDo(t, app.Key, `query($r: ID!, $a: ID!, $t: ID) { simulateRule(ruleId: $r, audienceId: $a, templateId: $t, variables: {code: "1"}) { users channels { users filtered } } }`,
+		map[string]any{"r": rule, "a": all.CreateAudience.ID, "t": promo}, &sim)
+	require.EqualValues(t, 2, sim.SimulateRule.Users)
+	require.EqualValues(t, 1, sim.SimulateRule.Channels[0].Users)
+	require.EqualValues(t, 1, sim.SimulateRule.Channels[0].Filtered, "b opted out of MARKETING")
+
 	first := send(promo, "11")
 	env.Eventually(t, func() bool { return reasonOf(first, "a") == "DELIVERED: " }, "a MARKETING message reaches a")
 	require.Contains(t, reasonOf(first, "b"), "opted out of MARKETING messages on SMS")

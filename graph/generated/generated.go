@@ -101,6 +101,7 @@ type ComplexityRoot struct {
 	ChannelSplit struct {
 		Channel    func(childComplexity int) int
 		Cost       func(childComplexity int) int
+		Filtered   func(childComplexity int) int
 		Suppressed func(childComplexity int) int
 		Users      func(childComplexity int) int
 	}
@@ -730,6 +731,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ChannelSplit.Cost(childComplexity), true
+	case "ChannelSplit.filtered":
+		if e.ComplexityRoot.ChannelSplit.Filtered == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelSplit.Filtered(childComplexity), true
 	case "ChannelSplit.suppressed":
 		if e.ComplexityRoot.ChannelSplit.Suppressed == nil {
 			break
@@ -2506,8 +2513,8 @@ type PlannedStep { channel: Channel!, address: String!, startsAfter: Duration! }
 type SuppressedChannel { channel: Channel!, reason: String! }
 "What a rule would do over an audience, before anything is sent: users per channel (the first channel of a fallback chain), users no route or channel can reach, and the estimated cost."
 type RuleSimulation { users: Int64!, channels: [ChannelSplit!]!, unreachable: Int64!, noRoute: Int64!, cost: Float! }
-"One channel of a simulation: users it would reach, users it would skip for want of an address, and the estimated cost (SMS at the template's segment count)."
-type ChannelSplit { channel: Channel!, users: Int64!, suppressed: Int64!, cost: Float! }
+"One channel of a simulation: users it would reach, users it would skip for want of an address (suppressed) or because they opted out of the template's class (filtered), and the estimated cost (SMS at the template's segment count)."
+type ChannelSplit { channel: Channel!, users: Int64!, suppressed: Int64!, filtered: Int64!, cost: Float! }
 
 input SendInput { appId: ID!, templateId: ID!, ruleId: ID!, userIds: [ID!]!,
                   variables: JSON, idempotencyKey: String, priority: Int }
@@ -2672,6 +2679,8 @@ func (ec *executionContext) childFields_ChannelSplit(ctx context.Context, field 
 		return ec.fieldContext_ChannelSplit_users(ctx, field)
 	case "suppressed":
 		return ec.fieldContext_ChannelSplit_suppressed(ctx, field)
+	case "filtered":
+		return ec.fieldContext_ChannelSplit_filtered(ctx, field)
 	case "cost":
 		return ec.fieldContext_ChannelSplit_cost(ctx, field)
 	}
@@ -5190,6 +5199,29 @@ func (ec *executionContext) _ChannelSplit_suppressed(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_ChannelSplit_suppressed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelSplit", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _ChannelSplit_filtered(ctx context.Context, field graphql.CollectedField, obj *model.ChannelSplit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelSplit_filtered(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Filtered, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelSplit_filtered(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ChannelSplit", field, false, false, "Int64")
 }
 
@@ -13729,6 +13761,11 @@ func (ec *executionContext) _ChannelSplit(ctx context.Context, sel ast.Selection
 			}
 		case "suppressed":
 			out.Values[i] = ec._ChannelSplit_suppressed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "filtered":
+			out.Values[i] = ec._ChannelSplit_filtered(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

@@ -80,11 +80,12 @@ type ChannelPriceInput struct {
 	Price   float64 `json:"price"`
 }
 
-// One channel of a simulation: users it would reach, users it would skip for want of an address, and the estimated cost (SMS at the template's segment count).
+// One channel of a simulation: users it would reach, users it would skip for want of an address (suppressed) or because they opted out of the template's class (filtered), and the estimated cost (SMS at the template's segment count).
 type ChannelSplit struct {
 	Channel    Channel `json:"channel"`
 	Users      int64   `json:"users"`
 	Suppressed int64   `json:"suppressed"`
+	Filtered   int64   `json:"filtered"`
 	Cost       float64 `json:"cost"`
 }
 
