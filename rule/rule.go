@@ -227,6 +227,23 @@ func (f *nameFinder) Visit(n *ast.Node) {
 	}
 }
 
+// Compile compiles every route's condition once, so that Match only runs programs: strictly
+// against the declared variables, or leniently for a rule saved by an older release. It must
+// be called before the rule is shared between goroutines; it reports the first condition
+// that does not compile at all (that route then never matches).
+func (r *Rule) Compile() error {
+	var first error
+	for i := range r.Routes {
+		if err := r.Routes[i].compile(r.Variables, true); err == nil {
+			continue
+		}
+		if err := r.Routes[i].compile(r.Variables, false); err != nil && first == nil {
+			first = fmt.Errorf("route %d: %w", i, err)
+		}
+	}
+	return first
+}
+
 // Match returns the index of the first route whose condition holds for env, or -1. A
 // condition that errors counts as false and moves on to the next route.
 func (r *Rule) Match(env map[string]any) int {
@@ -368,13 +385,8 @@ func (s *Service) Get(ctx context.Context, id int64, version int) (*Rule, error)
 			return nil, fmt.Errorf("error decoding rule variables: %w", err)
 		}
 	}
-	for i := range r.Routes {
-		if err := r.Routes[i].compile(r.Variables, true); err == nil {
-			continue
-		}
-		if err := r.Routes[i].compile(r.Variables, false); err != nil {
-			s.logger.WarnContext(ctx, "stored rule condition does not compile", "rule_id", id, "route", i, "error", err)
-		}
+	if err := r.Compile(); err != nil {
+		s.logger.WarnContext(ctx, "stored rule condition does not compile", "rule_id", id, "error", err)
 	}
 	s.mu.Lock()
 	s.cache[[2]int64{id, int64(r.Version)}] = r
