@@ -67,6 +67,10 @@ type Worker struct {
 	redis        redis.UniversalClient
 	redisPrefix  string
 
+	breakers *Breakers
+	limiter  *RateLimiter
+	rates    map[string]float64
+
 	mu       sync.Mutex
 	delays   map[string]broker.Queue
 	settings map[int64]cachedSettings
@@ -93,6 +97,10 @@ type WorkerDeps struct {
 	// Redis keeps frequency caps and recent content; when it is down those filters pass.
 	Redis       redis.UniversalClient
 	RedisPrefix string
+	// Breakers judge each provider's health; nil gives every worker its own.
+	Breakers *Breakers
+	// Rates caps each provider's messages per second across every worker (0: no cap).
+	Rates map[string]float64
 }
 
 // NewWorker returns a worker.
@@ -100,10 +108,18 @@ func NewWorker(d WorkerDeps) *Worker {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	return &Worker{db: d.DB, consumer: d.Consumer, declarer: d.Declarer, publisher: d.Publisher, delays: map[string]broker.Queue{}, settings: map[int64]cachedSettings{}, statuses: map[int64]cachedStatus{}, rules: d.Rules, bulkPrefetch: max(d.BulkPrefetch, 1),
-		accounts: d.Accounts, audience: d.Audience, redis: d.Redis, redisPrefix: d.RedisPrefix, registry: d.Registry, content: d.Content, writer: d.Writer,
+	if d.Breakers == nil {
+		d.Breakers = NewBreakers(BreakerConfig{})
+	}
+	w := &Worker{db: d.DB, consumer: d.Consumer, declarer: d.Declarer, publisher: d.Publisher, delays: map[string]broker.Queue{}, settings: map[int64]cachedSettings{}, statuses: map[int64]cachedStatus{}, rules: d.Rules, bulkPrefetch: max(d.BulkPrefetch, 1),
+		accounts: d.Accounts, audience: d.Audience, redis: d.Redis, redisPrefix: d.RedisPrefix,
+		breakers: d.Breakers, rates: d.Rates, registry: d.Registry, content: d.Content, writer: d.Writer,
 		history: d.History, logger: d.Logger.With("component", "dispatch.worker"), nowFunc: time.Now,
 		realtimePrefetch: max(d.RealtimePrefetch, 1), receiptPrefetch: max(d.ReceiptPrefetch, 1)}
+	if d.Redis != nil {
+		w.limiter = NewRateLimiter(d.Redis, d.RedisPrefix, d.Logger)
+	}
+	return w
 }
 
 // Run consumes the realtime and bulk lanes (separate consumer pools), the receipts queue and
@@ -263,7 +279,15 @@ func (w *Worker) deliverOnce(ctx context.Context, j *job, tpl *content.Template,
 		}
 		for start := 0; start < len(msgs); start += size {
 			batch := msgs[start:min(start+size, len(msgs))]
+			if err := w.breakers.Allow(p.Name()); err != nil {
+				retry = err // the circuit is open: the job waits for the provider
+				continue
+			}
+			if err := w.throttle(ctx, p.Name(), len(batch)); err != nil {
+				return nil, err
+			}
 			results, err := p.Send(ctx, batch)
+			w.breakers.Record(p.Name(), err == nil && !anyRetryable(results))
 			if err != nil {
 				w.logger.WarnContext(ctx, "provider batch failed; the job will be retried", "provider", p.Name(), "channel", ch, "messages", len(batch), "error", err)
 				retry = err
@@ -434,6 +458,30 @@ func (w *Worker) handleFallback(ctx context.Context, d broker.Delivery) error {
 	}
 	fallbacksFired.Inc()
 	return w.deliver(ctx, &t.Job, []item{nextHop(t.Item)}, true)
+}
+
+// anyRetryable reports whether a provider answered a temporary failure for any message.
+func anyRetryable(results []channels.Result) bool {
+	for _, r := range results {
+		if r.Status == channels.Failed && r.Retryable {
+			return true
+		}
+	}
+	return false
+}
+
+// throttle waits until provider's rate limit, shared by every worker through Redis, lets n
+// more messages go. A provider without a limit, or Redis out of reach, does not wait.
+func (w *Worker) throttle(ctx context.Context, provider string, n int) error {
+	rate := w.rates[provider]
+	if rate <= 0 || w.limiter == nil {
+		return nil
+	}
+	err := w.limiter.Wait(ctx, provider, n, rate, max(int(rate), 1))
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return nil // a Redis failure lets the batch go: the vendor's own limit still answers
 }
 
 // receiptBatch is the body of a receipts-queue message.

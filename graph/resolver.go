@@ -31,6 +31,8 @@ type Services struct {
 	Stats    *reports.Stats
 	History  reports.HistoryStore
 	Registry *channels.Registry
+	// Breakers give the circuit state of each provider.
+	Breakers *dispatch.Breakers
 	Logger   *slog.Logger
 }
 

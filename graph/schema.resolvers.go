@@ -777,7 +777,11 @@ func (r *queryResolver) Channels(ctx context.Context, appID string) ([]*model.Ch
 	}
 	out := []*model.ChannelStatus{}
 	for _, p := range r.Svc.Registry.Providers() {
-		out = append(out, &model.ChannelStatus{Channel: model.Channel(p.Channel()), Provider: p.Name(), Healthy: true, Circuit: "CLOSED"})
+		circuit := dispatch.CircuitClosed
+		if r.Svc.Breakers != nil {
+			circuit = r.Svc.Breakers.State(p.Name())
+		}
+		out = append(out, &model.ChannelStatus{Channel: model.Channel(p.Channel()), Provider: p.Name(), Healthy: circuit == dispatch.CircuitClosed, Circuit: circuit})
 	}
 	return out, nil
 }

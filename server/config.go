@@ -25,16 +25,19 @@ type Config struct {
 	StatsShards   int    `yaml:"stats_shards" env:"HERALD_STATS_SHARDS"`
 	HistoryShards int    `yaml:"history_shards" env:"HERALD_HISTORY_SHARDS"`
 	// StatsDSNs and HistoryDSNs give a shard its own server; a missing entry uses MySQLDSN.
-	StatsDSNs     []string `yaml:"stats_dsns"`
-	HistoryDSNs   []string `yaml:"history_dsns"`
-	RedisURL      string   `yaml:"redis_url" env:"HERALD_REDIS_URL"`
-	RedisPrefix   string   `yaml:"redis_prefix" env:"HERALD_REDIS_PREFIX"`
-	AMQPURL       string   `yaml:"amqp_url" env:"HERALD_AMQP_URL"`
-	AMQPPrefix    string   `yaml:"amqp_prefix" env:"HERALD_AMQP_PREFIX"`
-	Providers     string   `yaml:"providers" env:"HERALD_PROVIDERS"`
-	WebhookSecret string   `yaml:"webhook_secret" env:"HERALD_WEBHOOK_SECRET"`
-	AdminEmail    string   `yaml:"admin_email" env:"HERALD_ADMIN_EMAIL"`
-	AdminPassword string   `yaml:"admin_password" env:"HERALD_ADMIN_PASSWORD"`
+	StatsDSNs   []string `yaml:"stats_dsns"`
+	HistoryDSNs []string `yaml:"history_dsns"`
+	RedisURL    string   `yaml:"redis_url" env:"HERALD_REDIS_URL"`
+	RedisPrefix string   `yaml:"redis_prefix" env:"HERALD_REDIS_PREFIX"`
+	AMQPURL     string   `yaml:"amqp_url" env:"HERALD_AMQP_URL"`
+	AMQPPrefix  string   `yaml:"amqp_prefix" env:"HERALD_AMQP_PREFIX"`
+	Providers   string   `yaml:"providers" env:"HERALD_PROVIDERS"`
+	// ProviderRates caps providers' messages per second across every worker, e.g.
+	// "aliyun=500,webhook=2000".
+	ProviderRates string `yaml:"provider_rates" env:"HERALD_PROVIDER_RATES"`
+	WebhookSecret string `yaml:"webhook_secret" env:"HERALD_WEBHOOK_SECRET"`
+	AdminEmail    string `yaml:"admin_email" env:"HERALD_ADMIN_EMAIL"`
+	AdminPassword string `yaml:"admin_password" env:"HERALD_ADMIN_PASSWORD"`
 	// SessionSecret signs console sessions; when empty Herald keeps a generated one in the core
 	// database so that every process of a cluster shares it.
 	SessionSecret string        `yaml:"session_secret" env:"HERALD_SESSION_SECRET"`
@@ -270,6 +273,9 @@ func (c *Config) Validate() error {
 	default:
 		bad("HERALD_LOG_LEVEL", "%q must be debug, info, warn or error", c.LogLevel)
 	}
+	if _, err := c.Rates(); err != nil {
+		bad("HERALD_PROVIDER_RATES", "%s", err)
+	}
 	switch c.LogFormat {
 	case "text", "json":
 	default:
@@ -280,6 +286,20 @@ func (c *Config) Validate() error {
 	}
 	c.ShutdownGrace = cmp.Or(c.ShutdownGrace, 30*time.Second)
 	return errors.Join(errs...)
+}
+
+// Rates parses ProviderRates into messages per second by provider name.
+func (c *Config) Rates() (map[string]float64, error) {
+	out := map[string]float64{}
+	for _, part := range splitList(c.ProviderRates) {
+		name, v, ok := strings.Cut(part, "=")
+		rate, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if !ok || strings.TrimSpace(name) == "" || err != nil || rate <= 0 || rate > 1e6 {
+			return nil, fmt.Errorf("%q must be provider=messages per second, such as aliyun=500", part)
+		}
+		out[strings.TrimSpace(name)] = rate
+	}
+	return out, nil
 }
 
 // Location is the time zone that names day tables and statistics days.

@@ -266,3 +266,16 @@ func TestPublicURLFollowsTheListeningPort(t *testing.T) {
 		require.Equal(t, tt.want, cfg.PublicURL, "%v", tt.env)
 	}
 }
+
+func TestProviderRates(t *testing.T) {
+	t.Parallel()
+	cfg, err := server.LoadConfig("", []string{"HERALD_PROVIDER_RATES=aliyun=500, webhook=2.5"})
+	require.NoError(t, err)
+	rates, err := cfg.Rates()
+	require.NoError(t, err)
+	require.Equal(t, map[string]float64{"aliyun": 500, "webhook": 2.5}, rates)
+	for _, bad := range []string{"aliyun", "aliyun=0", "=5", "aliyun=fast"} {
+		_, err := server.LoadConfig("", []string{"HERALD_PROVIDER_RATES=" + bad})
+		require.ErrorContains(t, err, "HERALD_PROVIDER_RATES", bad)
+	}
+}

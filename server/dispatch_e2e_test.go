@@ -313,3 +313,45 @@ func TestFilters(t *testing.T) {
 	await(res.Task.ID)
 	require.Len(t, env.Sim.Messages(channels.SMS, "+8613500000001"), before+1, "released when the window closes")
 }
+
+// A provider's rate limit holds across workers, and a provider that keeps failing opens its
+// circuit, which the channels query shows.
+func TestProviderRateLimitAndCircuit(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t, servertest.WithEnv("HERALD_PROVIDER_RATES", "aliyun=20"))
+	app := env.AdminKey(t, "OPERATOR")
+	var users []servertest.User
+	var ids []string
+	for i := range 60 {
+		id := fmt.Sprintf("r%02d", i)
+		users = append(users, servertest.User{ID: id, Identities: []servertest.Identity{servertest.SMS(fmt.Sprintf("+86138%08d", 500+i))}})
+		ids = append(ids, id)
+	}
+	env.UpsertUsers(t, app.Key, app.ID, users...)
+	tpl := createTemplate(t, env, app, otpTemplate("otp", "TRANSACTIONAL"))
+	rule := createRule(t, env, app, "sms", map[string]any{"strategy": "CONCURRENT", "channels": []string{"SMS"}})
+	started := time.Now()
+	res := env.MustSend(t, app.Key, servertest.SendInput{AppID: app.ID, TemplateID: tpl, RuleID: rule, UserIDs: ids, Variables: map[string]any{"code": "1"}})
+	env.Eventually(t, func() bool { return env.Task(t, app.Key, res.Task.ID).Status == "COMPLETED" })
+	// 60 messages at 20/s with a burst of 20 need at least two seconds.
+	require.GreaterOrEqual(t, time.Since(started), 1900*time.Millisecond)
+
+	failing := servertest.Start(t, servertest.WithSimConfig(func(c *sim.Config) { c.FailureRate = 1 }))
+	app2 := failing.AdminKey(t, "OPERATOR")
+	failing.UpsertUsers(t, app2.Key, app2.ID, servertest.User{ID: "u", Identities: []servertest.Identity{servertest.SMS("+8613800001234")}})
+	tpl2 := createTemplate(t, failing, app2, otpTemplate("otp", "TRANSACTIONAL"))
+	rule2 := createRule(t, failing, app2, "sms", map[string]any{"strategy": "CONCURRENT", "channels": []string{"SMS"}})
+	failing.MustSend(t, app2.Key, servertest.SendInput{AppID: app2.ID, TemplateID: tpl2, RuleID: rule2, UserIDs: []string{"u"}, Variables: map[string]any{"code": "2"}})
+	failing.Eventually(t, func() bool {
+		var out struct {
+			Channels []struct{ Channel, Provider, Circuit string } `json:"channels"`
+		}
+		failing.MustDo(t, app2.Key, `query($app: ID!) { channels(appId: $app) { channel provider circuit } }`, map[string]any{"app": app2.ID}, &out)
+		for _, c := range out.Channels {
+			if c.Channel == "SMS" && c.Circuit != "CLOSED" {
+				return true
+			}
+		}
+		return false
+	}, "the SMS provider's circuit opens after repeated failures")
+}

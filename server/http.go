@@ -44,7 +44,7 @@ func (h *Herald) routes() http.Handler {
 	mux.Handle("GET /metrics", promhttp.Handler())
 	if h.mode.API {
 		gql := graph.NewHandler(&graph.Resolver{Svc: graph.Services{Accounts: h.Accounts, Audience: h.Audience, Content: h.Content, Rules: h.Rules,
-			Dispatch: h.Dispatch, Stats: h.Stats, History: h.History, Registry: h.Registry, Logger: h.logger}},
+			Dispatch: h.Dispatch, Stats: h.Stats, History: h.History, Registry: h.Registry, Breakers: h.Breakers, Logger: h.logger}},
 			graph.Options{Dev: h.cfg.Dev, Logger: h.logger, WebsocketInitFunc: h.websocketInit})
 		mux.Handle("/graphql", h.authenticate(gql))
 		mux.HandleFunc("POST /callbacks/{channel}", h.callback)

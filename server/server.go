@@ -55,6 +55,8 @@ type Herald struct {
 	Writer   *reports.Writer
 	Stats    *reports.Stats
 	History  reports.HistoryStore
+	// Breakers judge providers' health for this process's workers and the channels query.
+	Breakers *dispatch.Breakers
 
 	handler atomic.Pointer[http.Handler]
 	// depsMu guards DB, Redis and Broker while connect sets them and /readyz reads them.
@@ -199,6 +201,7 @@ func (h *Herald) connect(ctx, brokerCtx context.Context, brokerDone chan<- error
 		return err
 	}
 
+	h.Breakers = dispatch.NewBreakers(dispatch.BreakerConfig{})
 	h.Registry, err = providers.Build(h.cfg.Providers, providers.Options{WebhookSecret: h.cfg.WebhookSecret, Logger: h.logger})
 	if err != nil {
 		return err
@@ -241,12 +244,13 @@ func (h *Herald) connect(ctx, brokerCtx context.Context, brokerDone chan<- error
 // work runs the workers and the day-table maintenance until ctx is done.
 func (h *Herald) work(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
+	rates, _ := h.cfg.Rates() // validated at start
 	if h.mode.Workers {
 		w := dispatch.NewWorker(dispatch.WorkerDeps{DB: h.DB, Consumer: h.Broker, Declarer: h.Broker, Publisher: h.Broker, Registry: h.Registry,
 			Content: h.Content, Writer: h.Writer, History: h.History, Logger: h.logger,
 			RealtimePrefetch: h.cfg.RealtimeWorkers, ReceiptPrefetch: h.cfg.ReceiptWorkers,
 			Accounts: h.Accounts, Audience: h.Audience, Rules: h.Rules, BulkPrefetch: h.cfg.BulkWorkers,
-			Redis: h.Redis, RedisPrefix: h.cfg.RedisPrefix})
+			Redis: h.Redis, RedisPrefix: h.cfg.RedisPrefix, Breakers: h.Breakers, Rates: rates})
 		g.Go(func() error { return w.Run(gctx) })
 		sched := dispatch.NewScheduler(h.DB, h.Dispatch, h.Redis, h.cfg.RedisPrefix, h.logger)
 		sched.CatchUp = h.cfg.CronCatchUp
