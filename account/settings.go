@@ -21,8 +21,8 @@ type Settings struct {
 	QuietHours QuietHours `json:"quietHours"`
 	// FrequencyCap limits MARKETING messages per user per window; Max 0 means no cap.
 	FrequencyCap FrequencyCap `json:"frequencyCap"`
-	// DedupeWindow suppresses the same content to the same user on the same channel within
-	// it; 0 turns it off.
+	// DedupeWindow suppresses the same MARKETING content to the same user on the same
+	// channel within it; 0 turns it off.
 	DedupeWindow time.Duration `json:"dedupeWindow"`
 	// Prices are the app's unit prices per channel in yuan (per SMS segment, per message);
 	// a channel without one costs Herald's default list price.

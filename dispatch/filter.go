@@ -104,9 +104,9 @@ func (w *Worker) holdForQuietHours(ctx context.Context, j *job, tpl *content.Tem
 }
 
 // filter marks QUEUED items SUPPRESSED, with the reason, when the user opted out of the
-// template's class on the channel, when first is set and the user reached the app's
-// frequency cap, or when the same content reached the user on the channel within the dedupe
-// window. The Redis-backed checks pass when Redis cannot be reached.
+// template's class on the channel, or, for MARKETING messages, when first is set and the user
+// reached the app's frequency cap, or when the same content reached the user on the channel
+// within the dedupe window. The Redis-backed checks pass when Redis cannot be reached.
 func (w *Worker) filter(ctx context.Context, j *job, tpl *content.Template, items []item, rendered map[string]*content.Rendered, first bool) ([]item, error) {
 	var users []string
 	seen := map[string]bool{}
@@ -159,7 +159,9 @@ func (w *Worker) filter(ctx context.Context, j *job, tpl *content.Template, item
 			}
 		}
 	}
-	if st.DedupeWindow > 0 {
+	// A TRANSACTIONAL message is never a duplicate: "resend my code" must reach the user (a
+	// caller that wants deduplication there passes an idempotency key).
+	if st.DedupeWindow > 0 && tpl.Class == content.Marketing {
 		dups, err := w.duplicates(ctx, j, items, rendered, st.DedupeWindow)
 		if err != nil {
 			filterErrors.Inc()
