@@ -31,6 +31,7 @@ Usage:
   herald worker     workers only
   herald migrate    create or upgrade every database and exit
   herald sim        run the vendor simulator
+  herald bench      measure a broadcast and realtime latency on the local services
   herald import users FILE --app ID [--encoding auto|utf8|gbk]
                     import users from a CSV file (UTF-8 or GBK) with a progress bar
   herald version    print the version
@@ -66,6 +67,8 @@ func run(args []string) error {
 		return runSim(ctx, args)
 	case "import":
 		return runImport(ctx, args)
+	case "bench":
+		return runBench(ctx, args)
 	case "version":
 		fmt.Println("herald", version)
 		return nil
