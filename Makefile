@@ -106,8 +106,10 @@ check: ## the quality gate: gofmt, go vet, generated code up to date, console ty
 	cd ui && $(NPM) run typecheck
 	$(MAKE) test
 
-bench: ## the Go benchmarks (placeholder until `herald bench` exists)
-	$(GO) test -run '^$$' -bench . ./...
+BENCH_USERS ?= 20000
+bench: build services ## the Go benchmarks, then `herald bench` (a broadcast of BENCH_USERS users and realtime latency)
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(BIN) bench --users $(BENCH_USERS) --json bench.json
 
 clean: ## remove build output (bin/, the built console)
 	rm -rf bin
