@@ -28,7 +28,7 @@ UI_SOURCES := $(shell find ui/src -type f 2>/dev/null) ui/index.html ui/vite.con
 # dependencies match it.
 UI_DEPS := ui/node_modules/.package-lock.json
 
-.PHONY: help generate ui ui-deps build run test test-go test-restart test-ui check bench clean distclean services
+.PHONY: help generate ui ui-deps build run test test-go test-restart test-ui lint check bench clean distclean services
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -94,7 +94,7 @@ test-ui: ## the console's unit tests (when it has a test script)
 		echo "test-ui: the console has no test script, skipped"; \
 	fi
 
-check: ## the quality gate: gofmt, go vet, generated code up to date, console types, all tests
+lint: ## gofmt, go vet, generated code up to date, console types
 	@unformatted="$$(git ls-files --cached --others --exclude-standard -- '*.go' | xargs -r gofmt -l)"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt -l reports:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
@@ -104,6 +104,8 @@ check: ## the quality gate: gofmt, go vet, generated code up to date, console ty
 	if [ -n "$$untracked" ]; then echo "generated files not committed:"; echo "$$untracked"; exit 1; fi
 	$(MAKE) ui-deps
 	cd ui && $(NPM) run typecheck
+
+check: lint ## the quality gate: lint, then every test
 	$(MAKE) test
 
 BENCH_USERS ?= 20000
