@@ -22,6 +22,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/herald-msg/herald/bench"
 	"github.com/herald-msg/herald/channels"
 	"github.com/herald-msg/herald/channels/sim"
 	"github.com/herald-msg/herald/server"
@@ -30,15 +31,15 @@ import (
 
 // benchFigures is what `herald bench` measured.
 type benchFigures struct {
-	Date              string             `json:"date"`
-	Users             int                `json:"users"`
-	Baselines         map[string]float64 `json:"baselines,omitempty"`
-	BulkSeconds       float64            `json:"bulk_seconds"`
-	BulkPerSecond     float64            `json:"bulk_deliveries_per_second"`
-	RealtimeIdle      latency            `json:"realtime_idle"`
-	RealtimeUnderBulk latency            `json:"realtime_under_bulk"`
-	PeakRSSMB         float64            `json:"peak_rss_mb"`
-	CPUSeconds        float64            `json:"cpu_seconds"`
+	Date              string                `json:"date"`
+	Users             int                   `json:"users"`
+	Baselines         *bench.BaselineResult `json:"baselines,omitempty"`
+	BulkSeconds       float64               `json:"bulk_seconds"`
+	BulkPerSecond     float64               `json:"bulk_deliveries_per_second"`
+	RealtimeIdle      latency               `json:"realtime_idle"`
+	RealtimeUnderBulk latency               `json:"realtime_under_bulk"`
+	PeakRSSMB         float64               `json:"peak_rss_mb"`
+	CPUSeconds        float64               `json:"cpu_seconds"`
 }
 
 type latency struct {
@@ -180,6 +181,10 @@ func runBench(ctx context.Context, args []string) error {
 		return summarize(ds), nil
 	}
 	figures := benchFigures{Date: time.Now().Format(time.RFC3339), Users: *users}
+	fmt.Fprintln(os.Stderr, "raw baselines of the services underneath")
+	if figures.Baselines, err = bench.Baselines(ctx, bench.BaselineConfig{AMQPURL: cfg.AMQPURL, RedisURL: cfg.RedisURL, MySQLDSN: cfg.MySQLDSN}); err != nil {
+		return fmt.Errorf("measuring baselines: %w", err)
+	}
 	fmt.Fprintln(os.Stderr, "realtime sends, idle")
 	if figures.RealtimeIdle, err = realtime(*samples, "idle"); err != nil {
 		return err
@@ -218,8 +223,14 @@ func runBench(ctx context.Context, args []string) error {
 	figures.BulkPerSecond = float64(*users) / bulk.Seconds()
 	figures.PeakRSSMB, figures.CPUSeconds = processUsage()
 
+	bl := figures.Baselines
 	fmt.Printf("\nHerald bench — %s, %d users, simulator as the SMS vendor\n\n", figures.Date, figures.Users)
-	fmt.Printf("  bulk broadcast          %8.1f s   %10.0f deliveries/s\n", figures.BulkSeconds, figures.BulkPerSecond)
+	fmt.Printf("  baseline RabbitMQ       %10.0f persistent msgs/s published and consumed\n", bl.AMQP.Rate)
+	fmt.Printf("  baseline Redis          %10.0f keys/s by pipelined HGETALL\n", bl.Redis.Rate)
+	fmt.Printf("  baseline MariaDB        %10.0f rows/s by 1,000-row INSERT\n", bl.MySQL.Rate)
+	fmt.Printf("  baseline loopback HTTP  %10.0f requests/s\n\n", bl.HTTP.Rate)
+	fmt.Printf("  bulk broadcast          %8.1f s   %10.0f deliveries/s   (%.3f of the MariaDB INSERT rate, %.3f of loopback HTTP)\n",
+		figures.BulkSeconds, figures.BulkPerSecond, figures.BulkPerSecond/bl.MySQL.Rate, figures.BulkPerSecond/bl.HTTP.Rate)
 	fmt.Printf("  realtime idle           p50 %6.1f ms   p95 %6.1f ms   p99 %6.1f ms   (%d sends)\n", figures.RealtimeIdle.P50ms, figures.RealtimeIdle.P95ms, figures.RealtimeIdle.P99ms, figures.RealtimeIdle.Samples)
 	fmt.Printf("  realtime under bulk     p50 %6.1f ms   p95 %6.1f ms   p99 %6.1f ms   (%d sends)\n", figures.RealtimeUnderBulk.P50ms, figures.RealtimeUnderBulk.P95ms, figures.RealtimeUnderBulk.P99ms, figures.RealtimeUnderBulk.Samples)
 	if figures.RealtimeIdle.P99ms > 0 {
