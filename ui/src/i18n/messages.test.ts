@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CHANNELS, DELIVERY_STATUSES } from '../graphql/types';
+import { CHANNELS, DELIVERY_STATUSES, LANES, TASK_KINDS, TASK_STATUSES } from '../graphql/types';
 import { DEFAULT_LANGUAGE, dictionaries, isLanguage, LANGUAGES } from './messages';
 
 // flatten lists every leaf of a dictionary as "a.b.c" → text.
@@ -53,6 +53,13 @@ describe('i18n dictionaries', () => {
     const dict = dictionaries[lang];
     expect(Object.keys(dict.channel).sort()).toEqual([...CHANNELS].sort());
     expect(Object.keys(dict.status).sort()).toEqual([...DELIVERY_STATUSES].sort());
+  });
+
+  it.each(LANGUAGES)('%s names every task status, kind and lane of the schema', (lang) => {
+    const dict = dictionaries[lang];
+    expect(Object.keys(dict.taskStatus).sort()).toEqual([...TASK_STATUSES].sort());
+    expect(Object.keys(dict.taskKind).sort()).toEqual([...TASK_KINDS].sort());
+    expect(Object.keys(dict.lane).sort()).toEqual([...LANES].sort());
   });
 
   it('translates into English, not copies', () => {

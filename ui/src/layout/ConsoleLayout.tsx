@@ -1,12 +1,16 @@
 // The signed-in frame: navigation, the app switcher, language, the viewer and sign-out.
-import { DashboardOutlined, LogoutOutlined } from '@ant-design/icons';
+import { DashboardOutlined, FileTextOutlined, LogoutOutlined, SendOutlined, TeamOutlined } from '@ant-design/icons';
 import { Button, Empty, Layout, Menu, Select, Space, Tag, Typography } from 'antd';
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useMutation } from 'urql';
 import { LogoutMutation } from '../graphql/documents';
 import type { Viewer } from '../graphql/types';
+import { useRoute, type Page, type Route } from '../lib/router';
+import { Tasks } from '../pages/Tasks';
+import { Templates } from '../pages/Templates';
 import { Today } from '../pages/Today';
+import { Users } from '../pages/Users';
 import { LanguageSwitch } from './LanguageSwitch';
 
 const APP_KEY = 'herald.appId';
@@ -34,6 +38,7 @@ export function ConsoleLayout({ viewer, onSignedOut }: ConsoleLayoutProps) {
   const { t } = useTranslation();
   const [appId, setAppId] = useState<string | null>(() => pickApp(viewer));
   const [{ fetching: signingOut }, logout] = useMutation(LogoutMutation);
+  const [route, navigate] = useRoute();
 
   useEffect(() => {
     if (appId) {
@@ -81,14 +86,52 @@ export function ConsoleLayout({ viewer, onSignedOut }: ConsoleLayoutProps) {
         <Layout.Sider width={200} theme="light" breakpoint="md" collapsedWidth={0}>
           <Menu
             mode="inline"
-            selectedKeys={['today']}
-            items={[{ key: 'today', icon: <DashboardOutlined />, label: t('nav.today') }]}
+            selectedKeys={[route.page]}
+            onClick={({ key }) => navigate({ page: key as Page, id: null })}
+            items={[
+              { key: 'today', icon: <DashboardOutlined />, label: t('nav.today') },
+              { key: 'tasks', icon: <SendOutlined />, label: t('nav.tasks') },
+              { key: 'users', icon: <TeamOutlined />, label: t('nav.users') },
+              { key: 'templates', icon: <FileTextOutlined />, label: t('nav.templates') },
+            ]}
           />
         </Layout.Sider>
         <Layout.Content className="console-content">
-          {appId ? <Today key={appId} appId={appId} /> : <Empty description={t('layout.noApps')} />}
+          {appId ? (
+            <PageView key={appId} appId={appId} viewer={viewer} route={route} navigate={navigate} />
+          ) : (
+            <Empty description={t('layout.noApps')} />
+          )}
         </Layout.Content>
       </Layout>
     </Layout>
   );
+}
+
+interface PageViewProps {
+  appId: string;
+  viewer: Viewer;
+  route: Route;
+  navigate: (route: Route) => void;
+}
+
+/** PageView shows the page the route names, for the selected app. */
+function PageView({ appId, viewer, route, navigate }: PageViewProps) {
+  switch (route.page) {
+    case 'tasks':
+      return (
+        <Tasks
+          appId={appId}
+          role={viewer.role}
+          openTaskId={route.id}
+          onOpenTask={(id) => navigate({ page: 'tasks', id })}
+        />
+      );
+    case 'users':
+      return <Users appId={appId} userId={route.id} onOpenUser={(id) => navigate({ page: 'users', id })} />;
+    case 'templates':
+      return <Templates appId={appId} />;
+    default:
+      return <Today appId={appId} />;
+  }
 }
