@@ -51,6 +51,9 @@ type Config struct {
 	BulkWorkers     int           `yaml:"bulk_workers" env:"HERALD_BULK_WORKERS"`
 	ReceiptWorkers  int           `yaml:"receipt_workers" env:"HERALD_RECEIPT_WORKERS"`
 	ShutdownGrace   time.Duration `yaml:"shutdown_grace" env:"HERALD_SHUTDOWN_GRACE"`
+	// RetentionDays is how long delivery detail is kept; older day tables are dropped (0:
+	// never). Statistics of dropped days are gone too until rollups keep them.
+	RetentionDays int `yaml:"retention_days" env:"HERALD_RETENTION_DAYS"`
 	// CronCatchUp runs a cron campaign once at start for runs missed while Herald was down.
 	CronCatchUp bool   `yaml:"cron_catch_up" env:"HERALD_CRON_CATCH_UP"`
 	LogLevel    string `yaml:"log_level" env:"HERALD_LOG_LEVEL"`
@@ -78,6 +81,7 @@ func DefaultConfig() Config {
 		ReceiptWorkers:  8,
 		ShutdownGrace:   30 * time.Second,
 		CronCatchUp:     true,
+		RetentionDays:   400,
 		LogLevel:        "info",
 		LogFormat:       "text",
 	}
@@ -272,6 +276,9 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("HERALD_LOG_LEVEL", "%q must be debug, info, warn or error", c.LogLevel)
+	}
+	if c.RetentionDays < 0 || (c.RetentionDays > 0 && c.RetentionDays < 2) || c.RetentionDays > 3660 {
+		bad("HERALD_RETENTION_DAYS", "%d must be 0 (keep everything) or between 2 and 3660", c.RetentionDays)
 	}
 	if _, err := c.Rates(); err != nil {
 		bad("HERALD_PROVIDER_RATES", "%s", err)

@@ -265,6 +265,7 @@ func (h *Herald) maintainDayTables(ctx context.Context) error {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
+		h.applyRetention(ctx)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -273,6 +274,22 @@ func (h *Herald) maintainDayTables(ctx context.Context) error {
 				h.logger.Error("error creating day tables", "error", err)
 			}
 		}
+	}
+}
+
+// applyRetention drops the day tables older than HERALD_RETENTION_DAYS. Every worker runs
+// it; dropping a table that another process dropped first is harmless.
+func (h *Herald) applyRetention(ctx context.Context) {
+	if h.cfg.RetentionDays <= 0 {
+		return
+	}
+	cutoff := time.Now().In(h.loc).AddDate(0, 0, -h.cfg.RetentionDays).Format(store.DayFormat)
+	dropped, err := h.DB.DropDayTablesBefore(ctx, cutoff)
+	if err != nil {
+		h.logger.Error("error applying retention", "error", err)
+	}
+	if len(dropped) > 0 {
+		h.logger.Info("dropped day tables past retention", "tables", dropped, "retention_days", h.cfg.RetentionDays)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"hash/fnv"
 	"io/fs"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -250,4 +251,41 @@ func (db *DB) Drop(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// DropDayTablesBefore drops, on every statistics shard, the day tables of days before
+// cutoff (a YYYYMMDD day), and returns the names it dropped. Day tables are found by name, so
+// tables created by hand are never touched unless they follow the pattern.
+func (db *DB) DropDayTablesBefore(ctx context.Context, cutoff string) ([]string, error) {
+	var dropped []string
+	for i, s := range db.Stats {
+		rows, err := s.QueryContext(ctx, "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE 'delivery\\_%'")
+		if err != nil {
+			return dropped, fmt.Errorf("error listing day tables on %s: %w", db.cfg.StatsName(i), err)
+		}
+		var old []string
+		for rows.Next() {
+			var name string
+			if err := rows.Scan(&name); err != nil {
+				rows.Close()
+				return dropped, err
+			}
+			day, ok := strings.CutPrefix(name, "delivery_")
+			if !ok || len(day) != 8 || day >= cutoff {
+				continue
+			}
+			if _, err := time.Parse(DayFormat, day); err != nil {
+				continue
+			}
+			old = append(old, name)
+		}
+		rows.Close()
+		for _, name := range old {
+			if _, err := s.ExecContext(ctx, "DROP TABLE IF EXISTS `"+name+"`"); err != nil {
+				return dropped, fmt.Errorf("error dropping %s on %s: %w", name, db.cfg.StatsName(i), err)
+			}
+			dropped = append(dropped, db.cfg.StatsName(i)+"."+name)
+		}
+	}
+	return dropped, nil
 }

@@ -247,3 +247,37 @@ func TestShardingIsStable(t *testing.T) {
 		require.InDelta(t, 2500, c, 500, "shard %d got %d of 10000", i, c)
 	}
 }
+
+func TestDropDayTablesBefore(t *testing.T) {
+	t.Parallel()
+	db := storetest.New(t)
+	ctx := context.Background()
+	start := time.Date(2025, 12, 30, 12, 0, 0, 0, time.UTC)
+	require.NoError(t, db.EnsureDayTables(ctx, start, 4)) // 20251230 … 20260103
+	_, err := db.Stats[0].Exec("CREATE TABLE delivery_notes (id INT)")
+	require.NoError(t, err)
+
+	dropped, err := db.DropDayTablesBefore(ctx, "20260101")
+	require.NoError(t, err)
+	require.Len(t, dropped, 4, "two days on each of two shards")
+	for i := range db.Stats {
+		var names []string
+		rows, err := db.Stats[i].Query("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE 'delivery%' ORDER BY table_name")
+		require.NoError(t, err)
+		for rows.Next() {
+			var n string
+			require.NoError(t, rows.Scan(&n))
+			// storetest also made today's tables; only the days of this test are looked at.
+			if day, ok := strings.CutPrefix(n, "delivery_"); ok && len(day) == 8 && day > "20260103" {
+				continue
+			}
+			names = append(names, n)
+		}
+		require.NoError(t, rows.Close())
+		want := []string{"delivery_20260101", "delivery_20260102", "delivery_20260103", "delivery_template"}
+		if i == 0 {
+			want = append([]string{}, "delivery_20260101", "delivery_20260102", "delivery_20260103", "delivery_notes", "delivery_template")
+		}
+		require.Equal(t, want, names, "shard %d keeps the template, later days and tables that are not day tables", i)
+	}
+}
