@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/herald-msg/herald/channels/netguard"
 )
 
 // Config is every setting of a Herald process. Values come from the defaults below, then an
@@ -36,6 +38,9 @@ type Config struct {
 	// "aliyun=500,webhook=2000".
 	ProviderRates string `yaml:"provider_rates" env:"HERALD_PROVIDER_RATES"`
 	WebhookSecret string `yaml:"webhook_secret" env:"HERALD_WEBHOOK_SECRET"`
+	// WebhookAllow lists internal addresses or CIDR prefixes webhooks may reach; others are
+	// refused at connect time.
+	WebhookAllow  string `yaml:"webhook_allow" env:"HERALD_WEBHOOK_ALLOW"`
 	AdminEmail    string `yaml:"admin_email" env:"HERALD_ADMIN_EMAIL"`
 	AdminPassword string `yaml:"admin_password" env:"HERALD_ADMIN_PASSWORD"`
 	// SessionSecret signs console sessions; when empty Herald keeps a generated one in the core
@@ -279,6 +284,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RetentionDays < 0 || (c.RetentionDays > 0 && c.RetentionDays < 2) || c.RetentionDays > 3660 {
 		bad("HERALD_RETENTION_DAYS", "%d must be 0 (keep everything) or between 2 and 3660", c.RetentionDays)
+	}
+	if _, err := netguard.ParseAllow(c.WebhookAllow); err != nil {
+		bad("HERALD_WEBHOOK_ALLOW", "%s", err)
 	}
 	if _, err := c.Rates(); err != nil {
 		bad("HERALD_PROVIDER_RATES", "%s", err)

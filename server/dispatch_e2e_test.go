@@ -357,3 +357,20 @@ func TestProviderRateLimitAndCircuit(t *testing.T) {
 		return false
 	}, "the SMS provider's circuit opens after repeated failures")
 }
+
+// A webhook URL that leads into Herald's own network is refused at connect time.
+func TestWebhookToAnInternalAddressIsRefused(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t)
+	app := env.AdminKey(t, "OPERATOR")
+	// 127.0.0.2 is loopback but not the simulator's address, which alone is allowed.
+	env.UpsertUsers(t, app.Key, app.ID, servertest.User{ID: "probe", Identities: []servertest.Identity{servertest.Webhook("http://127.0.0.2:9/admin")}})
+	tpl := createTemplate(t, env, app, otpTemplate("otp", "TRANSACTIONAL"))
+	rule := createRule(t, env, app, "hook", map[string]any{"strategy": "CONCURRENT", "channels": []string{"WEBHOOK"}})
+	res := env.MustSend(t, app.Key, servertest.SendInput{AppID: app.ID, TemplateID: tpl, RuleID: rule, UserIDs: []string{"probe"}, Variables: map[string]any{"code": "1"}})
+	env.Eventually(t, func() bool { return env.Task(t, app.Key, res.Task.ID).Status == "COMPLETED" })
+	for _, r := range env.TaskRows(t, servertest.TaskID(t, res.Task.ID)) {
+		require.Equal(t, "FAILED", r.Status)
+		require.Contains(t, r.Reason, "address not allowed")
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/herald-msg/herald/audience"
 	"github.com/herald-msg/herald/broker"
 	"github.com/herald-msg/herald/channels"
+	"github.com/herald-msg/herald/channels/netguard"
 	"github.com/herald-msg/herald/channels/providers"
 	"github.com/herald-msg/herald/content"
 	"github.com/herald-msg/herald/dispatch"
@@ -202,7 +203,8 @@ func (h *Herald) connect(ctx, brokerCtx context.Context, brokerDone chan<- error
 	}
 
 	h.Breakers = dispatch.NewBreakers(dispatch.BreakerConfig{})
-	h.Registry, err = providers.Build(h.cfg.Providers, providers.Options{WebhookSecret: h.cfg.WebhookSecret, Logger: h.logger})
+	allow, _ := netguard.ParseAllow(h.cfg.WebhookAllow) // validated at start
+	h.Registry, err = providers.Build(h.cfg.Providers, providers.Options{WebhookSecret: h.cfg.WebhookSecret, WebhookAllow: allow, Logger: h.logger})
 	if err != nil {
 		return err
 	}

@@ -12,12 +12,15 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
 
 	"github.com/herald-msg/herald/channels"
+	"github.com/herald-msg/herald/channels/netguard"
 	"github.com/herald-msg/herald/channels/sms"
 	"github.com/herald-msg/herald/channels/webhook"
 )
@@ -37,6 +40,9 @@ type Options struct {
 	WebhookSecret string
 	// HTTPClient is shared by the providers; nil lets each use its default.
 	HTTPClient *http.Client
+	// WebhookAllow lists internal addresses webhooks may reach (HERALD_WEBHOOK_ALLOW);
+	// every other loopback, private or link-local address is refused at connect time.
+	WebhookAllow []netip.Prefix
 	// Logger is handed to the providers; default slog.Default().
 	Logger *slog.Logger
 }
@@ -79,7 +85,7 @@ func Build(spec string, opts Options) (*channels.Registry, error) {
 		if opts.WebhookSecret == "" {
 			return nil, errors.New("HERALD_WEBHOOK_SECRET is required: it signs webhook requests and verifies webhook receipts")
 		}
-		p, err := webhook.New(webhook.Config{Secret: opts.WebhookSecret, HTTPClient: opts.HTTPClient, Logger: opts.Logger})
+		p, err := webhook.New(webhook.Config{Secret: opts.WebhookSecret, HTTPClient: guardedClient(opts, nil), Logger: opts.Logger})
 		if err != nil {
 			return nil, err
 		}
@@ -113,13 +119,45 @@ func buildSim(base string, opts Options, reg *channels.Registry) error {
 	if err != nil {
 		return err
 	}
-	hook, err := webhook.New(webhook.Config{Secret: SimSecret, HTTPClient: opts.HTTPClient, Logger: opts.Logger})
+	// The simulator's own receiver is allowed, wherever it runs.
+	hook, err := webhook.New(webhook.Config{Secret: SimSecret, HTTPClient: guardedClient(opts, hostPrefixes(u.Hostname())), Logger: opts.Logger})
 	if err != nil {
 		return err
 	}
 	reg.Register(smsProvider)
 	reg.Register(hook)
 	return nil
+}
+
+// guardedClient is the HTTP client of webhook providers: opts.HTTPClient's settings with a
+// transport that refuses internal addresses other than the allowed ones.
+func guardedClient(opts Options, extra []netip.Prefix) *http.Client {
+	c := &http.Client{}
+	if opts.HTTPClient != nil {
+		cp := *opts.HTTPClient
+		c = &cp
+	}
+	c.Transport = netguard.New(append(append([]netip.Prefix{}, opts.WebhookAllow...), extra...)).Transport()
+	return c
+}
+
+// hostPrefixes are the addresses of host, as single-address prefixes.
+func hostPrefixes(host string) []netip.Prefix {
+	var addrs []netip.Addr
+	if a, err := netip.ParseAddr(host); err == nil {
+		addrs = append(addrs, a)
+	} else if ips, err := net.LookupIP(host); err == nil {
+		for _, ip := range ips {
+			if a, ok := netip.AddrFromSlice(ip); ok {
+				addrs = append(addrs, a.Unmap())
+			}
+		}
+	}
+	out := make([]netip.Prefix, 0, len(addrs))
+	for _, a := range addrs {
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out
 }
 
 func knownKeys() string {

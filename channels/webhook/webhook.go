@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/herald-msg/herald/channels"
+	"github.com/herald-msg/herald/channels/netguard"
 )
 
 // Headers of a signed request, both ways.
@@ -205,6 +206,10 @@ func (p *Provider) sendOne(ctx context.Context, m channels.Message) (channels.Re
 	req.Header.Set(HeaderSignature, Sign(p.cfg.Secret, ts, body))
 	resp, err := p.client.Do(req)
 	if err != nil {
+		if errors.Is(err, netguard.ErrBlocked) {
+			p.logger.WarnContext(ctx, "webhook to an internal address refused", "message_id", m.ID, "host", u.Host)
+			return failed(m.ID, "address not allowed: the URL leads to an internal network address", false), false
+		}
 		p.logger.WarnContext(ctx, "webhook request failed", "message_id", m.ID, "host", u.Host, "error", err)
 		return failed(m.ID, "transport: "+err.Error(), true), true
 	}
