@@ -21,6 +21,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/herald-msg/herald/fault"
@@ -44,6 +45,8 @@ type APIKeySecret struct {
 // Service manages apps, console users, API keys and sessions on the core database.
 type Service struct {
 	db            *sql.DB
+	redis         redis.UniversalClient
+	redisPrefix   string
 	logger        *slog.Logger
 	sessionSecret []byte
 	sessionTTL    time.Duration
@@ -65,11 +68,14 @@ type Config struct {
 	SessionSecret string
 	SessionTTL    time.Duration
 	Logger        *slog.Logger
+	// Redis counts failed sign-ins per email across processes; nil turns the back-off off.
+	Redis       redis.UniversalClient
+	RedisPrefix string
 }
 
 // NewService returns the account service, loading or creating the session secret.
 func NewService(ctx context.Context, db *sql.DB, cfg Config) (*Service, error) {
-	s := &Service{db: db, logger: cfg.Logger, sessionTTL: cfg.SessionTTL, nowFunc: time.Now, keys: map[string]cachedKey{}}
+	s := &Service{db: db, redis: cfg.Redis, redisPrefix: cfg.RedisPrefix, logger: cfg.Logger, sessionTTL: cfg.SessionTTL, nowFunc: time.Now, keys: map[string]cachedKey{}}
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
@@ -144,17 +150,25 @@ func (s *Service) Login(ctx context.Context, email, password string) (*Principal
 		role    string
 		allApps bool
 	)
+	if err := s.checkBackoff(ctx, email); err != nil {
+		return nil, "", time.Time{}, err
+	}
 	err := s.db.QueryRowContext(ctx, "SELECT id, password_hash, role, all_apps FROM console_users WHERE email = ?", strings.ToLower(email)).
 		Scan(&id, &hash, &role, &allApps)
 	if errors.Is(err, sql.ErrNoRows) {
 		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		s.failedLogin(ctx, email)
 		return nil, "", time.Time{}, fault.Unauthenticated("wrong email or password")
 	}
 	if err != nil {
 		return nil, "", time.Time{}, fmt.Errorf("error reading console user: %w", err)
 	}
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
+		s.failedLogin(ctx, email)
 		return nil, "", time.Time{}, fault.Unauthenticated("wrong email or password")
+	}
+	if s.redis != nil {
+		s.redis.Del(ctx, s.loginKey(email))
 	}
 	p, err := s.consoleUser(ctx, id)
 	if err != nil {
@@ -162,6 +176,42 @@ func (s *Service) Login(ctx context.Context, email, password string) (*Principal
 	}
 	exp := s.nowFunc().Add(s.sessionTTL)
 	return p, s.signSession(id, exp), exp, nil
+}
+
+// Sign-in back-off: after MaxFailedLogins failures for one email within LoginBackoff, further
+// attempts are refused until the window passes.
+const (
+	MaxFailedLogins = 10
+	LoginBackoff    = 15 * time.Minute
+)
+
+func (s *Service) loginKey(email string) string {
+	return s.redisPrefix + "login:{" + HashForLog(strings.ToLower(email)) + "}"
+}
+
+func (s *Service) checkBackoff(ctx context.Context, email string) error {
+	if s.redis == nil {
+		return nil
+	}
+	n, err := s.redis.Get(ctx, s.loginKey(email)).Int()
+	if err != nil || n < MaxFailedLogins {
+		return nil // no failures, or Redis unreachable: the password check still applies
+	}
+	ttl, _ := s.redis.PTTL(ctx, s.loginKey(email)).Result()
+	return fault.RateLimited("too many failed sign-ins for this account; try again in %s", ttl.Round(time.Minute))
+}
+
+func (s *Service) failedLogin(ctx context.Context, email string) {
+	if s.redis == nil {
+		return
+	}
+	key := s.loginKey(email)
+	pipe := s.redis.TxPipeline()
+	pipe.Incr(ctx, key)
+	pipe.ExpireNX(ctx, key, LoginBackoff)
+	if _, err := pipe.Exec(ctx); err != nil {
+		s.logger.WarnContext(ctx, "error counting a failed sign-in", "error", err)
+	}
 }
 
 // SessionCookie is the name of the console session cookie.

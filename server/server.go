@@ -208,7 +208,8 @@ func (h *Herald) connect(ctx, brokerCtx context.Context, brokerDone chan<- error
 	if err != nil {
 		return err
 	}
-	h.Accounts, err = account.NewService(ctx, h.DB.Core, account.Config{SessionSecret: h.cfg.SessionSecret, SessionTTL: h.cfg.SessionTTL, Logger: h.logger})
+	h.Accounts, err = account.NewService(ctx, h.DB.Core, account.Config{SessionSecret: h.cfg.SessionSecret, SessionTTL: h.cfg.SessionTTL, Logger: h.logger,
+		Redis: h.Redis, RedisPrefix: h.cfg.RedisPrefix})
 	if err != nil {
 		return err
 	}
