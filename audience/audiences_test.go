@@ -2,6 +2,7 @@ package audience_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"testing"
 
@@ -16,9 +17,12 @@ import (
 
 type audienceBundle struct {
 	svc   *audience.Service
+	db    *sql.DB
 	ctx   context.Context
 	appID int64
 }
+
+func (b *audienceBundle) svcDB() *sql.DB { return b.db }
 
 func setupAudiences(t *testing.T) *audienceBundle {
 	t.Helper()
@@ -37,7 +41,7 @@ func setupAudiences(t *testing.T) *audienceBundle {
 	}
 	_, _, err = svc.Upsert(ctx, appID, users)
 	require.NoError(t, err)
-	return &audienceBundle{svc: svc, ctx: ctx, appID: appID}
+	return &audienceBundle{svc: svc, db: db.Core, ctx: ctx, appID: appID}
 }
 
 func (b *audienceBundle) members(t *testing.T, a *audience.Audience) []string {
@@ -176,4 +180,37 @@ func mustFault(t *testing.T, err error) *fault.Error {
 	fe, ok := fault.As(err)
 	require.True(t, ok, "%v", err)
 	return fe
+}
+
+// An address bound in two apps is two identities: neither app sees or changes the other's.
+func TestIdentitiesNeverCrossApps(t *testing.T) {
+	t.Parallel()
+	b := setupAudiences(t)
+	res, err := b.svcDB().Exec("INSERT INTO apps (name, created_at) VALUES ('b', NOW(3))")
+	require.NoError(t, err)
+	appB, _ := res.LastInsertId()
+	ctxB := account.WithPrincipal(context.Background(), &account.Principal{Role: account.Operator, AppIDs: []int64{appB}})
+	_, _, err = b.svc.Upsert(ctxB, appB, []audience.UserInput{{ID: "u1", Identities: []audience.Identity{{Channel: channels.SMS, Address: "13800138000"}}}})
+	require.NoError(t, err)
+	_, err = b.svc.Bind(b.ctx, b.appID, "u2", audience.Identity{Channel: channels.SMS, Address: "+8613800138000"})
+	require.NoError(t, err)
+
+	owners, err := b.svc.Owners(ctxB, appB, channels.SMS, "13800138000")
+	require.NoError(t, err)
+	require.Len(t, owners, 1)
+	require.Equal(t, appB, owners[0].AppID, "app B sees only its own user u1")
+	owners, err = b.svc.Owners(b.ctx, b.appID, channels.SMS, "13800138000")
+	require.NoError(t, err)
+	require.Len(t, owners, 1)
+	require.Equal(t, "u2", owners[0].ID)
+
+	_, err = b.svc.Bind(ctxB, b.appID, "u1", audience.Identity{Channel: channels.SMS, Address: "13800138000"})
+	require.Equal(t, fault.CodeForbidden, fault.CodeOf(err), "app B's caller cannot bind in app A")
+	_, err = b.svc.Owners(ctxB, b.appID, channels.SMS, "13800138000")
+	require.Equal(t, fault.CodeForbidden, fault.CodeOf(err), "nor look up app A's owners")
+	_, err = b.svc.Unbind(ctxB, appB, "u1", audience.Identity{Channel: channels.SMS, Address: "13800138000"})
+	require.NoError(t, err)
+	owners, err = b.svc.Owners(b.ctx, b.appID, channels.SMS, "13800138000")
+	require.NoError(t, err)
+	require.Len(t, owners, 1, "unbinding in app B leaves app A's identity")
 }
