@@ -24,7 +24,11 @@ func Segments(text string) int {
 	if gsm {
 		return parts(septets, 160, 153)
 	}
-	return parts(len(utf16.Encode([]rune(text))), 70, 67)
+	units := 0
+	for _, r := range text {
+		units += utf16.RuneLen(r)
+	}
+	return parts(units, 70, 67)
 }
 
 func parts(n, single, multi int) int {
