@@ -181,7 +181,8 @@ func (r *mutationResolver) ImportUsers(ctx context.Context, appID string, file g
 	if err != nil {
 		return nil, err
 	}
-	out := &model.ImportReport{Rows: int(rep.Rows), Imported: int(rep.Imported), Errors: make([]*model.ImportError, len(rep.Errors))}
+	out := &model.ImportReport{Rows: int(rep.Rows), Imported: int(rep.Imported), Failed: int(rep.Failed), Truncated: rep.Truncated,
+		Stopped: rep.Stopped, Encoding: string(rep.Encoding), Errors: make([]*model.ImportError, len(rep.Errors))}
 	for i, e := range rep.Errors {
 		out.Errors[i] = &model.ImportError{Row: e.Row, Reason: e.Reason}
 		if e.Column != "" {

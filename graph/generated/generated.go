@@ -155,9 +155,13 @@ type ComplexityRoot struct {
 	}
 
 	ImportReport struct {
-		Errors   func(childComplexity int) int
-		Imported func(childComplexity int) int
-		Rows     func(childComplexity int) int
+		Encoding  func(childComplexity int) int
+		Errors    func(childComplexity int) int
+		Failed    func(childComplexity int) int
+		Imported  func(childComplexity int) int
+		Rows      func(childComplexity int) int
+		Stopped   func(childComplexity int) int
+		Truncated func(childComplexity int) int
 	}
 
 	Message struct {
@@ -919,12 +923,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ImportError.Row(childComplexity), true
 
+	case "ImportReport.encoding":
+		if e.ComplexityRoot.ImportReport.Encoding == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Encoding(childComplexity), true
 	case "ImportReport.errors":
 		if e.ComplexityRoot.ImportReport.Errors == nil {
 			break
 		}
 
 		return e.ComplexityRoot.ImportReport.Errors(childComplexity), true
+	case "ImportReport.failed":
+		if e.ComplexityRoot.ImportReport.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Failed(childComplexity), true
 	case "ImportReport.imported":
 		if e.ComplexityRoot.ImportReport.Imported == nil {
 			break
@@ -937,6 +953,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImportReport.Rows(childComplexity), true
+	case "ImportReport.stopped":
+		if e.ComplexityRoot.ImportReport.Stopped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Stopped(childComplexity), true
+	case "ImportReport.truncated":
+		if e.ComplexityRoot.ImportReport.Truncated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Truncated(childComplexity), true
 
 	case "Message.address":
 		if e.ComplexityRoot.Message.Address == nil {
@@ -2459,7 +2487,8 @@ type PageInfo { hasNextPage: Boolean!, endCursor: String }
 input UserInput { id: ID!, attributes: JSON, tags: [String!], identities: [IdentityInput!] }
 input IdentityInput { channel: Channel!, address: String! }
 type UpsertResult { created: Int!, updated: Int! }
-type ImportReport { rows: Int!, imported: Int!, errors: [ImportError!]! }
+"What an import did: rows read, users imported, rows that failed (each in errors, up to 1,000: truncated says more failed), and stopped when broken quoting ended the file early."
+type ImportReport { rows: Int!, imported: Int!, failed: Int!, errors: [ImportError!]!, truncated: Boolean!, stopped: Boolean!, encoding: String! }
 type ImportError { row: Int!, column: String, reason: String! }
 
 type User {
@@ -2789,8 +2818,16 @@ func (ec *executionContext) childFields_ImportReport(ctx context.Context, field 
 		return ec.fieldContext_ImportReport_rows(ctx, field)
 	case "imported":
 		return ec.fieldContext_ImportReport_imported(ctx, field)
+	case "failed":
+		return ec.fieldContext_ImportReport_failed(ctx, field)
 	case "errors":
 		return ec.fieldContext_ImportReport_errors(ctx, field)
+	case "truncated":
+		return ec.fieldContext_ImportReport_truncated(ctx, field)
+	case "stopped":
+		return ec.fieldContext_ImportReport_stopped(ctx, field)
+	case "encoding":
+		return ec.fieldContext_ImportReport_encoding(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ImportReport", field.Name)
 }
@@ -5951,6 +5988,29 @@ func (ec *executionContext) fieldContext_ImportReport_imported(_ context.Context
 	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "Int")
 }
 
+func (ec *executionContext) _ImportReport_failed(ctx context.Context, field graphql.CollectedField, obj *model.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "Int")
+}
+
 func (ec *executionContext) _ImportReport_errors(ctx context.Context, field graphql.CollectedField, obj *model.ImportReport) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5981,6 +6041,75 @@ func (ec *executionContext) fieldContext_ImportReport_errors(_ context.Context, 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ImportReport_truncated(ctx context.Context, field graphql.CollectedField, obj *model.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_truncated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Truncated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_truncated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ImportReport_stopped(ctx context.Context, field graphql.CollectedField, obj *model.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_stopped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stopped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_stopped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ImportReport_encoding(ctx context.Context, field graphql.CollectedField, obj *model.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_encoding(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Encoding, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_encoding(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "String")
 }
 
 func (ec *executionContext) _Message_id(ctx context.Context, field graphql.CollectedField, obj *model.Message) (ret graphql.Marshaler) {
@@ -14144,8 +14273,28 @@ func (ec *executionContext) _ImportReport(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "failed":
+			out.Values[i] = ec._ImportReport_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "errors":
 			out.Values[i] = ec._ImportReport_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "truncated":
+			out.Values[i] = ec._ImportReport_truncated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "stopped":
+			out.Values[i] = ec._ImportReport_stopped(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "encoding":
+			out.Values[i] = ec._ImportReport_encoding(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

@@ -152,10 +152,15 @@ type ImportError struct {
 	Reason string  `json:"reason"`
 }
 
+// What an import did: rows read, users imported, rows that failed (each in errors, up to 1,000: truncated says more failed), and stopped when broken quoting ended the file early.
 type ImportReport struct {
-	Rows     int            `json:"rows"`
-	Imported int            `json:"imported"`
-	Errors   []*ImportError `json:"errors"`
+	Rows      int            `json:"rows"`
+	Imported  int            `json:"imported"`
+	Failed    int            `json:"failed"`
+	Errors    []*ImportError `json:"errors"`
+	Truncated bool           `json:"truncated"`
+	Stopped   bool           `json:"stopped"`
+	Encoding  string         `json:"encoding"`
 }
 
 type Message struct {
