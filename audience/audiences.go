@@ -149,6 +149,10 @@ func (s *Service) CreateAudience(ctx context.Context, in AudienceInput) (*Audien
 
 // FindAudience returns an audience the caller may read, or NOT_FOUND.
 func (s *Service) FindAudience(ctx context.Context, id int64) (*Audience, error) {
+	// An anonymous caller learns nothing, not even whether the object exists.
+	if _, err := account.Require(ctx); err != nil {
+		return nil, err
+	}
 	a, err := s.GetAudience(ctx, id)
 	if err != nil {
 		return nil, err

@@ -213,12 +213,16 @@ func (s *Service) Create(ctx context.Context, in Input) (*Template, error) {
 
 // Update saves a new version of a template; tasks keep the version they pinned.
 func (s *Service) Update(ctx context.Context, id int64, in Input) (*Template, error) {
+	if _, err := account.Require(ctx); err != nil {
+		return nil, err
+	}
 	cur, err := s.Get(ctx, id, 0)
 	if err != nil {
 		return nil, err
 	}
 	if cur.AppID != in.AppID {
-		return nil, fault.BadInput("input.appId", "template %d belongs to another app", id)
+		// Another app's object does not exist for this caller.
+		return nil, fault.NotFound("id", "template %d does not exist in app %d", id, in.AppID)
 	}
 	p, err := account.Authorize(ctx, in.AppID, account.Operator, "input.appId")
 	if err != nil {
@@ -309,6 +313,10 @@ func (s *Service) Get(ctx context.Context, id int64, version int) (*Template, er
 
 // Find returns a template the caller may read, at version (0: the latest).
 func (s *Service) Find(ctx context.Context, id int64, version int) (*Template, error) {
+	// An anonymous caller learns nothing, not even whether the object exists.
+	if _, err := account.Require(ctx); err != nil {
+		return nil, err
+	}
 	t, err := s.Get(ctx, id, version)
 	if err != nil {
 		return nil, err

@@ -153,7 +153,7 @@ func TestCallerChecks(t *testing.T) {
 		{"update moving the template to another app", func() error {
 			_, err := b.svc.Update(as(t, account.Operator, 1, 2), tpl.ID, smsInput(2, "login code", "{{code}}"))
 			return err
-		}, fault.CodeBadInput, "input.appId"},
+		}, fault.CodeNotFound, "id"}, // another app's object does not exist for that app
 		{"update of a missing template", func() error {
 			_, err := b.svc.Update(own, tpl.ID+100, smsInput(1, "login code", "{{code}}"))
 			return err

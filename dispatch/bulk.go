@@ -218,6 +218,10 @@ func (s *Service) startPlanning(ctx context.Context, t *Task) error {
 // SetTaskStatus pauses, resumes or cancels a task. Workers see the change within a second:
 // no new shard starts, and a running shard stops at its next batch.
 func (s *Service) SetTaskStatus(ctx context.Context, id int64, to Status) (*Task, error) {
+	// An anonymous caller learns nothing, not even whether the object exists.
+	if _, err := account.Require(ctx); err != nil {
+		return nil, err
+	}
 	t, err := s.task(ctx, id)
 	if err != nil {
 		return nil, err

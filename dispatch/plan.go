@@ -39,6 +39,10 @@ type RoutePlan struct {
 // nothing. For a fallback chain every channel with an address is a step, starting when the
 // ones before it missed their milestone.
 func (s *Service) PlanRoute(ctx context.Context, ruleID int64, userID string, vars map[string]any) (*RoutePlan, error) {
+	// An anonymous caller learns nothing, not even whether the object exists.
+	if _, err := account.Require(ctx); err != nil {
+		return nil, err
+	}
 	rl, err := s.rules.Get(ctx, ruleID, 0)
 	if err != nil {
 		return nil, err
@@ -118,6 +122,10 @@ type Simulation struct {
 // template, SMS is priced at the rendered text's segment count and channels the template
 // has no variant for count as suppressed.
 func (s *Service) SimulateRule(ctx context.Context, ruleID, audienceID, templateID int64, vars map[string]any) (*Simulation, error) {
+	// An anonymous caller learns nothing, not even whether the object exists.
+	if _, err := account.Require(ctx); err != nil {
+		return nil, err
+	}
 	rl, err := s.rules.Get(ctx, ruleID, 0)
 	if err != nil {
 		return nil, err

@@ -109,6 +109,10 @@ func scanTask(row interface{ Scan(...any) error }) (*Task, error) {
 
 // Task returns a task the caller may read; NOT_FOUND otherwise.
 func (s *Service) Task(ctx context.Context, id int64) (*Task, error) {
+	// An anonymous caller learns nothing, not even whether the object exists.
+	if _, err := account.Require(ctx); err != nil {
+		return nil, err
+	}
 	t, err := s.task(ctx, id)
 	if err != nil {
 		return nil, err

@@ -309,12 +309,16 @@ func (s *Service) Create(ctx context.Context, in Input) (*Rule, error) {
 
 // Update saves a new version of a rule.
 func (s *Service) Update(ctx context.Context, id int64, in Input) (*Rule, error) {
+	if _, err := account.Require(ctx); err != nil {
+		return nil, err
+	}
 	cur, err := s.Get(ctx, id, 0)
 	if err != nil {
 		return nil, err
 	}
 	if cur.AppID != in.AppID {
-		return nil, fault.BadInput("input.appId", "rule %d belongs to another app", id)
+		// Another app's object does not exist for this caller.
+		return nil, fault.NotFound("id", "rule %d does not exist in app %d", id, in.AppID)
 	}
 	p, err := account.Authorize(ctx, in.AppID, account.Operator, "input.appId")
 	if err != nil {
@@ -396,6 +400,10 @@ func (s *Service) Get(ctx context.Context, id int64, version int) (*Rule, error)
 
 // Find returns a rule the caller may read.
 func (s *Service) Find(ctx context.Context, id int64) (*Rule, error) {
+	// An anonymous caller learns nothing, not even whether the object exists.
+	if _, err := account.Require(ctx); err != nil {
+		return nil, err
+	}
 	r, err := s.Get(ctx, id, 0)
 	if err != nil {
 		return nil, err

@@ -132,7 +132,7 @@ func TestCallerChecks(t *testing.T) {
 		{"update moving the rule to another app", func() error {
 			_, err := b.svc.Update(as(t, account.Operator, 1, 2), r.ID, twoRoutes(2, "r", "x"))
 			return err
-		}, fault.CodeBadInput, "input.appId"},
+		}, fault.CodeNotFound, "id"}, // another app's object does not exist for that app
 		{"find from another app", func() error {
 			_, err := b.svc.Find(as(t, account.Admin, 2), r.ID)
 			return err
