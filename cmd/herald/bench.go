@@ -14,7 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -22,9 +22,11 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/herald-msg/herald/account"
 	"github.com/herald-msg/herald/bench"
 	"github.com/herald-msg/herald/channels"
 	"github.com/herald-msg/herald/channels/sim"
+	"github.com/herald-msg/herald/client"
 	"github.com/herald-msg/herald/server"
 	"github.com/herald-msg/herald/store"
 )
@@ -78,8 +80,7 @@ func runBench(ctx context.Context, args []string) error {
 	}))
 	defer simSrv.Close()
 	env := append(os.Environ(), "HERALD_HTTP_ADDR=127.0.0.1:0", "HERALD_DB_PREFIX="+prefix, "HERALD_AMQP_PREFIX="+prefix+".",
-		"HERALD_REDIS_PREFIX="+prefix+":", "HERALD_PROVIDERS=sim="+simSrv.URL, "HERALD_ADMIN_EMAIL=bench@herald.local",
-		"HERALD_ADMIN_PASSWORD=herald-bench", "HERALD_DEMO=false", "HERALD_PUBLIC_URL=http://127.0.0.1:1")
+		"HERALD_REDIS_PREFIX="+prefix+":", "HERALD_PROVIDERS=sim="+simSrv.URL, "HERALD_DEMO=false", "HERALD_PUBLIC_URL=http://127.0.0.1:1")
 	cfg, err := server.LoadConfig("", env)
 	if err != nil {
 		return err
@@ -113,24 +114,27 @@ func runBench(ctx context.Context, args []string) error {
 		return fmt.Errorf("herald was not ready within two minutes")
 	}
 
-	c := &gqlClient{base: base, http: &http.Client{Timeout: time.Minute}}
-	if err := c.login("bench@herald.local", "herald-bench"); err != nil {
+	// The app and its key are made in-process, as an administrator would in the console; every
+	// measured call then goes over HTTP like a backend's.
+	admin := account.WithPrincipal(ctx, &account.Principal{Email: "bench", Role: account.Admin, AllApps: true})
+	a, err := h.Accounts.CreateApp(admin, "bench")
+	if err != nil {
 		return err
 	}
-	var app struct {
-		CreateApp struct{ ID string } `json:"createApp"`
-	}
-	if err := c.do(`mutation { createApp(name: "bench") { id } }`, nil, &app); err != nil {
+	key, err := h.Accounts.CreateAPIKey(admin, a.ID, account.Operator)
+	if err != nil {
 		return err
 	}
-	appID := app.CreateApp.ID
+	hc := client.New(base, client.WithAPIKey(key.Secret), client.WithHTTPClient(&http.Client{Timeout: time.Minute}))
+	do := func(query string, vars map[string]any, out any) error { return hc.Do(ctx, query, vars, out) }
+	appID := strconv.FormatInt(a.ID, 10)
 	fmt.Fprintf(os.Stderr, "seeding %d users", *users)
 	for start := 0; start < *users; start += 10000 {
 		var batch []map[string]any
 		for i := start; i < min(start+10000, *users); i++ {
 			batch = append(batch, map[string]any{"id": fmt.Sprintf("u%08d", i), "identities": []map[string]any{{"channel": "SMS", "address": benchPhone(i)}}})
 		}
-		if err := c.do(`mutation($a: ID!, $u: [UserInput!]!) { upsertUsers(appId: $a, users: $u) { created } }`, map[string]any{"a": appID, "u": batch}, nil); err != nil {
+		if err := do(`mutation($a: ID!, $u: [UserInput!]!) { upsertUsers(appId: $a, users: $u) { created } }`, map[string]any{"a": appID, "u": batch}, nil); err != nil {
 			return err
 		}
 		fmt.Fprint(os.Stderr, ".")
@@ -139,14 +143,14 @@ func runBench(ctx context.Context, args []string) error {
 	var tpl struct {
 		CreateTemplate struct{ ID string } `json:"createTemplate"`
 	}
-	if err := c.do(`mutation($a: ID!) { createTemplate(input: {appId: $a, name: "bench", variables: [{name: "n", type: "string"}],
+	if err := do(`mutation($a: ID!) { createTemplate(input: {appId: $a, name: "bench", variables: [{name: "n", type: "string"}],
 		variants: [{channel: SMS, body: "Herald bench {{n}}", extra: {sign: "Herald"}}]}) { id } }`, map[string]any{"a": appID}, &tpl); err != nil {
 		return err
 	}
 	var rl struct {
 		CreateRule struct{ ID string } `json:"createRule"`
 	}
-	if err := c.do(`mutation($a: ID!) { createRule(input: {appId: $a, name: "sms", routes: [{strategy: CONCURRENT, channels: [SMS]}]}) { id } }`, map[string]any{"a": appID}, &rl); err != nil {
+	if err := do(`mutation($a: ID!) { createRule(input: {appId: $a, name: "sms", routes: [{strategy: CONCURRENT, channels: [SMS]}]}) { id } }`, map[string]any{"a": appID}, &rl); err != nil {
 		return err
 	}
 	realtime := func(n int, tag string) (latency, error) {
@@ -159,7 +163,7 @@ func runBench(ctx context.Context, args []string) error {
 					Messages []struct{ ID string } `json:"messages"`
 				} `json:"send"`
 			}
-			err := c.do(`mutation($a: ID!, $t: ID!, $r: ID!, $u: ID!, $n: String!) { send(input: {appId: $a, templateId: $t, ruleId: $r, userIds: [$u], variables: {n: $n}, priority: 9}) { messages { id } } }`,
+			err := do(`mutation($a: ID!, $t: ID!, $r: ID!, $u: ID!, $n: String!) { send(input: {appId: $a, templateId: $t, ruleId: $r, userIds: [$u], variables: {n: $n}, priority: 9}) { messages { id } } }`,
 				map[string]any{"a": appID, "t": tpl.CreateTemplate.ID, "r": rl.CreateRule.ID, "u": user, "n": fmt.Sprintf("%s-%d", tag, i)}, &res)
 			if err != nil || len(res.Send.Messages) == 0 {
 				return latency{}, fmt.Errorf("realtime send: %v", err)
@@ -195,7 +199,7 @@ func runBench(ctx context.Context, args []string) error {
 	var task struct {
 		CreateTask struct{ ID string } `json:"createTask"`
 	}
-	if err := c.do(`mutation($a: ID!, $t: ID!, $r: ID!) { createTask(input: {appId: $a, name: "bench", kind: BROADCAST, templateId: $t, ruleId: $r, variables: {n: "bulk"}, priority: 1}) { id } }`,
+	if err := do(`mutation($a: ID!, $t: ID!, $r: ID!) { createTask(input: {appId: $a, name: "bench", kind: BROADCAST, templateId: $t, ruleId: $r, variables: {n: "bulk"}, priority: 1}) { id } }`,
 		map[string]any{"a": appID, "t": tpl.CreateTemplate.ID, "r": rl.CreateRule.ID}, &task); err != nil {
 		return err
 	}
@@ -256,15 +260,9 @@ func receivedAt(s *sim.Server, phone, id string) (time.Time, bool) {
 }
 
 func summarize(ds []time.Duration) latency {
-	if len(ds) == 0 {
-		return latency{}
-	}
-	slices.Sort(ds)
-	at := func(q float64) float64 {
-		i := int(q*float64(len(ds)-1) + 0.5)
-		return float64(ds[i].Microseconds()) / 1000
-	}
-	return latency{Samples: len(ds), P50ms: at(0.50), P95ms: at(0.95), P99ms: at(0.99)}
+	p50, p95, p99 := bench.Percentiles(ds)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	return latency{Samples: len(ds), P50ms: ms(p50), P95ms: ms(p95), P99ms: ms(p99)}
 }
 
 // processUsage reads this process's peak resident memory and CPU time from /proc.
@@ -330,58 +328,6 @@ func cleanupBench(cfg server.Config, prefix string) {
 		}
 		rdb.Close()
 	}
-}
-
-// gqlClient is the bench's GraphQL caller: a console session, like an operator's.
-type gqlClient struct {
-	base   string
-	http   *http.Client
-	cookie *http.Cookie
-}
-
-func (c *gqlClient) login(email, password string) error {
-	body, _ := json.Marshal(map[string]any{"query": `mutation($e: String!, $p: String!) { login(email: $e, password: $p) { role } }`, "variables": map[string]any{"e": email, "p": password}})
-	resp, err := c.http.Post(c.base+"/graphql", "application/json", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	for _, ck := range resp.Cookies() {
-		if ck.Name == "herald_session" {
-			c.cookie = ck
-			return nil
-		}
-	}
-	b, _ := io.ReadAll(resp.Body)
-	return fmt.Errorf("login failed: %s", b)
-}
-
-func (c *gqlClient) do(query string, vars map[string]any, out any) error {
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequest(http.MethodPost, c.base+"/graphql", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.AddCookie(c.cookie)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	var r struct {
-		Data   json.RawMessage `json:"data"`
-		Errors []struct {
-			Message string `json:"message"`
-		} `json:"errors"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		return err
-	}
-	if len(r.Errors) > 0 {
-		return fmt.Errorf("graphql: %s", r.Errors[0].Message)
-	}
-	if out != nil {
-		return json.Unmarshal(r.Data, out)
-	}
-	return nil
 }
 
 // benchLog is where Herald's log goes during a bench: HERALD_BENCH_LOG, or nowhere.
