@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/herald-msg/herald/fault"
+	"github.com/herald-msg/herald/store"
 )
 
 // AuditEntry is one recorded mutation.
@@ -46,7 +47,7 @@ func (s *Service) AuditLog(ctx context.Context, appID int64, first int, beforeID
 		if len(p.AppIDs) == 0 {
 			return nil, false, nil
 		}
-		q += " AND app_id IN (" + placeholders(len(p.AppIDs)) + ")"
+		q += " AND app_id IN (" + store.Placeholders(len(p.AppIDs)) + ")"
 		for _, a := range p.AppIDs {
 			args = append(args, a)
 		}
@@ -80,15 +81,4 @@ func (s *Service) AuditLog(ctx context.Context, appID int64, first int, beforeID
 		out = out[:first]
 	}
 	return out, more, rows.Err()
-}
-
-func placeholders(n int) string {
-	b := make([]byte, 0, 2*n)
-	for i := range n {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '?')
-	}
-	return string(b)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/herald-msg/herald/account"
 	"github.com/herald-msg/herald/channels"
 	"github.com/herald-msg/herald/fault"
+	"github.com/herald-msg/herald/store"
 )
 
 // MaxUpsert is the most users one upsert may carry.
@@ -188,7 +189,7 @@ func existingUsers(ctx context.Context, tx *sql.Tx, appID int64, users []UserInp
 			args = append(args, u.ID)
 		}
 		var c int
-		q := "SELECT COUNT(*) FROM users WHERE app_id = ? AND id IN (" + placeholders(len(part)) + ")"
+		q := "SELECT COUNT(*) FROM users WHERE app_id = ? AND id IN (" + store.Placeholders(len(part)) + ")"
 		if err := tx.QueryRowContext(ctx, q, args...).Scan(&c); err != nil {
 			return 0, fmt.Errorf("error counting users: %w", err)
 		}
@@ -267,10 +268,6 @@ func insertRows(ctx context.Context, tx *sql.Tx, head, tuple string, rows [][]an
 	return err
 }
 
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
-}
-
 // Existing returns which of ids are users of app.
 func (s *Service) Existing(ctx context.Context, appID int64, ids []string) (map[string]bool, error) {
 	out := make(map[string]bool, len(ids))
@@ -280,7 +277,7 @@ func (s *Service) Existing(ctx context.Context, appID int64, ids []string) (map[
 		for _, id := range part {
 			args = append(args, id)
 		}
-		rows, err := s.db.QueryContext(ctx, "SELECT id FROM users WHERE app_id = ? AND id IN ("+placeholders(len(part))+")", args...)
+		rows, err := s.db.QueryContext(ctx, "SELECT id FROM users WHERE app_id = ? AND id IN ("+store.Placeholders(len(part))+")", args...)
 		if err != nil {
 			return nil, fmt.Errorf("error reading users: %w", err)
 		}
@@ -324,7 +321,7 @@ func (s *Service) LoadAddresses(ctx context.Context, appID int64, userIDs []stri
 		}
 		rows, err := s.db.QueryContext(ctx, `SELECT ui.user_id, i.channel, i.address
 			FROM user_identities ui JOIN identities i ON i.id = ui.identity_id
-			WHERE ui.app_id = ? AND ui.user_id IN (`+placeholders(len(part))+`)
+			WHERE ui.app_id = ? AND ui.user_id IN (`+store.Placeholders(len(part))+`)
 			ORDER BY ui.user_id, ui.created_at, i.id`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("error resolving identities: %w", err)
@@ -360,7 +357,7 @@ func (s *Service) Users(ctx context.Context, appID int64, ids []string) (map[str
 		for _, id := range part {
 			args = append(args, id)
 		}
-		rows, err := s.db.QueryContext(ctx, "SELECT id, attributes FROM users WHERE app_id = ? AND id IN ("+placeholders(len(part))+")", args...)
+		rows, err := s.db.QueryContext(ctx, "SELECT id, attributes FROM users WHERE app_id = ? AND id IN ("+store.Placeholders(len(part))+")", args...)
 		if err != nil {
 			return nil, fmt.Errorf("error reading users: %w", err)
 		}
@@ -380,7 +377,7 @@ func (s *Service) Users(ctx context.Context, appID int64, ids []string) (map[str
 		if err := rows.Err(); err != nil {
 			return nil, err
 		}
-		trows, err := s.db.QueryContext(ctx, "SELECT user_id, tag FROM user_tags WHERE app_id = ? AND user_id IN ("+placeholders(len(part))+") ORDER BY tag", args...)
+		trows, err := s.db.QueryContext(ctx, "SELECT user_id, tag FROM user_tags WHERE app_id = ? AND user_id IN ("+store.Placeholders(len(part))+") ORDER BY tag", args...)
 		if err != nil {
 			return nil, fmt.Errorf("error reading tags: %w", err)
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/herald-msg/herald/account"
 	"github.com/herald-msg/herald/channels"
 	"github.com/herald-msg/herald/fault"
+	"github.com/herald-msg/herald/store"
 )
 
 // OwnerCache is implemented by identity caches that keep the reverse index.
@@ -164,7 +165,7 @@ func (s *Service) SetTags(ctx context.Context, appID int64, userIDs, tags []stri
 			for _, id := range part {
 				args = append(args, id)
 			}
-			res, err := tx.ExecContext(ctx, "DELETE FROM user_tags WHERE app_id = ? AND tag IN ("+placeholders(len(tags))+") AND user_id IN ("+placeholders(len(part))+")", args...)
+			res, err := tx.ExecContext(ctx, "DELETE FROM user_tags WHERE app_id = ? AND tag IN ("+store.Placeholders(len(tags))+") AND user_id IN ("+store.Placeholders(len(part))+")", args...)
 			if err != nil {
 				return 0, fmt.Errorf("error removing tags: %w", err)
 			}

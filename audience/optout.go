@@ -7,6 +7,7 @@ import (
 	"github.com/herald-msg/herald/account"
 	"github.com/herald-msg/herald/channels"
 	"github.com/herald-msg/herald/fault"
+	"github.com/herald-msg/herald/store"
 )
 
 // OptOut is one opt-out of a user: Channel "" means every channel, Class "" every class.
@@ -54,7 +55,7 @@ func (s *Service) OptOuts(ctx context.Context, appID int64, userIDs []string) (m
 		for _, id := range part {
 			args = append(args, id)
 		}
-		rows, err := s.db.QueryContext(ctx, "SELECT user_id, channel, class FROM user_optouts WHERE app_id = ? AND user_id IN ("+placeholders(len(part))+")", args...)
+		rows, err := s.db.QueryContext(ctx, "SELECT user_id, channel, class FROM user_optouts WHERE app_id = ? AND user_id IN ("+store.Placeholders(len(part))+")", args...)
 		if err != nil {
 			return nil, fmt.Errorf("error reading opt-outs: %w", err)
 		}

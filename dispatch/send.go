@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -402,12 +401,4 @@ func plan(rl *rule.Rule, tpl *content.Template, u *audience.User, addrs map[chan
 func hasVariant(t *content.Template, ch channels.Channel) bool {
 	_, ok := t.Variant(ch)
 	return ok
-}
-
-// MaskAddress hides most of an address for logs.
-func MaskAddress(a string) string {
-	if len(a) <= 6 {
-		return strings.Repeat("*", len(a))
-	}
-	return a[:3] + strings.Repeat("*", len(a)-6) + a[len(a)-3:]
 }

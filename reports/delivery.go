@@ -252,7 +252,7 @@ func (w *Writer) statuses(ctx context.Context, k tableKey, ds []Delivery, out ma
 		for i, d := range part {
 			args[i] = d.ID
 		}
-		rows, err := w.db.Stats[k.shard].QueryContext(ctx, "SELECT id, status FROM "+store.DayTable(k.day)+" WHERE id IN ("+placeholders(len(part))+")", args...)
+		rows, err := w.db.Stats[k.shard].QueryContext(ctx, "SELECT id, status FROM "+store.DayTable(k.day)+" WHERE id IN ("+store.Placeholders(len(part))+")", args...)
 		if err != nil {
 			return fmt.Errorf("error reading delivery statuses: %w", err)
 		}
@@ -396,7 +396,7 @@ func (w *Writer) count(ctx context.Context, k tableKey, us []Update) (int, error
 		args[i] = u.ID
 	}
 	var n int
-	err := w.db.Stats[k.shard].QueryRowContext(ctx, "SELECT COUNT(*) FROM "+store.DayTable(k.day)+" WHERE id IN ("+placeholders(len(us))+")", args...).Scan(&n)
+	err := w.db.Stats[k.shard].QueryRowContext(ctx, "SELECT COUNT(*) FROM "+store.DayTable(k.day)+" WHERE id IN ("+store.Placeholders(len(us))+")", args...).Scan(&n)
 	return n, err
 }
 
@@ -448,8 +448,6 @@ func (w *Writer) Get(ctx context.Context, id string) (*Delivery, error) {
 	}
 	return d, err
 }
-
-func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -289,3 +289,8 @@ func (db *DB) DropDayTablesBefore(ctx context.Context, cutoff string) ([]string,
 	}
 	return dropped, nil
 }
+
+// Placeholders is n comma-separated "?" for an IN list or a row of a multi-row statement.
+func Placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
