@@ -118,6 +118,23 @@ type ReceiptAcker interface {
 	AckReceipts(w http.ResponseWriter)
 }
 
+// ReceiptListener is implemented by providers whose receipts do not come to Herald's
+// callback URL but over a connection the provider holds or a result query it polls (MQTT
+// device acknowledgements, DingTalk's send-result query). Herald runs ListenReceipts for the
+// life of the process; it calls deliver with each batch of receipts and returns when ctx ends.
+type ReceiptListener interface {
+	ListenReceipts(ctx context.Context, deliver func([]Receipt) error) error
+}
+
+// CallbackChallenger is implemented by receipt parsers whose vendor checks the callback URL
+// with a GET before it posts receipts (WeChat's echostr handshake, ...); the handler of
+// GET /callbacks/{channel}/{provider} calls it.
+type CallbackChallenger interface {
+	// AnswerChallenge verifies the vendor's GET request and writes the answer it expects,
+	// or returns ErrUnverified.
+	AnswerChallenge(w http.ResponseWriter, r *http.Request) error
+}
+
 // BatchLimiter is implemented by providers whose vendor caps the messages per request.
 type BatchLimiter interface {
 	MaxBatch() int

@@ -101,3 +101,17 @@ func (r *Registry) ReceiptParser(ch Channel) (ReceiptParser, bool) {
 	}
 	return nil, false
 }
+
+// ReceiptParserOf returns the receipt parser of the provider of ch named name; the callback
+// handler of POST /callbacks/{channel}/{provider} uses it.
+func (r *Registry) ReceiptParserOf(ch Channel, name string) (ReceiptParser, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, p := range r.byChannel[ch] {
+		if p.Name() == name {
+			rp, ok := p.(ReceiptParser)
+			return rp, ok
+		}
+	}
+	return nil, false
+}

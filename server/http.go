@@ -43,11 +43,14 @@ func (h *Herald) routes() http.Handler {
 	mux.HandleFunc("GET /readyz", h.readyz)
 	mux.Handle("GET /metrics", promhttp.Handler())
 	if h.mode.API {
+		rates, _ := h.cfg.Rates() // validated at start
 		gql := graph.NewHandler(&graph.Resolver{Svc: graph.Services{Accounts: h.Accounts, Audience: h.Audience, Content: h.Content, Rules: h.Rules,
-			Dispatch: h.Dispatch, Stats: h.Stats, History: h.History, Registry: h.Registry, Breakers: h.Breakers, Logger: h.logger}},
+			Dispatch: h.Dispatch, Stats: h.Stats, History: h.History, Registry: h.Registry, Breakers: h.Breakers, Rates: rates, Logger: h.logger}},
 			graph.Options{Dev: h.cfg.Dev, Logger: h.logger, WebsocketInitFunc: h.websocketInit})
 		mux.Handle("/graphql", h.authenticate(gql))
 		mux.HandleFunc("POST /callbacks/{channel}", h.callback)
+		mux.HandleFunc("POST /callbacks/{channel}/{provider}", h.callback)
+		mux.HandleFunc("GET /callbacks/{channel}/{provider}", h.callbackChallenge)
 		mux.Handle("/", consoleHandler())
 	}
 	return mux
@@ -171,7 +174,15 @@ func (h *Herald) callback(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unknown channel", http.StatusNotFound)
 		return
 	}
-	parser, ok := h.Registry.ReceiptParser(ch)
+	var (
+		parser channels.ReceiptParser
+		ok     bool
+	)
+	if name := r.PathValue("provider"); name != "" {
+		parser, ok = h.Registry.ReceiptParserOf(ch, name)
+	} else {
+		parser, ok = h.Registry.ReceiptParser(ch)
+	}
 	if !ok {
 		http.Error(w, "no provider of this channel takes receipts", http.StatusNotFound)
 		return
@@ -201,6 +212,22 @@ func (h *Herald) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+}
+
+// callbackChallenge answers a vendor's GET check of its callback URL (WeChat's echostr
+// handshake, ...) through the provider named in the path.
+func (h *Herald) callbackChallenge(w http.ResponseWriter, r *http.Request) {
+	ch := channels.Channel(strings.ToUpper(r.PathValue("channel")))
+	parser, ok := h.Registry.ReceiptParserOf(ch, r.PathValue("provider"))
+	challenger, isChallenger := parser.(channels.CallbackChallenger)
+	if !ch.Valid() || !ok || !isChallenger {
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	if err := challenger.AnswerChallenge(w, r); err != nil {
+		h.logger.Warn("unverified callback check refused", "channel", ch, "provider", r.PathValue("provider"), "remote_addr", remoteAddr(r))
+		http.Error(w, "unverified", http.StatusUnauthorized)
+	}
 }
 
 // consoleHandler serves the built console with a single-page-app fallback.

@@ -94,7 +94,29 @@ func Build(spec string, opts Options) (*channels.Registry, error) {
 	return reg, nil
 }
 
-// buildSim points the SMS and webhook providers at a simulator at base.
+// SimTarget is what a provider built for the simulator needs: the simulator's base URL and
+// Herald's options.
+type SimTarget struct {
+	// Base is the simulator's base URL, without a trailing slash.
+	Base *url.URL
+	Opts Options
+}
+
+// URL is the simulator's base URL as a string, without a trailing slash.
+func (t SimTarget) URL() string { return strings.TrimSuffix(t.Base.String(), "/") }
+
+// simProvider builds one provider that talks to the simulator.
+type simProvider func(t SimTarget) (channels.Provider, error)
+
+// simProviders lists the providers sim= registers, in each channel's failover order. Each
+// provider is named after the simulated vendor it talks to, so the simulator posts its
+// receipts to /callbacks/{channel}/{name}.
+var simProviders = []simProvider{
+	simAliyunSMS,
+	simWebhook,
+}
+
+// buildSim points a provider of every channel at a simulator at base.
 func buildSim(base string, opts Options, reg *channels.Registry) error {
 	if base == "" {
 		return errors.New("missing simulator URL, as in sim=http://127.0.0.1:8090")
@@ -106,27 +128,33 @@ func buildSim(base string, opts Options, reg *channels.Registry) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("simulator URL %q is not an http(s) URL", base)
 	}
-	smsProvider, err := sms.NewAliyun(sms.AliyunConfig{
-		Endpoint:        strings.TrimSuffix(u.String(), "/"),
+	target := SimTarget{Base: u, Opts: opts}
+	for _, build := range simProviders {
+		p, err := build(target)
+		if err != nil {
+			return err
+		}
+		reg.Register(p)
+	}
+	return nil
+}
+
+func simAliyunSMS(t SimTarget) (channels.Provider, error) {
+	return sms.NewAliyun(sms.AliyunConfig{
+		Endpoint:        t.URL(),
 		AccessKeyID:     SimAccessKeyID,
 		AccessKeySecret: SimSecret,
 		SignName:        SimSignName,
 		TemplateCode:    SimTemplateCode,
 		CallbackToken:   SimSecret,
-		HTTPClient:      opts.HTTPClient,
-		Logger:          opts.Logger,
+		HTTPClient:      t.Opts.HTTPClient,
+		Logger:          t.Opts.Logger,
 	})
-	if err != nil {
-		return err
-	}
+}
+
+func simWebhook(t SimTarget) (channels.Provider, error) {
 	// The simulator's own receiver is allowed, wherever it runs.
-	hook, err := webhook.New(webhook.Config{Secret: SimSecret, HTTPClient: guardedClient(opts, hostPrefixes(u.Hostname())), Logger: opts.Logger})
-	if err != nil {
-		return err
-	}
-	reg.Register(smsProvider)
-	reg.Register(hook)
-	return nil
+	return webhook.New(webhook.Config{Secret: SimSecret, HTTPClient: guardedClient(t.Opts, hostPrefixes(t.Base.Hostname())), Logger: t.Opts.Logger})
 }
 
 // guardedClient is the HTTP client of webhook providers: opts.HTTPClient's settings with a

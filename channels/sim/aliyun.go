@@ -17,6 +17,18 @@ import (
 	"github.com/herald-msg/herald/channels/sms"
 )
 
+func init() {
+	registerVendor(vendor{
+		name:    vendorAliyun,
+		channel: channels.SMS,
+		routes: func(s *Server, mux *http.ServeMux) {
+			mux.HandleFunc("/{$}", s.handleAliyun)
+			mux.HandleFunc("/dysmsapi/", s.handleAliyun)
+		},
+		receipts: (*Server).smsReportRequest,
+	})
+}
+
 const (
 	vendorAliyun  = "aliyun"
 	vendorWebhook = "webhook"
@@ -192,7 +204,7 @@ func (s *Server) admitAliyun(n int) *popError {
 		s.store.add(faults, channels.SMS, 1)
 		return &popError{http.StatusServiceUnavailable, "ServiceUnavailable", "The request has failed due to a temporary failure of the server."}
 	}
-	if !s.limits[vendorAliyun].take(n) {
+	if !s.admit(vendorAliyun, n) {
 		s.store.add(throttled, channels.SMS, 1)
 		return &popError{http.StatusOK, sms.CodeBusinessLimitControl, "触发分钟级流控Permits:1"}
 	}
@@ -290,7 +302,7 @@ func (s *Server) acceptSms(w http.ResponseWriter, reqID string, call *aliyunRequ
 		if b == slow {
 			delay = s.cfg.SlowDelay
 		}
-		s.schedule(delay, pending{channel: channels.SMS, sms: sms.Report{
+		s.schedule(delay, vendorAliyun, sms.Report{
 			PhoneNumber: o.phone,
 			SendTime:    now.In(sms.ChinaTime).Format(sms.ReportTimeLayout),
 			Success:     true,
@@ -299,7 +311,7 @@ func (s *Server) acceptSms(w http.ResponseWriter, reqID string, call *aliyunRequ
 			SmsSize:     strconv.Itoa(sms.Segments(content)),
 			BizID:       bizID,
 			OutID:       outID,
-		}})
+		})
 	}
 	s.aliyunWrite(w, call.xml, call.action, http.StatusOK, sms.APIResponse{Code: sms.CodeOK, Message: "OK", BizID: bizID, RequestID: reqID})
 }

@@ -26,10 +26,9 @@ const (
 
 // pending is a receipt waiting for its time.
 type pending struct {
-	due     time.Time
-	channel channels.Channel
-	sms     sms.Report              // for SMS
-	webhook webhook.CallbackReceipt // for WEBHOOK
+	due    time.Time
+	vendor string // name of the vendor that posts it
+	body   any    // what the vendor's receipts function batches
 }
 
 type pendingHeap []pending
@@ -81,10 +80,9 @@ func (s *scheduler) due(now time.Time) ([]pending, time.Time) {
 	return out, s.q[0].due
 }
 
-// schedule queues a receipt after delay.
-func (s *Server) schedule(delay time.Duration, p pending) {
-	p.due = time.Now().Add(delay)
-	s.sched.add(p)
+// schedule queues body, a receipt of the vendor called name, after delay.
+func (s *Server) schedule(delay time.Duration, name string, body any) {
+	s.sched.add(pending{due: time.Now().Add(delay), vendor: name, body: body})
 }
 
 // runReceipts posts receipts as they fall due, batching those due together, until Close.
@@ -111,33 +109,36 @@ func (s *Server) runReceipts() {
 	}
 }
 
-// dispatch groups due receipts per channel into posts of at most maxReceiptsPerPost.
+// dispatch groups due receipts per vendor into posts of at most maxReceiptsPerPost.
 func (s *Server) dispatch(due []pending) {
-	var reports []sms.Report
-	var hooks []webhook.CallbackReceipt
+	byVendor := map[string][]any{}
+	var order []string
 	for _, p := range due {
-		switch p.channel {
-		case channels.SMS:
-			reports = append(reports, p.sms)
-		case channels.Webhook:
-			hooks = append(hooks, p.webhook)
+		if _, ok := byVendor[p.vendor]; !ok {
+			order = append(order, p.vendor)
 		}
+		byVendor[p.vendor] = append(byVendor[p.vendor], p.body)
 	}
-	for len(reports) > 0 {
-		n := min(len(reports), maxReceiptsPerPost)
-		batch := reports[:n]
-		reports = reports[n:]
-		s.post(channels.SMS, len(batch), func() (*http.Request, error) { return s.smsReportRequest(batch) })
-	}
-	for len(hooks) > 0 {
-		n := min(len(hooks), maxReceiptsPerPost)
-		batch := hooks[:n]
-		hooks = hooks[n:]
-		s.post(channels.Webhook, len(batch), func() (*http.Request, error) { return s.webhookReceiptRequest(batch) })
+	for _, name := range order {
+		v, ok := vendorByName(name)
+		if !ok || v.receipts == nil {
+			continue
+		}
+		bodies := byVendor[name]
+		for len(bodies) > 0 {
+			n := min(len(bodies), maxReceiptsPerPost)
+			batch := bodies[:n]
+			bodies = bodies[n:]
+			s.post(v.channel, len(batch), func() (*http.Request, error) { return v.receipts(s, batch) })
+		}
 	}
 }
 
-func (s *Server) smsReportRequest(reports []sms.Report) (*http.Request, error) {
+func (s *Server) smsReportRequest(batch []any) (*http.Request, error) {
+	reports := make([]sms.Report, len(batch))
+	for i, b := range batch {
+		reports[i] = b.(sms.Report)
+	}
 	now := time.Now().In(sms.ChinaTime).Format(sms.ReportTimeLayout)
 	for i := range reports {
 		reports[i].ReportTime = now
@@ -155,7 +156,11 @@ func (s *Server) smsReportRequest(reports []sms.Report) (*http.Request, error) {
 	return req, nil
 }
 
-func (s *Server) webhookReceiptRequest(receipts []webhook.CallbackReceipt) (*http.Request, error) {
+func (s *Server) webhookReceiptRequest(batch []any) (*http.Request, error) {
+	receipts := make([]webhook.CallbackReceipt, len(batch))
+	for i, b := range batch {
+		receipts[i] = b.(webhook.CallbackReceipt)
+	}
 	now := time.Now()
 	for i := range receipts {
 		receipts[i].At = now.UTC()

@@ -9,6 +9,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -84,6 +85,7 @@ type Server struct {
 	wg        sync.WaitGroup
 	postSem   chan struct{}
 	closeOnce sync.Once
+	stops     []func()
 }
 
 // New fills cfg's defaults and starts a simulator; Close stops it.
@@ -111,16 +113,17 @@ func New(cfg Config) *Server {
 		logger:  cfg.Logger.With("component", "sim"),
 		store:   newStore(cfg.KeepPerAddress),
 		nonces:  newNonceCache(),
-		limits:  map[string]*bucket{vendorAliyun: newBucket(cfg.RateLimit), vendorWebhook: newBucket(cfg.RateLimit)},
+		limits:  map[string]*bucket{},
 		sched:   newScheduler(),
 		ctx:     ctx,
 		cancel:  cancel,
 		postSem: make(chan struct{}, 16),
 	}
 	s.mux = http.NewServeMux()
-	s.mux.HandleFunc("/{$}", s.handleAliyun)
-	s.mux.HandleFunc("/dysmsapi/", s.handleAliyun)
-	s.mux.HandleFunc("/webhook/", s.handleWebhook)
+	for _, v := range vendors {
+		s.limits[v.name] = newBucket(cfg.RateLimit)
+		v.routes(s, s.mux)
+	}
 	s.mux.HandleFunc("GET /sim/stats", s.handleStats)
 	s.mux.HandleFunc("GET /sim/messages", s.handleMessages)
 	s.mux.HandleFunc("POST /sim/reset", s.handleReset)
@@ -129,12 +132,35 @@ func New(cfg Config) *Server {
 	return s
 }
 
+// Start starts the vendors that listen beyond the HTTP handler (SMTP, MQTT devices); Close
+// stops them. Servers that only serve Handler need not call it.
+func (s *Server) Start() error {
+	for _, v := range vendors {
+		if v.start == nil {
+			continue
+		}
+		stop, err := v.start(s)
+		if err != nil {
+			s.Close()
+			return fmt.Errorf("sim: starting %s: %w", v.name, err)
+		}
+		s.stops = append(s.stops, stop)
+	}
+	return nil
+}
+
+// Config returns the simulator's configuration with its defaults filled in.
+func (s *Server) Config() Config { return s.cfg }
+
 // Handler serves every simulated vendor API and the /sim/ endpoints.
 func (s *Server) Handler() http.Handler { return s.mux }
 
 // Close stops the pending receipts and waits for receipt posts under way to end.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
+		for _, stop := range s.stops {
+			stop()
+		}
 		s.cancel()
 		s.wg.Wait()
 	})

@@ -11,6 +11,15 @@ import (
 	"github.com/herald-msg/herald/channels/webhook"
 )
 
+func init() {
+	registerVendor(vendor{
+		name:     vendorWebhook,
+		channel:  channels.Webhook,
+		routes:   func(s *Server, mux *http.ServeMux) { mux.HandleFunc("/webhook/", s.handleWebhook) },
+		receipts: (*Server).webhookReceiptRequest,
+	})
+}
+
 // handleWebhook is a webhook receiver at /webhook/{anything}: it checks Herald's signature,
 // answers 202 and posts a signed receipt to {Callback}/callbacks/webhook later.
 func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
@@ -36,7 +45,7 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily unavailable"})
 		return
 	}
-	if !s.limits[vendorWebhook].take(1) {
+	if !s.admit(vendorWebhook, 1) {
 		s.store.add(throttled, channels.Webhook, 1)
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "rate limited"})
@@ -72,9 +81,9 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		if b == slow {
 			delay = s.cfg.SlowDelay
 		}
-		s.schedule(delay, pending{channel: channels.Webhook, webhook: webhook.CallbackReceipt{
+		s.schedule(delay, vendorWebhook, webhook.CallbackReceipt{
 			MessageID: messageID, Status: channels.Delivered,
-		}})
+		})
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": vendorID})
 }

@@ -103,6 +103,9 @@ func runBench(ctx context.Context, args []string) error {
 	base := "http://" + h.Addr.Load().(string)
 	s := sim.New(sim.Config{Callback: base, ReceiptDelay: 20 * time.Millisecond, KeepPerAddress: 1000, Logger: logger})
 	defer s.Close()
+	if err := s.Start(); err != nil {
+		return err
+	}
 	mu.Lock()
 	simHandler = s.Handler()
 	mu.Unlock()

@@ -34,6 +34,8 @@ Usage:
   herald bench      measure a broadcast and realtime latency on the local services
   herald import users FILE --app ID [--encoding auto|utf8|gbk]
                     import users from a CSV file (UTF-8 or GBK) with a progress bar
+  herald encrypt    read a value on stdin and print its enc:v1: form under HERALD_SECRET_KEY
+                    (--generate-key prints a new key)
   herald version    print the version
 
 Every command but sim and version takes --config FILE (YAML); HERALD_* environment
@@ -69,6 +71,8 @@ func run(args []string) error {
 		return runImport(ctx, args)
 	case "bench":
 		return runBench(ctx, args)
+	case "encrypt":
+		return encryptCommand(args)
 	case "version":
 		fmt.Println("herald", version)
 		return nil
@@ -161,6 +165,9 @@ func runSim(ctx context.Context, args []string) error {
 	s := sim.New(sim.Config{Callback: *callback, AccessKeyID: *key, AccessKeySecret: *secret, WebhookSecret: *secret, CallbackToken: *secret,
 		ReceiptDelay: *delay, SlowDelay: *slow, FailureRate: *failure, RateLimit: *rate, Latency: *latency, Logger: logger})
 	defer s.Close()
+	if err := s.Start(); err != nil {
+		return err
+	}
 	srv := &http.Server{Addr: *addr, Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()

@@ -201,6 +201,9 @@ func Start(t testing.TB, opts ...Option) *Env {
 	}
 	scfg.Callback = e.URL
 	e.Sim = sim.New(scfg)
+	if err := e.Sim.Start(); err != nil {
+		t.Fatalf("starting the simulator: %v", err)
+	}
 	h := e.Sim.Handler()
 	simHandler.Store(&h)
 

@@ -151,6 +151,9 @@ func (h *Herald) Has(messageID string) bool {
 func StartSim(t testing.TB, cfg sim.Config) (*sim.Server, *httptest.Server) {
 	t.Helper()
 	s := sim.New(cfg)
+	if err := s.Start(); err != nil {
+		t.Fatalf("starting the simulator: %v", err)
+	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(func() {
 		srv.Close()
