@@ -135,6 +135,14 @@ type CallbackChallenger interface {
 	AnswerChallenge(w http.ResponseWriter, r *http.Request) error
 }
 
+// Idempotent is implemented by providers whose vendor recognises a message sent twice under
+// the same Herald id (Getui's request_id, ...) and delivers it once. The dispatcher sends such
+// a provider's messages again when a stopped worker left their outcome unknown; other
+// providers' are not sent again (at most once).
+type Idempotent interface {
+	DedupesByMessageID() bool
+}
+
 // BatchLimiter is implemented by providers whose vendor caps the messages per request.
 type BatchLimiter interface {
 	MaxBatch() int

@@ -99,3 +99,34 @@ func TestMaskPhone(t *testing.T) {
 		require.Equal(t, tt.want, channels.MaskPhone(tt.in), tt.in)
 	}
 }
+
+func TestRouteOrdersByPriorityAndSpreadsByWeight(t *testing.T) {
+	t.Parallel()
+	heavy := fakeProvider{"heavy", channels.SMS}
+	light := fakeProvider{"light", channels.SMS}
+	backup := fakeProvider{"backup", channels.SMS}
+	var reg channels.Registry
+	reg.RegisterAt(backup, channels.Placement{Priority: 1, Weight: 10})
+	reg.RegisterAt(heavy, channels.Placement{Weight: 3})
+	reg.RegisterAt(light, channels.Placement{Weight: 1})
+
+	firsts := map[string]int{}
+	var sequence []string
+	for range 8 {
+		route := reg.Route(channels.SMS)
+		require.Len(t, route, 3)
+		require.Equal(t, "backup", route[2].Name(), "a higher priority comes after every lower one, whatever its weight")
+		require.NotEqual(t, route[0].Name(), route[1].Name())
+		firsts[route[0].Name()]++
+		sequence = append(sequence, route[0].Name())
+	}
+	require.Equal(t, map[string]int{"heavy": 6, "light": 2}, firsts, "batches split 3:1 by weight")
+	// Smooth: the light provider's turns are spread out, not bunched.
+	require.Equal(t, []string{"heavy", "heavy", "light", "heavy", "heavy", "heavy", "light", "heavy"}, sequence)
+
+	at, ok := reg.PlacementOf(channels.SMS, "backup")
+	require.True(t, ok)
+	require.Equal(t, channels.Placement{Priority: 1, Weight: 10}, at)
+	require.Nil(t, reg.Route(channels.Email))
+	require.Panics(t, func() { reg.RegisterAt(fakeProvider{"neg", channels.SMS}, channels.Placement{Weight: -1}) })
+}

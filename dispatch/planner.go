@@ -289,7 +289,8 @@ func (w *Worker) sendShard(ctx context.Context, t *Task, m *shardMessage, d brok
 	if err != nil {
 		return fmt.Errorf("error loading rule: %w", err)
 	}
-	j := &job{TaskID: t.ID, AppID: t.AppID, TemplateID: t.TemplateID, TemplateVersion: t.TemplateVersion, Day: m.Day, Variables: t.Variables}
+	j := &job{TaskID: t.ID, AppID: t.AppID, TemplateID: t.TemplateID, TemplateVersion: t.TemplateVersion, Day: m.Day, Variables: t.Variables,
+		Retry: d.Redelivered || d.Attempt > 1}
 	if held, err := w.holdForQuietHours(ctx, j, tpl, d); held || err != nil {
 		return err
 	}

@@ -115,6 +115,9 @@ type job struct {
 	Day             string         `json:"day"`
 	Variables       map[string]any `json:"vars,omitempty"`
 	Items           []item         `json:"items"`
+	// Retry is set when the job may have been handled before (a redelivery or a retry):
+	// messages a stopped worker left in flight are then looked for.
+	Retry bool `json:"-"`
 }
 
 type item struct {

@@ -38,6 +38,11 @@ type Declarer interface {
 	DeclareDelay(ctx context.Context, name string, ttl time.Duration, target broker.Queue) (broker.Queue, error)
 }
 
+var failovers = promauto.NewCounterVec(prometheus.CounterOpts{
+	Name: "herald_provider_failovers_total",
+	Help: "Messages passed from one provider of a channel to the next because the first did not take them.",
+}, []string{"channel", "from", "to"})
+
 var fallbacksFired = promauto.NewCounter(prometheus.CounterOpts{
 	Name: "herald_fallbacks_fired_total",
 	Help: "Fallback chains that moved to their next channel because a message missed its milestone in time.",
@@ -133,7 +138,42 @@ func (w *Worker) Run(ctx context.Context) error {
 	g.Go(func() error { return w.consumer.Consume(gctx, broker.Bulk, w.bulkPrefetch, w.handleLane) })
 	g.Go(func() error { return w.consumer.Consume(gctx, broker.Receipts, w.receiptPrefetch, w.handleReceipts) })
 	g.Go(func() error { return w.consumer.Consume(gctx, FallbackQueue, w.realtimePrefetch, w.handleFallback) })
+	for _, p := range w.registry.Providers() {
+		if l, ok := p.(channels.ReceiptListener); ok {
+			g.Go(func() error {
+				w.listenReceipts(gctx, p, l)
+				return nil
+			})
+		}
+	}
 	return g.Wait()
+}
+
+// listenReceipts runs a provider's receipt listener until ctx is done, restarting it with
+// a growing pause when it fails; its receipts go to the receipts queue like callbacks.
+func (w *Worker) listenReceipts(ctx context.Context, p channels.Provider, l channels.ReceiptListener) {
+	deliver := func(rs []channels.Receipt) error {
+		for i := range rs {
+			rs[i].Channel = p.Channel()
+			if rs[i].Provider == "" {
+				rs[i].Provider = p.Name()
+			}
+		}
+		return QueueReceipts(ctx, w.publisher, rs)
+	}
+	for attempt := 1; ; attempt++ {
+		err := l.ListenReceipts(ctx, deliver)
+		if ctx.Err() != nil {
+			return
+		}
+		pause := Backoff(attempt, time.Second, time.Minute)
+		w.logger.WarnContext(ctx, "receipt listener stopped; restarting", "provider", p.Name(), "error", err, "retry_in", pause.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+		}
+	}
 }
 
 // handleJob sends one realtime job. It is acknowledged only after every result is recorded
@@ -147,6 +187,7 @@ func (w *Worker) handleJob(ctx context.Context, d broker.Delivery) error {
 	if j.TaskID == 0 || len(j.Items) == 0 {
 		return broker.Poison(errors.New("job without task or items"))
 	}
+	j.Retry = d.Redelivered || d.Attempt > 1
 	if claimed, err := w.claimSend(ctx, j.TaskID); err != nil || !claimed {
 		return err
 	}
@@ -256,68 +297,22 @@ func (w *Worker) deliverOnce(ctx context.Context, j *job, tpl *content.Template,
 		byChannel[it.Channel] = append(byChannel[it.Channel], channels.Message{ID: it.ID, AppID: j.AppID, Channel: it.Channel,
 			Address: it.Address, Title: r.Title, Body: r.Body, Extra: r.Extra, Variables: j.Variables})
 	}
-	var (
-		history []reports.HistoryEntry
-		retry   error
-	)
-	prices := w.writer.Prices()
+	out := &sendOutcome{updates: updates, final: final, itemOf: itemOf}
+	out.prices = w.writer.Prices()
 	if st, err := w.appSettings(ctx, j.AppID); err == nil {
-		prices = prices.With(st.Prices)
+		out.prices = out.prices.With(st.Prices)
+	}
+	if j.Retry && len(byChannel) > 0 {
+		if err := w.resumeInterrupted(ctx, j, byChannel, out); err != nil {
+			return nil, err
+		}
 	}
 	for ch, msgs := range byChannel {
-		p, ok := w.registry.Provider(ch)
-		if !ok {
-			for _, m := range msgs {
-				updates = append(updates, reports.Update{ID: m.ID, Status: channels.Failed, Reason: "no provider configured for " + string(ch), At: now})
-				final[m.ID] = channels.Failed
-			}
-			continue
-		}
-		size := len(msgs)
-		if bl, ok := p.(channels.BatchLimiter); ok && bl.MaxBatch() > 0 {
-			size = bl.MaxBatch()
-		}
-		for start := 0; start < len(msgs); start += size {
-			batch := msgs[start:min(start+size, len(msgs))]
-			if err := w.breakers.Allow(p.Name()); err != nil {
-				retry = err // the circuit is open: the job waits for the provider
-				continue
-			}
-			if err := w.throttle(ctx, p.Name(), len(batch)); err != nil {
-				return nil, err
-			}
-			results, err := p.Send(ctx, batch)
-			w.breakers.Record(p.Name(), err == nil && !anyRetryable(results))
-			if err != nil {
-				w.logger.WarnContext(ctx, "provider batch failed; the job will be retried", "provider", p.Name(), "channel", ch, "messages", len(batch), "error", err)
-				retry = err
-				continue
-			}
-			at := w.nowFunc()
-			for i, res := range results {
-				if i >= len(batch) {
-					break
-				}
-				m := batch[i]
-				if res.Status == channels.Failed && res.Retryable {
-					retry = fmt.Errorf("retryable failure from %s: %s", p.Name(), res.Reason)
-					continue
-				}
-				units := max(res.CostUnits, 0)
-				if res.Status != channels.Failed && units == 0 {
-					units = 1
-				}
-				u := reports.Update{ID: m.ID, Status: res.Status, Provider: p.Name(), VendorID: res.VendorID, Reason: res.Reason, At: at}
-				if res.Status != channels.Failed {
-					u.CostUnits, u.Cost = units, prices.Cost(ch, units)
-					history = append(history, reports.HistoryEntry{AppID: j.AppID, UserID: itemOf[m.ID].UserID, MessageID: m.ID, TaskID: j.TaskID,
-						Channel: ch, Address: m.Address, Title: m.Title, Body: m.Body, Status: res.Status, CreatedAt: at})
-				}
-				updates = append(updates, u)
-				final[m.ID] = res.Status
-			}
+		if err := w.sendChannel(ctx, j, ch, msgs, out); err != nil {
+			return nil, err
 		}
 	}
+	updates, history, retry := out.updates, out.history, out.retry
 	if len(updates) > 0 {
 		if _, err := w.writer.Apply(ctx, updates); err != nil {
 			return nil, err
@@ -325,6 +320,11 @@ func (w *Worker) deliverOnce(ctx context.Context, j *job, tpl *content.Template,
 	}
 	if len(history) > 0 && w.history != nil {
 		if err := w.history.Append(ctx, history); err != nil {
+			return nil, err
+		}
+	}
+	if len(out.marked) > 0 {
+		if err := w.writer.ClearSending(ctx, out.marked); err != nil {
 			return nil, err
 		}
 	}
@@ -457,6 +457,7 @@ func (w *Worker) handleFallback(ctx context.Context, d broker.Delivery) error {
 		return nil
 	}
 	fallbacksFired.Inc()
+	t.Job.Retry = d.Redelivered || d.Attempt > 1
 	return w.deliver(ctx, &t.Job, []item{nextHop(t.Item)}, true)
 }
 

@@ -190,7 +190,7 @@ func (h *Herald) connect(ctx, brokerCtx context.Context, brokerDone chan<- error
 		return err
 	}
 
-	b, err := broker.New(broker.Config{URL: h.cfg.AMQPURL, Prefix: h.cfg.AMQPPrefix, Logger: h.logger})
+	b, err := broker.New(broker.Config{URL: h.cfg.AMQPURL, Prefix: h.cfg.AMQPPrefix, Logger: h.logger, DrainTimeout: h.cfg.ShutdownGrace})
 	if err != nil {
 		return fmt.Errorf("HERALD_AMQP_URL: %w", err)
 	}
@@ -204,12 +204,13 @@ func (h *Herald) connect(ctx, brokerCtx context.Context, brokerDone chan<- error
 
 	h.Breakers = dispatch.NewBreakers(dispatch.BreakerConfig{})
 	allow, _ := netguard.ParseAllow(h.cfg.WebhookAllow) // validated at start
-	h.Registry, err = providers.Build(h.cfg.Providers, providers.Options{WebhookSecret: h.cfg.WebhookSecret, WebhookAllow: allow, Logger: h.logger})
+	h.Registry, err = providers.Build(h.cfg.Providers, providers.Options{WebhookSecret: h.cfg.WebhookSecret, WebhookAllow: allow, Logger: h.logger, Accounts: h.cfg.ProviderAccounts})
 	if err != nil {
-		return err
+		return errors.New(h.cfg.Redact(err.Error())) // a part may quote a decrypted credential
 	}
+	secretKey, _ := h.cfg.Key() // validated at start
 	h.Accounts, err = account.NewService(ctx, h.DB.Core, account.Config{SessionSecret: h.cfg.SessionSecret, SessionTTL: h.cfg.SessionTTL, Logger: h.logger,
-		Redis: h.Redis, RedisPrefix: h.cfg.RedisPrefix})
+		Redis: h.Redis, RedisPrefix: h.cfg.RedisPrefix, SecretKey: secretKey})
 	if err != nil {
 		return err
 	}
@@ -223,6 +224,7 @@ func (h *Herald) connect(ctx, brokerCtx context.Context, brokerDone chan<- error
 	h.Rules = rule.NewService(h.DB.Core, h.logger)
 	h.Writer = reports.NewWriter(h.DB, h.loc, nil, h.logger)
 	h.Stats = reports.NewStats(h.DB, h.loc)
+	h.Stats.SetMaxDays(h.cfg.StatsMaxDays)
 	h.History = reports.NewSQLHistory(h.DB)
 	h.Dispatch = dispatch.NewService(dispatch.Deps{DB: h.DB, Audience: h.Audience, Content: h.Content, Rules: h.Rules,
 		Stats: h.Stats, Writer: h.Writer, Publisher: h.Broker, Accounts: h.Accounts, Logger: h.logger})
@@ -259,6 +261,7 @@ func (h *Herald) work(ctx context.Context) error {
 		sched.CatchUp = h.cfg.CronCatchUp
 		g.Go(func() error { return sched.Run(gctx) })
 		g.Go(func() error { return h.maintainDayTables(gctx) })
+		g.Go(func() error { return h.maintainHistory(gctx) })
 	}
 	g.Go(func() error { <-gctx.Done(); return gctx.Err() })
 	return g.Wait()
@@ -283,6 +286,11 @@ func (h *Herald) maintainDayTables(ctx context.Context) error {
 // applyRetention drops the day tables older than HERALD_RETENTION_DAYS. Every worker runs
 // it; dropping a table that another process dropped first is harmless.
 func (h *Herald) applyRetention(ctx context.Context) {
+	// In-flight marks a day old belong to messages whose answer was recorded by a worker that
+	// stopped before clearing them; the marks of a job still being retried are minutes old.
+	if err := h.Writer.DropStaleInflight(ctx, time.Now().Add(-24*time.Hour)); err != nil {
+		h.logger.Error("error dropping stale in-flight marks", "error", err)
+	}
 	if h.cfg.RetentionDays <= 0 {
 		return
 	}

@@ -1,0 +1,208 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/herald-msg/herald/channels"
+	"github.com/herald-msg/herald/reports"
+)
+
+// sendOutcome collects what sending one pass of a job produced.
+type sendOutcome struct {
+	prices  reports.Prices
+	updates []reports.Update
+	history []reports.HistoryEntry
+	final   map[string]channels.Status
+	itemOf  map[string]item
+	// marked are the ids marked in flight in this pass, cleared once the answers are recorded.
+	marked []string
+	// retry, when set, makes the job retried later: some messages are still to be sent.
+	retry error
+	// lastFailure is the latest provider failure, named in retry.
+	lastFailure error
+}
+
+// reasonInterrupted is the reason of a message whose vendor call a stopped worker never saw
+// answered, when its vendor cannot tell a repeated message from a new one.
+const reasonInterrupted = "the sending worker stopped during the vendor call; not sent again, so that the user gets it at most once"
+
+// resumeInterrupted looks for messages of the job that a stopped worker left in flight. Those
+// of a provider whose vendor drops repeats of a message id are sent to it again; the others
+// are recorded as SENT without a vendor id (their receipt, if the vendor echoes Herald's id,
+// still moves them on) and removed from byChannel.
+func (w *Worker) resumeInterrupted(ctx context.Context, j *job, byChannel map[channels.Channel][]channels.Message, out *sendOutcome) error {
+	var ids []string
+	for _, msgs := range byChannel {
+		for _, m := range msgs {
+			ids = append(ids, m.ID)
+		}
+	}
+	inflight, err := w.writer.Interrupted(ctx, ids)
+	if err != nil || len(inflight) == 0 {
+		return err
+	}
+	now := w.nowFunc()
+	for ch, msgs := range byChannel {
+		keep := msgs[:0]
+		var again map[string][]channels.Message
+		for _, m := range msgs {
+			name, ok := inflight[m.ID]
+			if !ok {
+				keep = append(keep, m)
+				continue
+			}
+			if p := w.providerNamed(ch, name); p != nil {
+				if idem, ok := p.(channels.Idempotent); ok && idem.DedupesByMessageID() {
+					if again == nil {
+						again = map[string][]channels.Message{}
+					}
+					again[name] = append(again[name], m)
+					continue
+				}
+			}
+			w.logger.WarnContext(ctx, "message left in flight by a stopped worker is not sent again", "message_id", m.ID, "provider", name)
+			out.updates = append(out.updates, reports.Update{ID: m.ID, Status: channels.Sent, Provider: name, Reason: reasonInterrupted, At: now})
+			out.final[m.ID] = channels.Sent
+			out.marked = append(out.marked, m.ID)
+		}
+		byChannel[ch] = keep
+		for name, msgs := range again {
+			p := w.providerNamed(ch, name)
+			left, err := w.sendThrough(ctx, j, p, ch, msgs, out)
+			if err != nil {
+				return err
+			}
+			byChannel[ch] = append(byChannel[ch], left...) // its answer was retryable: any provider may take them
+		}
+	}
+	return nil
+}
+
+// providerNamed returns the provider of ch called name, or nil.
+func (w *Worker) providerNamed(ch channels.Channel, name string) channels.Provider {
+	for _, p := range w.registry.ChannelProviders(ch) {
+		if p.Name() == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// sendChannel sends msgs through the providers of ch in route order: what one provider does
+// not take (a transport error, a retryable answer, an open circuit) goes to the next. A
+// permanent failure is final and never goes to another provider. What no provider took makes
+// the job retried.
+func (w *Worker) sendChannel(ctx context.Context, j *job, ch channels.Channel, msgs []channels.Message, out *sendOutcome) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	route := w.registry.Route(ch)
+	if len(route) == 0 {
+		now := w.nowFunc()
+		for _, m := range msgs {
+			out.updates = append(out.updates, reports.Update{ID: m.ID, Status: channels.Failed, Reason: "no provider configured for " + string(ch), At: now})
+			out.final[m.ID] = channels.Failed
+		}
+		return nil
+	}
+	pending := msgs
+	var lastErr error
+	for i, p := range route {
+		if len(pending) == 0 {
+			return nil
+		}
+		if err := w.breakers.Allow(p.Name()); err != nil {
+			lastErr = err
+			continue
+		}
+		if i > 0 {
+			failovers.WithLabelValues(string(ch), route[i-1].Name(), p.Name()).Add(float64(len(pending)))
+		}
+		left, err := w.sendThrough(ctx, j, p, ch, pending, out)
+		if err != nil {
+			return err
+		}
+		if len(left) > 0 {
+			lastErr = out.lastFailure
+		}
+		pending = left
+	}
+	if len(pending) > 0 {
+		if lastErr == nil {
+			lastErr = errors.New("no provider took the messages")
+		}
+		out.retry = fmt.Errorf("%d %s messages not taken by any provider: %w", len(pending), ch, lastErr)
+	}
+	return nil
+}
+
+// sendThrough sends msgs through p in the batches its vendor allows and records every
+// answer; it returns the messages p did not take (transport errors, retryable answers, an
+// open circuit), for the next provider. Each batch is marked in flight before the vendor call.
+func (w *Worker) sendThrough(ctx context.Context, j *job, p channels.Provider, ch channels.Channel, msgs []channels.Message, out *sendOutcome) ([]channels.Message, error) {
+	size := len(msgs)
+	if bl, ok := p.(channels.BatchLimiter); ok && bl.MaxBatch() > 0 {
+		size = bl.MaxBatch()
+	}
+	var left []channels.Message
+	for start := 0; start < len(msgs); start += size {
+		batch := msgs[start:min(start+size, len(msgs))]
+		if err := w.breakers.Allow(p.Name()); err != nil {
+			out.lastFailure = err
+			left = append(left, msgs[start:]...)
+			break
+		}
+		if err := w.throttle(ctx, p.Name(), len(batch)); err != nil {
+			return nil, err
+		}
+		ids := make([]string, len(batch))
+		for i, m := range batch {
+			ids[i] = m.ID
+		}
+		if err := w.writer.MarkSending(ctx, p.Name(), ids, w.nowFunc()); err != nil {
+			return nil, err
+		}
+		out.marked = append(out.marked, ids...)
+		results, err := p.Send(ctx, batch)
+		if ctx.Err() != nil {
+			// Stopping mid-call: the vendor may have the batch. Its marks stay, so whoever
+			// takes the job over does not send it blindly again.
+			return nil, ctx.Err()
+		}
+		w.breakers.Record(p.Name(), err == nil && !anyRetryable(results))
+		if err != nil {
+			w.logger.WarnContext(ctx, "provider batch failed", "provider", p.Name(), "channel", ch, "messages", len(batch), "error", err)
+			out.lastFailure = fmt.Errorf("%s: %w", p.Name(), err)
+			left = append(left, batch...)
+			continue
+		}
+		at := w.nowFunc()
+		for i, m := range batch {
+			if i >= len(results) {
+				left = append(left, m) // the provider broke its contract; another may take it
+				continue
+			}
+			res := results[i]
+			if res.Status == channels.Failed && res.Retryable {
+				out.lastFailure = fmt.Errorf("retryable failure from %s: %s", p.Name(), res.Reason)
+				left = append(left, m)
+				continue
+			}
+			units := max(res.CostUnits, 0)
+			if res.Status != channels.Failed && units == 0 {
+				units = 1
+			}
+			u := reports.Update{ID: m.ID, Status: res.Status, Provider: p.Name(), VendorID: res.VendorID, Reason: res.Reason, At: at}
+			if res.Status != channels.Failed {
+				u.CostUnits, u.Cost = units, out.prices.Cost(ch, units)
+				out.history = append(out.history, reports.HistoryEntry{AppID: j.AppID, UserID: out.itemOf[m.ID].UserID, MessageID: m.ID, TaskID: j.TaskID,
+					Channel: ch, Address: m.Address, Title: m.Title, Body: m.Body, Status: res.Status, CreatedAt: at})
+			}
+			out.updates = append(out.updates, u)
+			out.final[m.ID] = res.Status
+		}
+	}
+	return left, nil
+}
