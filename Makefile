@@ -22,13 +22,13 @@ GENERATED := graph/generated graph/model
 
 # What the console build reads: when ui/dist/index.html is newer than all of it, `make ui`
 # does nothing.
-UI_SOURCES := $(shell find ui/src -type f 2>/dev/null) ui/index.html ui/vite.config.ts \
-	$(wildcard ui/tsconfig*.json) ui/package.json ui/package-lock.json
+UI_SOURCES := $(shell find ui/src ui/scripts -type f 2>/dev/null) ui/index.html ui/vite.config.ts \
+	$(wildcard ui/tsconfig*.json) ui/package.json ui/package-lock.json schema.graphql
 # npm writes this file on every install; it is newer than the lock file once the
 # dependencies match it.
 UI_DEPS := ui/node_modules/.package-lock.json
 
-.PHONY: help generate ui ui-deps build run test test-go test-restart test-ui lint check bench clean distclean services
+.PHONY: help generate ui ui-deps build run test test-go test-restart test-ui test-browser lint check bench clean distclean services
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -68,6 +68,7 @@ test: services ## run every test against the local services
 	$(MAKE) test-go
 	$(MAKE) test-restart
 	$(MAKE) test-ui
+	$(MAKE) test-browser
 
 test-go: ## the Go tests, with the race detector
 	$(GO) test -race -count=1 ./...
@@ -85,14 +86,16 @@ test-restart: ## the broker and end-to-end tests that restart RabbitMQ
 		fi; \
 	done
 
-test-ui: ## the console's unit tests (when it has a test script)
-	@if [ -f ui/package.json ] && node -e 'process.exit(require("./ui/package.json").scripts?.test ? 0 : 1)'; then \
-		$(MAKE) ui-deps; \
-		echo "cd ui && $(NPM) test"; \
-		cd ui && $(NPM) test; \
-	else \
-		echo "test-ui: the console has no test script, skipped"; \
-	fi
+test-ui: ## the console's unit tests (vitest)
+	$(MAKE) ui-deps
+	cd ui && $(NPM) test
+
+# The browser tests drive chromium (CHROMIUM, default /usr/bin/chromium; installed by
+# scripts/install-tools.sh --chromium) over the console of a real `herald all` and `herald sim`
+# that ui/e2e/run.mjs starts on free ports with their own prefixes and removes afterwards.
+CHROMIUM ?= /usr/bin/chromium
+test-browser: build ## the console's browser tests (playwright-core and chromium against a real herald)
+	cd ui && CHROMIUM='$(CHROMIUM)' GO='$(GO)' HERALD_BIN="$$(pwd)/../$(BIN)" $(NPM) run test:browser
 
 lint: ## gofmt, go vet, generated code up to date, console types
 	@unformatted="$$(git ls-files --cached --others --exclude-standard -- '*.go' | xargs -r gofmt -l)"; \
@@ -113,8 +116,8 @@ bench: build services ## the Go benchmarks, then `herald bench` (a broadcast of 
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(BIN) bench --users $(BENCH_USERS) --json bench.json
 
-clean: ## remove build output (bin/, the built console)
-	rm -rf bin
+clean: ## remove build output (bin/, the built console, browser-test screenshots)
+	rm -rf bin ui/e2e/output
 	find ui/dist -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec rm -rf {} +
 
 distclean: clean ## also remove the console's node_modules

@@ -33,7 +33,10 @@ type Services struct {
 	Registry *channels.Registry
 	// Breakers give the circuit state of each provider.
 	Breakers *dispatch.Breakers
-	Logger   *slog.Logger
+	// Rates are the providers' messages-per-second caps (HERALD_PROVIDER_RATES); a provider
+	// missing from it has none.
+	Rates  map[string]float64
+	Logger *slog.Logger
 }
 
 // SessionFunc sets (token non-empty) or clears (token empty) the console session cookie.

@@ -782,7 +782,11 @@ func (r *queryResolver) Channels(ctx context.Context, appID string) ([]*model.Ch
 		if r.Svc.Breakers != nil {
 			circuit = r.Svc.Breakers.State(p.Name())
 		}
-		out = append(out, &model.ChannelStatus{Channel: model.Channel(p.Channel()), Provider: p.Name(), Healthy: circuit == dispatch.CircuitClosed, Circuit: circuit})
+		st := &model.ChannelStatus{Channel: model.Channel(p.Channel()), Provider: p.Name(), Healthy: circuit == dispatch.CircuitClosed, Circuit: circuit}
+		if rate, ok := r.Svc.Rates[p.Name()]; ok && rate > 0 {
+			st.RatePerSecond = &rate
+		}
+		out = append(out, st)
 	}
 	return out, nil
 }

@@ -6,8 +6,9 @@
 # /usr/local/go and the go command fetches the toolchain go.mod asks for.
 #
 # Usage: scripts/install-tools.sh [--chromium]
-#   --chromium   also install Debian's chromium and chromium-driver (browser tests);
-#                INSTALL_CHROMIUM=1 does the same.
+#   --chromium   also install Debian's chromium (the console's browser tests drive it through
+#                playwright-core; `playwright install` is never used), chromium-driver and a
+#                CJK font so screenshots show Chinese; INSTALL_CHROMIUM=1 does the same.
 set -euo pipefail
 
 WANT_CHROMIUM="${INSTALL_CHROMIUM:-0}"
@@ -15,7 +16,7 @@ for arg in "$@"; do
 	case "$arg" in
 	--chromium) WANT_CHROMIUM=1 ;;
 	-h | --help)
-		sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -56,6 +57,7 @@ command -v npm >/dev/null || missing+=(npm)
 if [ "$WANT_CHROMIUM" = 1 ]; then
 	command -v chromium >/dev/null || missing+=(chromium)
 	command -v chromedriver >/dev/null || missing+=(chromium-driver)
+	fc-list :lang=zh 2>/dev/null | grep -q . || missing+=(fonts-wqy-zenhei)
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
 	apt_install "${missing[@]}"

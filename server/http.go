@@ -1,22 +1,26 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/vektah/gqlparser/v2/formatter"
 
 	"github.com/herald-msg/herald/account"
 	"github.com/herald-msg/herald/channels"
 	"github.com/herald-msg/herald/dispatch"
 	"github.com/herald-msg/herald/fault"
 	"github.com/herald-msg/herald/graph"
+	"github.com/herald-msg/herald/graph/generated"
 	"github.com/herald-msg/herald/ui"
 )
 
@@ -51,6 +55,7 @@ func (h *Herald) routes() http.Handler {
 		mux.HandleFunc("POST /callbacks/{channel}", h.callback)
 		mux.HandleFunc("POST /callbacks/{channel}/{provider}", h.callback)
 		mux.HandleFunc("GET /callbacks/{channel}/{provider}", h.callbackChallenge)
+		mux.Handle("GET /console/schema.graphql", h.consoleSchema())
 		mux.Handle("/", consoleHandler())
 	}
 	return mux
@@ -97,7 +102,8 @@ func (h *Herald) readyz(w http.ResponseWriter, r *http.Request) {
 
 // authenticate attaches the caller: an API key (Authorization: Bearer) or a console session
 // cookie. A cookie authenticates only POST requests with a JSON body, which a browser cannot
-// send cross-site without a CORS preflight that Herald never grants.
+// send cross-site without a CORS preflight that Herald never grants, and websocket upgrades
+// whose Origin is Herald's own host (the console's subscriptions).
 func (h *Herald) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -123,7 +129,7 @@ func (h *Herald) authenticate(next http.Handler) http.Handler {
 				writeGraphQLError(w, http.StatusUnauthorized, err)
 				return
 			}
-		} else if c, err := r.Cookie(account.SessionCookie); err == nil && c.Value != "" && isJSONPost(r) {
+		} else if c, err := r.Cookie(account.SessionCookie); err == nil && c.Value != "" && (isJSONPost(r) || isSameOriginUpgrade(r)) {
 			if p, err = h.Accounts.Session(ctx, c.Value); err != nil {
 				p = nil // an expired session is simply signed out
 			}
@@ -148,6 +154,24 @@ func (h *Herald) websocketInit(ctx context.Context, payload transport.InitPayloa
 		return account.WithPrincipal(ctx, p), nil, nil
 	}
 	return ctx, nil, nil
+}
+
+// isSameOriginUpgrade tells whether r opens a websocket from a page of this very host: a
+// browser always sends Origin with a websocket handshake, and a page elsewhere cannot forge
+// it, so the session cookie may authenticate it (the websocket library checks it again).
+func isSameOriginUpgrade(r *http.Request) bool {
+	if r.Method != http.MethodGet || !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		return false
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false
+	}
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return false
+	}
+	return strings.EqualFold(u.Host, r.Host)
 }
 
 func isJSONPost(r *http.Request) bool {
@@ -261,6 +285,30 @@ func consoleHandler() http.Handler {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-cache")
 		_, _ = w.Write(index)
+	})
+}
+
+// consoleSchema serves the API's schema in SDL to a signed-in console user, for the API
+// explorer: introspection stays off in production, and the schema is not given to anyone
+// who has not signed in.
+func (h *Herald) consoleSchema() http.Handler {
+	var buf bytes.Buffer
+	formatter.NewFormatter(&buf, formatter.WithComments()).FormatSchema(generated.NewExecutableSchema(generated.Config{}).Schema())
+	sdl := buf.Bytes()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		c, err := r.Cookie(account.SessionCookie)
+		if err != nil || c.Value == "" {
+			writeGraphQLError(w, http.StatusUnauthorized, fault.Unauthenticated("sign in to read the schema"))
+			return
+		}
+		if _, err := h.Accounts.Session(r.Context(), c.Value); err != nil {
+			writeGraphQLError(w, http.StatusUnauthorized, fault.Unauthenticated("sign in to read the schema"))
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write(sdl)
 	})
 }
 

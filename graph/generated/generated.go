@@ -107,10 +107,11 @@ type ComplexityRoot struct {
 	}
 
 	ChannelStatus struct {
-		Channel  func(childComplexity int) int
-		Circuit  func(childComplexity int) int
-		Healthy  func(childComplexity int) int
-		Provider func(childComplexity int) int
+		Channel       func(childComplexity int) int
+		Circuit       func(childComplexity int) int
+		Healthy       func(childComplexity int) int
+		Provider      func(childComplexity int) int
+		RatePerSecond func(childComplexity int) int
 	}
 
 	Delivery struct {
@@ -778,6 +779,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ChannelStatus.Provider(childComplexity), true
+	case "ChannelStatus.ratePerSecond":
+		if e.ComplexityRoot.ChannelStatus.RatePerSecond == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelStatus.RatePerSecond(childComplexity), true
 
 	case "Delivery.address":
 		if e.ComplexityRoot.Delivery.Address == nil {
@@ -2579,7 +2586,8 @@ type StatsRow { day: String, hour: Int, appId: ID, channel: Channel, templateId:
                 clicked: Int64!, failed: Int64!, suppressed: Int64!, redundant: Int64!,
                 cost: Float! }
 
-type ChannelStatus { channel: Channel!, provider: String!, healthy: Boolean!, circuit: String! }
+"A provider of a channel: its health, circuit breaker state (CLOSED, OPEN or HALF_OPEN) and the messages per second it is capped at across every worker (null: no cap)."
+type ChannelStatus { channel: Channel!, provider: String!, healthy: Boolean!, circuit: String!, ratePerSecond: Float }
 
 type AuditEntry { id: ID!, at: Time!, actor: String!, action: String!, appId: ID, target: String, remoteAddr: String }
 type AuditEdge { cursor: String!, node: AuditEntry! }
@@ -2726,6 +2734,8 @@ func (ec *executionContext) childFields_ChannelStatus(ctx context.Context, field
 		return ec.fieldContext_ChannelStatus_healthy(ctx, field)
 	case "circuit":
 		return ec.fieldContext_ChannelStatus_circuit(ctx, field)
+	case "ratePerSecond":
+		return ec.fieldContext_ChannelStatus_ratePerSecond(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ChannelStatus", field.Name)
 }
@@ -5375,6 +5385,29 @@ func (ec *executionContext) _ChannelStatus_circuit(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_ChannelStatus_circuit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ChannelStatus", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChannelStatus_ratePerSecond(ctx context.Context, field graphql.CollectedField, obj *model.ChannelStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelStatus_ratePerSecond(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RatePerSecond, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelStatus_ratePerSecond(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelStatus", field, false, false, "Float")
 }
 
 func (ec *executionContext) _Delivery_id(ctx context.Context, field graphql.CollectedField, obj *model.Delivery) (ret graphql.Marshaler) {
@@ -13951,6 +13984,11 @@ func (ec *executionContext) _ChannelStatus(ctx context.Context, sel ast.Selectio
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "ratePerSecond":
+			out.Values[i] = ec._ChannelStatus_ratePerSecond(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -17989,6 +18027,23 @@ func (ec *executionContext) marshalODuration2ᚖgithubᚗcomᚋheraldᚑmsgᚋhe
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel ast.SelectionSet, v *float64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalFloatContext(*v)
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) unmarshalOID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

@@ -89,11 +89,13 @@ type ChannelSplit struct {
 	Cost       float64 `json:"cost"`
 }
 
+// A provider of a channel: its health, circuit breaker state (CLOSED, OPEN or HALF_OPEN) and the messages per second it is capped at across every worker (null: no cap).
 type ChannelStatus struct {
-	Channel  Channel `json:"channel"`
-	Provider string  `json:"provider"`
-	Healthy  bool    `json:"healthy"`
-	Circuit  string  `json:"circuit"`
+	Channel       Channel  `json:"channel"`
+	Provider      string   `json:"provider"`
+	Healthy       bool     `json:"healthy"`
+	Circuit       string   `json:"circuit"`
+	RatePerSecond *float64 `json:"ratePerSecond,omitempty"`
 }
 
 type Delivery struct {

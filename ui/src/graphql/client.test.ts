@@ -1,7 +1,7 @@
 import { CombinedError } from '@urql/core';
 import { describe, expect, it } from 'vitest';
-import { createHeraldClient } from './client';
-import { LoginMutation, MeQuery } from './documents';
+import { createHeraldClient, defaultWsUrl } from './client';
+import { LoginMutation, MeQuery, TasksQuery } from './documents';
 import { errorCode } from './errors';
 
 interface Captured {
@@ -90,5 +90,26 @@ describe('errorCode', () => {
 
   it('calls a network failure UNAVAILABLE', () => {
     expect(errorCode(new CombinedError({ networkError: new Error('connection refused') }))).toBe('UNAVAILABLE');
+  });
+});
+
+describe('expired sessions', () => {
+  it('calls back when a signed-in operation is answered UNAUTHENTICATED, not for sign-in', async () => {
+    let expired = 0;
+    const { fetch } = fakeFetch({ data: null, errors: [{ message: 'signed out', extensions: { code: 'UNAUTHENTICATED' } }] });
+    const client = createHeraldClient({ fetch, onUnauthenticated: () => expired++ });
+
+    await client.query(MeQuery, {}).toPromise();
+    expect(expired).toBe(0);
+    await client.query(TasksQuery, { appId: '1' }).toPromise();
+    expect(expired).toBe(1);
+  });
+});
+
+describe('defaultWsUrl', () => {
+  it('follows the page: ws for http, wss for https', () => {
+    expect(defaultWsUrl({ protocol: 'http:', host: '127.0.0.1:8080' })).toBe('ws://127.0.0.1:8080/graphql');
+    expect(defaultWsUrl({ protocol: 'https:', host: 'herald.example' })).toBe('wss://herald.example/graphql');
+    expect(defaultWsUrl(undefined)).toBeNull();
   });
 });

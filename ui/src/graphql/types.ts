@@ -1,5 +1,29 @@
-// Hand-written types for the console's GraphQL documents, following schema.graphql.
-// They give way to graphql-codegen output once `make generate` produces it.
+// The console's names for the API's types: enums and shapes come from the code generated
+// from schema.graphql and the operations (generated.ts); the lists of enum values are kept
+// here, each checked against its generated type.
+import type * as G from './generated';
+
+export type {
+  AudienceInput,
+  AudienceKind,
+  Channel,
+  DeliveryStatus,
+  Lane,
+  MessageClass,
+  Milestone,
+  Role,
+  StatsDimension,
+  StatsInput,
+  Strategy,
+  TaskInput,
+  TaskKind,
+  TaskStatus,
+  TemplateInput,
+  RuleInput,
+  RouteInput,
+  VariableInput,
+  VariantInput,
+} from './generated';
 
 /** An RFC 3339 timestamp (the schema's Time scalar). */
 export type Time = string;
@@ -7,10 +31,21 @@ export type Time = string;
 /** The schema's Int64 scalar: a JSON number, or a string for values beyond 2^53. */
 export type Int64 = number | string;
 
-export type Role = 'ADMIN' | 'OPERATOR' | 'VIEWER';
+/** A JSON object (the schema's JSON scalar). */
+export type JSONObject = Record<string, unknown>;
 
-export const CHANNELS = ['APP_PUSH', 'SMS', 'WECHAT', 'DINGTALK', 'VOICE', 'RCS', 'EMAIL', 'WEBHOOK'] as const;
-export type Channel = (typeof CHANNELS)[number];
+export const ROLES = ['ADMIN', 'OPERATOR', 'VIEWER'] as const satisfies readonly G.Role[];
+
+export const CHANNELS = [
+  'APP_PUSH',
+  'SMS',
+  'WECHAT',
+  'DINGTALK',
+  'VOICE',
+  'RCS',
+  'EMAIL',
+  'WEBHOOK',
+] as const satisfies readonly G.Channel[];
 
 export const DELIVERY_STATUSES = [
   'QUEUED',
@@ -21,10 +56,43 @@ export const DELIVERY_STATUSES = [
   'FAILED',
   'SUPPRESSED',
   'REDUNDANT',
-] as const;
-export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+] as const satisfies readonly G.DeliveryStatus[];
 
-export type StatsDimension = 'DAY' | 'HOUR' | 'APP' | 'CHANNEL' | 'TEMPLATE' | 'TASK' | 'STATUS';
+export const STATS_DIMENSIONS = [
+  'DAY',
+  'HOUR',
+  'APP',
+  'CHANNEL',
+  'TEMPLATE',
+  'TASK',
+  'STATUS',
+] as const satisfies readonly G.StatsDimension[];
+
+export const TASK_STATUSES = [
+  'DRAFT',
+  'SCHEDULED',
+  'RUNNING',
+  'PAUSED',
+  'COMPLETED',
+  'CANCELLED',
+  'FAILED',
+] as const satisfies readonly G.TaskStatus[];
+
+export const TASK_KINDS = ['SINGLE', 'LIST', 'TAG', 'GROUP', 'BROADCAST'] as const satisfies readonly G.TaskKind[];
+
+export const LANES = ['REALTIME', 'BULK'] as const satisfies readonly G.Lane[];
+
+export const STRATEGIES = ['CONCURRENT', 'FALLBACK'] as const satisfies readonly G.Strategy[];
+
+export const MILESTONES = ['SENT', 'DELIVERED', 'DISPLAYED', 'CLICKED'] as const satisfies readonly G.Milestone[];
+
+export const AUDIENCE_KINDS = ['STATIC', 'TAG', 'SEGMENT', 'ALL'] as const satisfies readonly G.AudienceKind[];
+
+export const MESSAGE_CLASSES = ['TRANSACTIONAL', 'MARKETING'] as const satisfies readonly G.MessageClass[];
+
+/** The declared types a template or rule variable may have. */
+export const VARIABLE_TYPES = ['string', 'number', 'bool', 'time'] as const;
+export type VariableType = (typeof VARIABLE_TYPES)[number];
 
 /** The error codes of API.md, found in a GraphQL error's `extensions.code`. */
 export type ErrorCode =
@@ -36,57 +104,6 @@ export type ErrorCode =
   | 'RATE_LIMITED'
   | 'UNAVAILABLE'
   | 'INTERNAL';
-
-export interface AppRef {
-  id: string;
-  name: string;
-}
-
-export interface Viewer {
-  email: string | null;
-  role: Role;
-  apps: AppRef[];
-}
-
-export interface StatsInput {
-  appId: string;
-  from: Time;
-  to: Time;
-  dimensions: StatsDimension[];
-  channel?: Channel;
-  templateId?: string;
-  taskId?: string;
-  limit?: number;
-}
-
-export interface ChannelStatusRow {
-  channel: Channel | null;
-  status: DeliveryStatus | null;
-  sent: Int64;
-  delivered: Int64;
-  failed: Int64;
-}
-
-export interface StatsTotals {
-  sent: Int64;
-  delivered: Int64;
-  failed: Int64;
-  suppressed: Int64;
-}
-
-export const TASK_STATUSES = ['DRAFT', 'SCHEDULED', 'RUNNING', 'PAUSED', 'COMPLETED', 'CANCELLED', 'FAILED'] as const;
-export type TaskStatus = (typeof TASK_STATUSES)[number];
-
-export const TASK_KINDS = ['SINGLE', 'LIST', 'TAG', 'GROUP', 'BROADCAST'] as const;
-export type TaskKind = (typeof TASK_KINDS)[number];
-
-export const LANES = ['REALTIME', 'BULK'] as const;
-export type Lane = (typeof LANES)[number];
-
-export type MessageClass = 'TRANSACTIONAL' | 'MARKETING';
-
-/** A JSON object (the schema's JSON scalar). */
-export type JSONObject = Record<string, unknown>;
 
 export interface PageInfo {
   hasNextPage: boolean;
@@ -103,98 +120,28 @@ export interface Connection<T> {
   pageInfo: PageInfo;
 }
 
-export interface TaskProgress {
-  total: Int64;
-  shardsTotal: number;
-  shardsDone: number;
-  sent: Int64;
-  delivered: Int64;
-  displayed: Int64;
-  clicked: Int64;
-  failed: Int64;
-  suppressed: Int64;
-  fallbacks: Int64;
-  redundant: Int64;
-}
-
-/** A task as the task list shows it. */
-export interface TaskRow {
-  id: string;
-  name: string;
-  kind: TaskKind;
-  lane: Lane;
-  status: TaskStatus;
-  createdAt: Time;
-}
-
-/** A task with what its detail drawer shows. */
-export interface TaskDetail extends TaskRow {
-  cron: string | null;
-  nextRunAt: Time | null;
-  template: { id: string; name: string; version: number };
-  rule: { id: string; name: string; version: number };
-  progress: TaskProgress;
-}
-
-export interface Identity {
-  channel: Channel;
-  address: string;
-}
-
-export interface Message {
-  id: string;
-  channel: Channel;
-  address: string;
-  status: DeliveryStatus;
-  title: string | null;
-  body: string | null;
-  sentAt: Time;
-}
-
-export interface UserDetail {
-  id: string;
-  attributes: JSONObject | null;
-  tags: string[];
-  identities: Identity[];
-  messages: { edges: { node: Message }[] };
-}
-
-/** A user found by address, as the owner list shows it. */
-export interface UserSummary {
-  id: string;
-  tags: string[];
-  identities: Identity[];
-}
-
-/** The declared type of a template variable. */
-export type VariableType = 'string' | 'number' | 'bool' | 'time';
-
-export interface Variable {
-  name: string;
-  type: string;
-  required: boolean;
-}
-
-export interface Variant {
-  channel: Channel;
-  title: string | null;
-  body: string;
-}
-
-export interface Template {
-  id: string;
-  name: string;
-  version: number;
-  class: MessageClass;
-  variables: Variable[];
-  variants: Variant[];
-  createdAt: Time;
-}
-
-export interface RenderedMessage {
-  channel: Channel;
-  title: string | null;
-  body: string;
-  extra: JSONObject | null;
-  segments: number | null;
-}
+export type Viewer = G.ViewerFieldsFragment;
+export type AppRef = Viewer['apps'][number];
+export type ChannelStatusRow = G.TodayStatsQuery['stats']['rows'][number];
+export type StatsTotals = G.TodayStatsQuery['stats']['totals'];
+export type StatsRow = G.StatsQuery['stats']['rows'][number];
+export type StatsCounts = G.StatsCountsFragment;
+export type TaskRow = G.TaskRowFieldsFragment;
+export type TaskProgress = G.ProgressFieldsFragment;
+export type TaskDetail = G.TaskDetailFieldsFragment;
+export type RunningTask = G.RunningTasksQuery['tasks']['edges'][number]['node'];
+export type UserDetail = NonNullable<G.UserQuery['user']>;
+export type Message = UserDetail['messages']['edges'][number]['node'];
+export type Identity = UserDetail['identities'][number];
+export type UserSummary = G.IdentityOwnersQuery['identityOwners'][number];
+export type Template = G.TemplateFieldsFragment;
+export type Variable = Template['variables'][number];
+export type Variant = Template['variants'][number];
+export type RenderedMessage = G.PreviewTemplateQuery['previewTemplate'];
+export type Rule = G.RuleFieldsFragment;
+export type Route = Rule['routes'][number];
+export type RuleSimulation = G.SimulateRuleQuery['simulateRule'];
+export type RoutePlan = G.PlanRouteQuery['planRoute'];
+export type Audience = G.AudienceFieldsFragment;
+export type AudienceSample = NonNullable<G.AudienceSampleQuery['audience']>;
+export type ChannelStatus = G.ChannelsQuery['channels'][number];

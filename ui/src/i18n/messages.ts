@@ -1,16 +1,23 @@
 // The console's texts. zh-CN is the default language; every key exists in every language
 // (the type says so, and messages.test.ts checks it again at run time, placeholders too).
+import { consoleEn, consoleZh } from './console';
 
 export const zhCN = {
+  ...consoleZh,
   app: {
     title: 'Herald 消息中心',
     brand: 'Herald',
   },
   nav: {
-    today: '今日概览',
+    dashboard: '概览',
     tasks: '任务',
     users: '用户',
+    audiences: '人群',
     templates: '模板',
+    rules: '路由规则',
+    reports: '报表',
+    channels: '渠道',
+    explorer: 'API 调试台',
   },
   language: {
     label: '语言',
@@ -36,25 +43,6 @@ export const zhCN = {
       ADMIN: '管理员',
       OPERATOR: '运营',
       VIEWER: '只读',
-    },
-  },
-  today: {
-    title: '今日概览',
-    range: '{{from}} 至 {{to}}',
-    refresh: '刷新',
-    sent: '已发送',
-    delivered: '已送达',
-    failed: '失败',
-    suppressed: '已抑制',
-    deliveryRate: '送达率',
-    byChannel: '按渠道和状态',
-    empty: '今天还没有消息',
-    column: {
-      channel: '渠道',
-      status: '状态',
-      sent: '发送',
-      delivered: '送达',
-      failed: '失败',
     },
   },
   common: {
@@ -187,6 +175,8 @@ export const zhCN = {
     segments: '短信条数：{{count}}',
     characters: '{{count}} 个字符',
     noTitle: '（无标题）',
+    wechatNotice: '服务通知',
+    wechatDetails: '详情',
     now: '现在',
     variableType: {
       string: '文本',
@@ -240,15 +230,21 @@ type Dictionary<T> = { [K in keyof T]: T[K] extends string ? string : Dictionary
 export type Messages = Dictionary<typeof zhCN>;
 
 export const en: Messages = {
+  ...consoleEn,
   app: {
     title: 'Herald Message Center',
     brand: 'Herald',
   },
   nav: {
-    today: 'Today',
+    dashboard: 'Dashboard',
     tasks: 'Tasks',
     users: 'Users',
+    audiences: 'Audiences',
     templates: 'Templates',
+    rules: 'Rules',
+    reports: 'Reports',
+    channels: 'Channels',
+    explorer: 'API explorer',
   },
   language: {
     label: 'Language',
@@ -274,25 +270,6 @@ export const en: Messages = {
       ADMIN: 'Admin',
       OPERATOR: 'Operator',
       VIEWER: 'Viewer',
-    },
-  },
-  today: {
-    title: 'Today',
-    range: '{{from}} to {{to}}',
-    refresh: 'Refresh',
-    sent: 'Sent',
-    delivered: 'Delivered',
-    failed: 'Failed',
-    suppressed: 'Suppressed',
-    deliveryRate: 'Delivery rate',
-    byChannel: 'By channel and status',
-    empty: 'No messages today yet',
-    column: {
-      channel: 'Channel',
-      status: 'Status',
-      sent: 'Sent',
-      delivered: 'Delivered',
-      failed: 'Failed',
     },
   },
   common: {
@@ -424,6 +401,8 @@ export const en: Messages = {
     render: 'Preview',
     segments: 'SMS segments: {{count}}',
     characters: '{{count}} characters',
+    wechatNotice: 'Service notice',
+    wechatDetails: 'Details',
     noTitle: '(no title)',
     now: 'now',
     variableType: {

@@ -1,19 +1,37 @@
 // The signed-in frame: navigation, the app switcher, language, the viewer and sign-out.
-import { DashboardOutlined, FileTextOutlined, LogoutOutlined, SendOutlined, TeamOutlined } from '@ant-design/icons';
-import { Button, Empty, Layout, Menu, Select, Space, Tag, Typography } from 'antd';
-import { useEffect, useState } from 'react';
+import {
+  ApiOutlined,
+  BarChartOutlined,
+  BranchesOutlined,
+  CloudServerOutlined,
+  DashboardOutlined,
+  FileTextOutlined,
+  LogoutOutlined,
+  SendOutlined,
+  TeamOutlined,
+  UsergroupAddOutlined,
+} from '@ant-design/icons';
+import { Button, Empty, Layout, Menu, Select, Space, Spin, Tag, Typography } from 'antd';
+import { lazy, Suspense, useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useMutation } from 'urql';
 import { LogoutMutation } from '../graphql/documents';
 import type { Viewer } from '../graphql/types';
 import { useRoute, type Page, type Route } from '../lib/router';
+import { Audiences } from '../pages/Audiences';
+import { Channels } from '../pages/Channels';
+import { Dashboard } from '../pages/Dashboard';
+import { Reports } from '../pages/Reports';
+import { Rules } from '../pages/Rules';
 import { Tasks } from '../pages/Tasks';
 import { Templates } from '../pages/Templates';
-import { Today } from '../pages/Today';
 import { Users } from '../pages/Users';
 import { LanguageSwitch } from './LanguageSwitch';
 
 const APP_KEY = 'herald.appId';
+
+// GraphiQL is large: it is loaded only when the explorer is opened.
+const Explorer = lazy(() => import('../explorer/Explorer'));
 
 interface ConsoleLayoutProps {
   viewer: Viewer;
@@ -89,10 +107,15 @@ export function ConsoleLayout({ viewer, onSignedOut }: ConsoleLayoutProps) {
             selectedKeys={[route.page]}
             onClick={({ key }) => navigate({ page: key as Page, id: null })}
             items={[
-              { key: 'today', icon: <DashboardOutlined />, label: t('nav.today') },
+              { key: 'dashboard', icon: <DashboardOutlined />, label: t('nav.dashboard') },
               { key: 'tasks', icon: <SendOutlined />, label: t('nav.tasks') },
               { key: 'users', icon: <TeamOutlined />, label: t('nav.users') },
+              { key: 'audiences', icon: <UsergroupAddOutlined />, label: t('nav.audiences') },
               { key: 'templates', icon: <FileTextOutlined />, label: t('nav.templates') },
+              { key: 'rules', icon: <BranchesOutlined />, label: t('nav.rules') },
+              { key: 'reports', icon: <BarChartOutlined />, label: t('nav.reports') },
+              { key: 'channels', icon: <CloudServerOutlined />, label: t('nav.channels') },
+              { key: 'explorer', icon: <ApiOutlined />, label: t('nav.explorer') },
             ]}
           />
         </Layout.Sider>
@@ -117,21 +140,37 @@ interface PageViewProps {
 
 /** PageView shows the page the route names, for the selected app. */
 function PageView({ appId, viewer, route, navigate }: PageViewProps) {
+  const open = (page: Route['page']) => (id: string | null) => navigate({ page, id });
   switch (route.page) {
     case 'tasks':
+      return <Tasks appId={appId} role={viewer.role} openTaskId={route.id} onOpenTask={open('tasks')} />;
+    case 'users':
+      return <Users appId={appId} userId={route.id} onOpenUser={open('users')} />;
+    case 'audiences':
       return (
-        <Tasks
+        <Audiences
           appId={appId}
           role={viewer.role}
-          openTaskId={route.id}
-          onOpenTask={(id) => navigate({ page: 'tasks', id })}
+          audienceId={route.id}
+          onOpenAudience={open('audiences')}
+          onOpenUser={(id) => navigate({ page: 'users', id })}
         />
       );
-    case 'users':
-      return <Users appId={appId} userId={route.id} onOpenUser={(id) => navigate({ page: 'users', id })} />;
     case 'templates':
-      return <Templates appId={appId} />;
+      return <Templates appId={appId} role={viewer.role} templateId={route.id} onOpenTemplate={open('templates')} />;
+    case 'rules':
+      return <Rules appId={appId} role={viewer.role} ruleId={route.id} onOpenRule={open('rules')} />;
+    case 'reports':
+      return <Reports appId={appId} />;
+    case 'channels':
+      return <Channels appId={appId} />;
+    case 'explorer':
+      return (
+        <Suspense fallback={<Spin />}>
+          <Explorer />
+        </Suspense>
+      );
     default:
-      return <Today appId={appId} />;
+      return <Dashboard appId={appId} onOpenTask={(id) => navigate({ page: 'tasks', id })} />;
   }
 }

@@ -2,7 +2,17 @@
 // by Herald, so the hash keeps every route reloadable without server routes).
 import { useCallback, useEffect, useState } from 'react';
 
-export const PAGES = ['today', 'tasks', 'users', 'templates'] as const;
+export const PAGES = [
+  'dashboard',
+  'tasks',
+  'users',
+  'audiences',
+  'templates',
+  'rules',
+  'reports',
+  'channels',
+  'explorer',
+] as const;
 export type Page = (typeof PAGES)[number];
 
 export interface Route {
@@ -11,12 +21,15 @@ export interface Route {
   id: string | null;
 }
 
-const DEFAULT_ROUTE: Route = { page: 'today', id: null };
+const DEFAULT_ROUTE: Route = { page: 'dashboard', id: null };
+
+/** Older names of pages, still followed: #/today is the dashboard. */
+const ALIASES: Record<string, Page> = { today: 'dashboard' };
 
 /** parseRoute reads a location hash; anything unknown is the default page. */
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#?\/?/, '').split('/');
-  const page = parts[0] ?? '';
+  const page = ALIASES[parts[0] ?? ''] ?? parts[0] ?? '';
   if (!(PAGES as readonly string[]).includes(page)) {
     return DEFAULT_ROUTE;
   }

@@ -1,19 +1,28 @@
-// A task's detail: what it sends, its live progress (polled every 2 s while RUNNING) and, for
-// OPERATOR and ADMIN, pause / resume / cancel behind a confirmation.
+// A task's detail: what it sends, its live progress (the taskProgress subscription while it
+// runs, with a slower poll for its status), a funnel per channel and, for OPERATOR and ADMIN,
+// pause / resume / cancel behind a confirmation.
 import { Alert, App, Button, Col, Descriptions, Drawer, Popconfirm, Progress, Row, Space, Spin, Statistic, Tag, Typography } from 'antd';
 import type { CombinedError } from '@urql/core';
-import { useEffect } from 'react';
+import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { useMutation, useQuery } from 'urql';
-import { CancelTaskMutation, PauseTaskMutation, ResumeTaskMutation, TaskQuery } from '../graphql/documents';
+import { useMutation, useQuery, useSubscription } from 'urql';
+import {
+  CancelTaskMutation,
+  PauseTaskMutation,
+  ResumeTaskMutation,
+  TaskProgressSubscription,
+  TaskQuery,
+} from '../graphql/documents';
 import { errorCode } from '../graphql/errors';
 import type { Role, TaskDetail, TaskProgress } from '../graphql/types';
 import { formatCount } from '../lib/format';
 import { isLive, progressPercent, taskActions } from '../lib/progress';
 import { canOperate } from '../lib/roles';
+import { TaskFunnel } from './TaskFunnel';
 import { TASK_STATUS_COLORS } from './Tasks';
 
-const POLL_MS = 2000;
+/** How often a running task's status is read again (its counts come by subscription). */
+const POLL_MS = 5000;
 
 type CountField = Exclude<keyof TaskProgress, 'shardsTotal' | 'shardsDone'>;
 
@@ -60,6 +69,9 @@ function TaskBody({ taskId, role, onChanged }: { taskId: string; role: Role; onC
 
   const task = data?.task ?? null;
   const live = isLive(task?.status);
+  // The subscription's latest progress, newer than the query's while the task runs.
+  const [{ data: pushed }] = useSubscription({ query: TaskProgressSubscription, variables: { id: taskId }, pause: !live });
+  const [pushedDone, setPushedDone] = useState(false);
 
   useEffect(() => {
     if (!live) {
@@ -68,6 +80,15 @@ function TaskBody({ taskId, role, onChanged }: { taskId: string; role: Role; onC
     const timer = window.setInterval(() => refetch({ requestPolicy: 'network-only' }), POLL_MS);
     return () => window.clearInterval(timer);
   }, [live, refetch]);
+
+  // Every shard done: read the task again at once for its final status.
+  const progressDone = !!pushed && pushed.taskProgress.shardsTotal > 0 && pushed.taskProgress.shardsDone >= pushed.taskProgress.shardsTotal;
+  useEffect(() => {
+    if (progressDone && !pushedDone && live) {
+      setPushedDone(true);
+      refetch({ requestPolicy: 'network-only' });
+    }
+  }, [progressDone, pushedDone, live, refetch]);
 
   if (!data && fetching) {
     return <Spin className="drawer-spin" />;
@@ -90,7 +111,7 @@ function TaskBody({ taskId, role, onChanged }: { taskId: string; role: Role; onC
     return <Alert type="warning" showIcon message={t('tasks.detail.notFound')} />;
   }
 
-  const p = task.progress;
+  const p = live && pushed ? pushed.taskProgress : task.progress;
   const percent = progressPercent(p.shardsDone, p.shardsTotal, task.status);
   const time = new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'medium' });
   const actions = taskActions(task.status);
@@ -200,6 +221,8 @@ function TaskBody({ taskId, role, onChanged }: { taskId: string; role: Role; onC
           </Col>
         ))}
       </Row>
+
+      <TaskFunnel appId={task.appId} taskId={task.id} createdAt={task.createdAt} refreshKey={String(p.sent) + String(p.delivered)} />
     </Space>
   );
 }

@@ -1,6 +1,6 @@
 // Tasks: the app's send tasks, filtered by status and paged by cursor ("load more"), with a
 // detail drawer that follows a running task's progress.
-import { ReloadOutlined } from '@ant-design/icons';
+import { PlusOutlined, ReloadOutlined } from '@ant-design/icons';
 import { Alert, Button, Card, Select, Space, Table, Tag, Typography } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
 import type { CombinedError } from '@urql/core';
@@ -11,6 +11,8 @@ import { TasksQuery } from '../graphql/documents';
 import { errorCode } from '../graphql/errors';
 import { TASK_STATUSES, type Edge, type Role, type TaskRow, type TaskStatus } from '../graphql/types';
 import { mergeEdges } from '../lib/paging';
+import { canOperate } from '../lib/roles';
+import { TaskCreate } from './TaskCreate';
 import { TaskDrawer } from './TaskDrawer';
 
 const PAGE_SIZE = 20;
@@ -48,6 +50,7 @@ export function Tasks({ appId, role, openTaskId, onOpenTask }: TasksProps) {
   const client = useClient();
   const [status, setStatus] = useState<TaskStatus | null>(null);
   const [list, setList] = useState<ListState>(EMPTY);
+  const [creating, setCreating] = useState(false);
   // Answers to an older filter (or a reload) are dropped.
   const generation = useRef(0);
 
@@ -129,6 +132,11 @@ export function Tasks({ appId, role, openTaskId, onOpenTask }: TasksProps) {
           <Button icon={<ReloadOutlined />} onClick={() => void load(null)} loading={list.loading && !firstLoad}>
             {t('common.refresh')}
           </Button>
+          {canOperate(role) && (
+            <Button type="primary" icon={<PlusOutlined />} onClick={() => setCreating(true)}>
+              {t('taskForm.open')}
+            </Button>
+          )}
         </Space>
       </div>
 
@@ -166,6 +174,19 @@ export function Tasks({ appId, role, openTaskId, onOpenTask }: TasksProps) {
           )}
         </div>
       </Card>
+
+      {canOperate(role) && (
+        <TaskCreate
+          appId={appId}
+          open={creating}
+          onClose={() => setCreating(false)}
+          onCreated={(task) => {
+            setCreating(false);
+            void load(null);
+            onOpenTask(task.id);
+          }}
+        />
+      )}
 
       <TaskDrawer
         taskId={openTaskId}

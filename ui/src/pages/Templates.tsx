@@ -1,6 +1,7 @@
-// Templates: the app's templates and a preview panel that renders one for a channel with the
-// variables filled in, in a phone-like frame for SMS and push, with the SMS segment count.
-import { EyeOutlined, ReloadOutlined } from '@ant-design/icons';
+// Templates: the app's templates; for the one picked, a preview that renders it for a channel
+// with the variables filled in (phone-like frames for push, SMS and WeChat, the SMS segment
+// count), the editor that saves its next version, and its version history with a diff.
+import { EyeOutlined, PlusOutlined, ReloadOutlined } from '@ant-design/icons';
 import type { CombinedError } from '@urql/core';
 import {
   Alert,
@@ -8,7 +9,6 @@ import {
   Card,
   Col,
   DatePicker,
-  Empty,
   Form,
   Input,
   InputNumber,
@@ -17,6 +17,7 @@ import {
   Space,
   Switch,
   Table,
+  Tabs,
   Tag,
   Typography,
 } from 'antd';
@@ -26,23 +27,34 @@ import { useTranslation } from 'react-i18next';
 import { useClient, useQuery } from 'urql';
 import { PreviewTemplateQuery, TemplatesQuery } from '../graphql/documents';
 import { errorCode } from '../graphql/errors';
-import type { Channel, RenderedMessage, Template, Variable } from '../graphql/types';
+import type { Channel, RenderedMessage, Role, Template, Variable } from '../graphql/types';
+import { canOperate } from '../lib/roles';
 import { buildVariables } from '../lib/variables';
+import { TemplateEditor } from './TemplateEditor';
+import { TemplateHistory } from './TemplateHistory';
 
 interface TemplatesProps {
   appId: string;
+  role: Role;
+  /** The template picked (from the route), "new" for the editor of a new one, or null. */
+  templateId: string | null;
+  onOpenTemplate: (id: string | null) => void;
 }
 
-export function Templates({ appId }: TemplatesProps) {
+const NEW = 'new';
+
+export function Templates({ appId, role, templateId, onOpenTemplate }: TemplatesProps) {
   const { t, i18n } = useTranslation();
   const [{ data, fetching, error }, refetch] = useQuery({
     query: TemplatesQuery,
     variables: { appId },
     requestPolicy: 'cache-and-network',
   });
-  const [selectedId, setSelectedId] = useState<string | null>(null);
+  const selectedId = templateId;
+  const setSelectedId = onOpenTemplate;
   const templates = data?.templates ?? [];
   const selected = templates.find((tpl) => tpl.id === selectedId) ?? null;
+  const creating = templateId === NEW && canOperate(role);
   const time = new Intl.DateTimeFormat(i18n.language, { dateStyle: 'medium', timeStyle: 'short' });
 
   const columns: ColumnsType<Template> = [
@@ -75,43 +87,83 @@ export function Templates({ appId }: TemplatesProps) {
           <Typography.Title level={3}>{t('templates.title')}</Typography.Title>
           <Typography.Text type="secondary">{t('templates.subtitle')}</Typography.Text>
         </div>
-        <Button
-          icon={<ReloadOutlined />}
-          onClick={() => refetch({ requestPolicy: 'network-only' })}
-          loading={fetching && !!data}
-        >
-          {t('common.refresh')}
-        </Button>
+        <Space>
+          <Button
+            icon={<ReloadOutlined />}
+            onClick={() => refetch({ requestPolicy: 'network-only' })}
+            loading={fetching && !!data}
+          >
+            {t('common.refresh')}
+          </Button>
+          {canOperate(role) && (
+            <Button type="primary" icon={<PlusOutlined />} onClick={() => setSelectedId(NEW)}>
+              {t('templateEditor.new')}
+            </Button>
+          )}
+        </Space>
       </div>
 
       {error && <Alert type="error" showIcon message={t(`error.${errorCode(error)}`)} />}
 
-      <Row gutter={[16, 16]}>
-        <Col xs={24} xl={13}>
-          <Card size="small">
-            <Table<Template>
-              rowKey="id"
-              columns={columns}
-              dataSource={templates}
-              loading={fetching && !data}
-              pagination={{ pageSize: 10, hideOnSinglePage: true }}
-              size="middle"
-              locale={{ emptyText: t('templates.empty') }}
-              rowClassName={(tpl) => (tpl.id === selectedId ? 'row-selected' : '')}
-              onRow={(tpl) => ({ onClick: () => setSelectedId(tpl.id), className: 'clickable-row' })}
-            />
-          </Card>
-        </Col>
-        <Col xs={24} xl={11}>
-          <Card size="small" title={t('templates.preview')}>
-            {selected ? (
-              <Preview key={selected.id} template={selected} />
-            ) : (
-              <Empty description={t('templates.pickTemplate')} />
-            )}
-          </Card>
-        </Col>
-      </Row>
+      {creating ? (
+        <Card size="small" title={t('templateEditor.new')}>
+          <TemplateEditor
+            appId={appId}
+            onSaved={(tpl) => {
+              refetch({ requestPolicy: 'network-only' });
+              setSelectedId(tpl.id);
+            }}
+            onCancel={() => setSelectedId(null)}
+          />
+        </Card>
+      ) : (
+        <Row gutter={[16, 16]}>
+          <Col xs={24} xl={selected ? 10 : 24}>
+            <Card size="small">
+              <Table<Template>
+                rowKey="id"
+                columns={selected ? columns.slice(0, 3) : columns}
+                dataSource={templates}
+                loading={fetching && !data}
+                pagination={{ pageSize: 10, hideOnSinglePage: true }}
+                size="middle"
+                locale={{ emptyText: t('templates.empty') }}
+                rowClassName={(tpl) => (tpl.id === selectedId ? 'row-selected' : '')}
+                onRow={(tpl) => ({ onClick: () => setSelectedId(tpl.id), className: 'clickable-row' })}
+              />
+            </Card>
+          </Col>
+          {selected && (
+            <Col xs={24} xl={14}>
+              <Card size="small" title={`${selected.name} · v${selected.version}`}>
+                <Tabs
+                  destroyOnHidden
+                  items={[
+                    { key: 'preview', label: t('templates.preview'), children: <Preview key={`${selected.id}-${selected.version}`} template={selected} /> },
+                    ...(canOperate(role)
+                      ? [
+                          {
+                            key: 'edit',
+                            label: t('templateEditor.edit'),
+                            children: (
+                              <TemplateEditor
+                                key={`${selected.id}-${selected.version}`}
+                                appId={appId}
+                                template={selected}
+                                onSaved={() => refetch({ requestPolicy: 'network-only' })}
+                              />
+                            ),
+                          },
+                        ]
+                      : []),
+                    { key: 'history', label: t('templateHistory.title'), children: <TemplateHistory key={`${selected.id}-${selected.version}`} template={selected} /> },
+                  ]}
+                />
+              </Card>
+            </Col>
+          )}
+        </Row>
+      )}
     </Space>
   );
 }
@@ -204,12 +256,13 @@ function Preview({ template }: { template: Template }) {
       </Form>
 
       {failure && <Alert type="error" showIcon message={t(`error.${errorCode(failure)}`)} />}
-      {rendered && <RenderedView message={rendered} />}
+      {rendered && <PhonePreview message={rendered} />}
     </Space>
   );
 }
 
-function VariableField({ variable }: { variable: Variable }) {
+/** A form field for one declared variable, named by the variable (under prefix, when given). */
+export function VariableField({ variable, prefix }: { variable: Variable; prefix?: string }) {
   const { t } = useTranslation();
   const known = ['string', 'number', 'bool', 'time'].includes(variable.type);
   const typeLabel = known ? t(`templates.variableType.${variable.type as 'string'}`) : variable.type;
@@ -219,7 +272,7 @@ function VariableField({ variable }: { variable: Variable }) {
       <Typography.Text type="secondary">({typeLabel})</Typography.Text>
     </Space>
   );
-  const common = { name: variable.name, label, required: variable.required };
+  const common = { name: prefix ? [prefix, variable.name] : variable.name, label, required: variable.required };
   switch (variable.type) {
     case 'number':
       return (
@@ -248,9 +301,13 @@ function VariableField({ variable }: { variable: Variable }) {
   }
 }
 
-function RenderedView({ message }: { message: RenderedMessage }) {
+/** What a preview shows of a message. */
+type PreviewMessage = Pick<RenderedMessage, 'channel' | 'title' | 'body' | 'segments'>;
+
+/** A rendered message as a person sees it: push, SMS and WeChat in a phone-like frame. */
+export function PhonePreview({ message }: { message: PreviewMessage }) {
   const { t } = useTranslation();
-  const phone = message.channel === 'SMS' || message.channel === 'APP_PUSH';
+  const phone = message.channel === 'SMS' || message.channel === 'APP_PUSH' || message.channel === 'WECHAT';
   const length = [...message.body].length;
 
   const content =
@@ -262,6 +319,12 @@ function RenderedView({ message }: { message: RenderedMessage }) {
       </div>
     ) : message.channel === 'SMS' ? (
       <div className="sms-bubble">{message.body}</div>
+    ) : message.channel === 'WECHAT' ? (
+      <div className="wechat-card">
+        <div className="wechat-title">{message.title ?? t('templates.wechatNotice')}</div>
+        <div className="wechat-body">{message.body}</div>
+        <div className="wechat-more">{t('templates.wechatDetails')}</div>
+      </div>
     ) : (
       <Card size="small" title={message.title ?? t('templates.noTitle')}>
         <Typography.Paragraph className="rendered-body">{message.body}</Typography.Paragraph>
