@@ -99,11 +99,14 @@ type Receipt struct {
 	Channel   Channel
 	Provider  string
 	MessageID string // Herald's id when the vendor echoes it back
-	VendorID  string
-	Address   string
-	Status    Status // DELIVERED, DISPLAYED, CLICKED or FAILED
-	Reason    string
-	At        time.Time
+	// Batch is the batch reference (BatchRef) a vendor echoes for a message sent in a
+	// request of several, when it echoes no message id; with Address it finds the message.
+	Batch    string
+	VendorID string
+	Address  string
+	Status   Status // DELIVERED, DISPLAYED, CLICKED or FAILED
+	Reason   string
+	At       time.Time
 }
 
 // ReceiptParser is implemented by providers whose vendor posts receipts to Herald. It

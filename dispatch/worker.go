@@ -503,11 +503,43 @@ func QueueReceipts(ctx context.Context, p Publisher, rs []channels.Receipt) erro
 	return p.Publish(ctx, broker.Receipts, broker.Message{Body: body, ContentType: "application/json"})
 }
 
+// resolveBatches sets the message id of receipts that carry a batch reference and an
+// address instead, with one lookup per batch.
+func (w *Worker) resolveBatches(ctx context.Context, rs []channels.Receipt) error {
+	byRef := map[string][]int{}
+	for i, r := range rs {
+		if r.MessageID == "" && r.Batch != "" && r.Address != "" {
+			byRef[r.Batch] = append(byRef[r.Batch], i)
+		}
+	}
+	for ref, idx := range byRef {
+		addrs := make([]string, len(idx))
+		for k, i := range idx {
+			addrs[k] = rs[i].Address
+		}
+		ids, err := w.writer.ResolveBatch(ctx, ref, addrs)
+		if errors.Is(err, reports.ErrBadBatchRef) {
+			w.logger.WarnContext(ctx, "receipts with an unusable batch reference", "batch", ref, "receipts", len(idx), "error", err)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		for _, i := range idx {
+			rs[i].MessageID = ids[rs[i].Address]
+		}
+	}
+	return nil
+}
+
 // handleReceipts applies a batch of receipts: statuses only move forward.
 func (w *Worker) handleReceipts(ctx context.Context, d broker.Delivery) error {
 	var b receiptBatch
 	if err := json.Unmarshal(d.Body, &b); err != nil {
 		return broker.Poison(fmt.Errorf("undecodable receipts: %w", err))
+	}
+	if err := w.resolveBatches(ctx, b.Receipts); err != nil {
+		return err
 	}
 	updates := make([]reports.Update, 0, len(b.Receipts))
 	for _, r := range b.Receipts {

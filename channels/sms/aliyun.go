@@ -46,6 +46,16 @@ const ReportTimeLayout = "2006-01-02 15:04:05"
 // ChinaTime is the UTC+8 zone of the times in Aliyun delivery reports.
 var ChinaTime = time.FixedZone("CST", 8*60*60)
 
+// Replay window of delivery reports. A report is refused when its report_time is older
+// than DefaultReportMaxAge — chosen to outlast the vendor's retries of a push that failed,
+// with a margin — or more than ReportMaxAhead in the future (clocks disagree a little, not
+// by more). A captured push replayed later is thereby refused; one replayed within the
+// window changes nothing, since delivery statuses only move forward.
+const (
+	DefaultReportMaxAge = 6*time.Hour + 10*time.Minute
+	ReportMaxAhead      = 10 * time.Minute
+)
+
 // Error codes of dysmsapi that Herald treats specially.
 const (
 	CodeOK                   = "OK"
@@ -84,6 +94,8 @@ type AliyunConfig struct {
 	Logger *slog.Logger
 	// NowFunc is the clock; default time.Now.
 	NowFunc func() time.Time
+	// ReportMaxAge is the oldest report_time accepted; default DefaultReportMaxAge.
+	ReportMaxAge time.Duration
 }
 
 // Aliyun sends SMS through Alibaba Cloud's SendSms API, one request per number (SendSms
@@ -124,6 +136,7 @@ func NewAliyun(cfg AliyunConfig) (*Aliyun, error) {
 	cfg.Endpoint = cmp.Or(cfg.Endpoint, DefaultEndpoint)
 	cfg.RegionID = cmp.Or(cfg.RegionID, DefaultRegionID)
 	cfg.Concurrency = cmp.Or(cfg.Concurrency, DefaultConcurrency)
+	cfg.ReportMaxAge = cmp.Or(cfg.ReportMaxAge, DefaultReportMaxAge)
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: DefaultTimeout}
 	}
@@ -156,20 +169,30 @@ func (a *Aliyun) Name() string { return a.cfg.Name }
 // Channel is SMS.
 func (a *Aliyun) Channel() channels.Channel { return channels.SMS }
 
-// Send issues one SendSms request per message, at most Concurrency at a time, and maps each
-// answer to a Result. It returns an error only when no request reached the vendor.
+// Send groups the messages into as few requests as the API allows and issues them, at most
+// Concurrency at a time: messages of identical content (one sign, template and parameters —
+// a broadcast) go as one SendSms to up to MaxPhonesPerSendSms numbers; other messages of one
+// template as SendBatchSms, up to MaxPhonesPerBatch numbers with their own signs and
+// parameters; the rest as one SendSms each, carrying the message id as OutId. A request of
+// several numbers carries a batch reference (channels.BatchRef) as OutId instead, which the
+// delivery reports echo. Aliyun refuses a whole request for one bad number, so a refused
+// request of several numbers is sent again one number at a time, to fail only that one.
+// Send returns an error only when no request reached the vendor.
 func (a *Aliyun) Send(ctx context.Context, msgs []channels.Message) ([]channels.Result, error) {
 	results := make([]channels.Result, len(msgs))
 	unreached := make([]bool, len(msgs))
+	units := a.plan(msgs, results)
 	sem := make(chan struct{}, a.cfg.Concurrency)
 	var wg sync.WaitGroup
-	for i := range msgs {
+	for k, u := range units {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
-			for j := i; j < len(msgs); j++ {
-				results[j] = retryable(msgs[j].ID, "not sent: "+ctx.Err().Error())
-				unreached[j] = true
+			for _, rest := range units[k:] {
+				for _, i := range rest.idx {
+					results[i] = retryable(msgs[i].ID, "not sent: "+ctx.Err().Error())
+					unreached[i] = true
+				}
 			}
 			wg.Wait()
 			return a.finish(results, unreached)
@@ -178,34 +201,95 @@ func (a *Aliyun) Send(ctx context.Context, msgs []channels.Message) ([]channels.
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			results[i], unreached[i] = a.sendOne(ctx, msgs[i])
+			a.sendUnit(ctx, u, msgs, results, unreached)
 		}()
 	}
 	wg.Wait()
 	return a.finish(results, unreached)
 }
 
-func (a *Aliyun) finish(results []channels.Result, unreached []bool) ([]channels.Result, error) {
-	for _, u := range unreached {
-		if !u {
-			return results, nil
-		}
-	}
-	if len(results) == 0 {
-		return results, nil
-	}
-	return nil, fmt.Errorf("aliyun sms: no request reached the vendor: %s", results[0].Reason)
+// Request limits of dysmsapi.
+const (
+	// MaxPhonesPerSendSms is how many numbers one SendSms request of one content may carry.
+	MaxPhonesPerSendSms = 1000
+	// MaxPhonesPerBatch is how many numbers one SendBatchSms request may carry.
+	MaxPhonesPerBatch = 100
+)
+
+// prepared is one message ready for a request.
+type prepared struct {
+	phone, sign, code, param string
+	text                     string // what the handset shows, for counting segments
 }
 
-// sendOne sends one message; unreached reports a transport failure before any answer.
-func (a *Aliyun) sendOne(ctx context.Context, m channels.Message) (res channels.Result, unreached bool) {
+// unit is one request: the indexes of its messages and how they travel.
+type unit struct {
+	idx   []int
+	batch bool // SendBatchSms rather than SendSms
+	reqs  []prepared
+}
+
+// plan prepares every message (a message that cannot be sent gets its permanent result) and
+// groups the rest into requests.
+func (a *Aliyun) plan(msgs []channels.Message, results []channels.Result) []unit {
+	type key struct{ sign, code, param string }
+	same := map[key]*unit{}
+	byCode := map[string]*unit{}
+	var units []unit
+	var order []*unit
+	for i, m := range msgs {
+		p, fail := a.prepare(m)
+		if fail != nil {
+			results[i] = *fail
+			continue
+		}
+		k := key{p.sign, p.code, p.param}
+		u := same[k]
+		if u == nil || len(u.idx) == MaxPhonesPerSendSms {
+			u = &unit{}
+			same[k] = u
+			order = append(order, u)
+		}
+		u.idx = append(u.idx, i)
+		u.reqs = append(u.reqs, p)
+	}
+	// Groups of one go by template into SendBatchSms requests.
+	for _, u := range order {
+		if len(u.idx) > 1 {
+			units = append(units, *u)
+			continue
+		}
+		b := byCode[u.reqs[0].code]
+		if b == nil || len(b.idx) == MaxPhonesPerBatch {
+			b = &unit{batch: true}
+			byCode[u.reqs[0].code] = b
+			order = append(order, b) // appended after the loop's range: collected below
+		}
+		b.idx = append(b.idx, u.idx[0])
+		b.reqs = append(b.reqs, u.reqs[0])
+	}
+	for _, u := range order {
+		if u.batch {
+			if len(u.idx) == 1 {
+				u.batch = false // a single message goes as SendSms with its own OutId
+			}
+			units = append(units, *u)
+		}
+	}
+	return units
+}
+
+// prepare reads what the request for m needs, or returns m's permanent failure.
+func (a *Aliyun) prepare(m channels.Message) (prepared, *channels.Result) {
 	phone := strings.TrimPrefix(strings.TrimSpace(m.Address), "+")
 	if phone == "" {
-		return permanent(m.ID, "no phone number"), false
+		r := permanent(m.ID, "no phone number")
+		return prepared{}, &r
 	}
 	sign := cmp.Or(extraString(m.Extra, "sign"), a.cfg.SignName)
 	if sign == "" {
-		return permanent(m.ID, "no SMS sign name: set Extra.sign or the provider's SignName"), false
+		r := permanent(m.ID, "no SMS sign name: set Extra.sign or the provider's SignName")
+		return prepared{}, &r
 	}
 	code := extraString(m.Extra, "templateCode")
 	var params map[string]any
@@ -218,61 +302,139 @@ func (a *Aliyun) sendOne(ctx context.Context, m channels.Message) (res channels.
 	} else {
 		code = a.cfg.TemplateCode
 		if code == "" {
-			return permanent(m.ID, "no SMS template: set Extra.templateCode or the provider's TemplateCode"), false
+			r := permanent(m.ID, "no SMS template: set Extra.templateCode or the provider's TemplateCode")
+			return prepared{}, &r
 		}
 		params = map[string]any{"content": m.Body}
 	}
-	form := url.Values{}
-	form.Set("Action", "SendSms")
-	form.Set("PhoneNumbers", phone)
-	form.Set("SignName", sign)
-	form.Set("TemplateCode", code)
+	p := prepared{phone: phone, sign: sign, code: code, text: "【" + sign + "】" + m.Body}
 	if len(params) > 0 {
 		tp, err := json.Marshal(stringParams(params))
 		if err != nil {
-			return permanent(m.ID, "template params: "+err.Error()), false
+			r := permanent(m.ID, "template params: "+err.Error())
+			return prepared{}, &r
 		}
-		form.Set("TemplateParam", string(tp))
+		p.param = string(tp)
 	}
-	if m.ID != "" {
-		form.Set("OutId", m.ID)
-	}
-	if err := a.sign(form); err != nil {
-		return retryable(m.ID, err.Error()), true
-	}
+	return p, nil
+}
 
+// sendUnit issues one request and sets the results of its messages.
+func (a *Aliyun) sendUnit(ctx context.Context, u unit, msgs []channels.Message, results []channels.Result, unreached []bool) {
+	ids := make([]string, len(u.idx))
+	for k, i := range u.idx {
+		ids[k] = msgs[i].ID
+	}
+	form := url.Values{}
+	switch {
+	case u.batch:
+		phones, signs, params := make([]string, len(u.reqs)), make([]string, len(u.reqs)), make([]json.RawMessage, len(u.reqs))
+		withParams := false
+		for k, p := range u.reqs {
+			phones[k], signs[k] = p.phone, p.sign
+			params[k] = json.RawMessage(cmp.Or(p.param, "{}"))
+			withParams = withParams || p.param != ""
+		}
+		form.Set("Action", "SendBatchSms")
+		form.Set("PhoneNumberJson", mustJSON(phones))
+		form.Set("SignNameJson", mustJSON(signs))
+		form.Set("TemplateCode", u.reqs[0].code)
+		if withParams {
+			form.Set("TemplateParamJson", mustJSON(params))
+		}
+		form.Set("OutId", channels.BatchRef(ids))
+	default:
+		phones := make([]string, len(u.reqs))
+		for k, p := range u.reqs {
+			phones[k] = p.phone
+		}
+		form.Set("Action", "SendSms")
+		form.Set("PhoneNumbers", strings.Join(phones, ","))
+		form.Set("SignName", u.reqs[0].sign)
+		form.Set("TemplateCode", u.reqs[0].code)
+		if u.reqs[0].param != "" {
+			form.Set("TemplateParam", u.reqs[0].param)
+		}
+		if len(ids) == 1 {
+			if ids[0] != "" {
+				form.Set("OutId", ids[0])
+			}
+		} else {
+			form.Set("OutId", channels.BatchRef(ids))
+		}
+	}
+	status, ans, reason, reached := a.post(ctx, form, ids[0], u.reqs[0].phone, len(ids))
+	for k, i := range u.idx {
+		unreached[i] = !reached
+		switch {
+		case reason != "" && (status >= 500 || status == http.StatusTooManyRequests || !reached):
+			results[i] = retryable(ids[k], reason)
+		case reason != "":
+			results[i] = permanent(ids[k], reason)
+		default:
+			results[i] = a.mapAnswer(ids[k], status, ans)
+		}
+		if results[i].Status == channels.Sent {
+			results[i].CostUnits = Segments(u.reqs[k].text)
+		}
+	}
+	if len(u.idx) > 1 && results[u.idx[0]].Status == channels.Failed && !results[u.idx[0]].Retryable {
+		// One bad number refuses the whole request: find it by sending one at a time.
+		a.logger.InfoContext(ctx, "sms request of several numbers refused; sending them one at a time", "numbers", len(u.idx), "reason", results[u.idx[0]].Reason)
+		for k, i := range u.idx {
+			a.sendUnit(ctx, unit{idx: []int{i}, reqs: []prepared{u.reqs[k]}}, msgs, results, unreached)
+		}
+		return
+	}
+	if results[u.idx[0]].Status == channels.Failed {
+		a.logger.WarnContext(ctx, "sms rejected", "message_id", ids[0], "numbers", len(ids), "phone", channels.MaskPhone(u.reqs[0].phone),
+			"code", ans.Code, "retryable", results[u.idx[0]].Retryable)
+	}
+}
+
+// post signs and sends one dysmsapi request. reason is set when no answer could be read;
+// reached is false when the request did not reach the vendor.
+func (a *Aliyun) post(ctx context.Context, form url.Values, firstID, firstPhone string, n int) (status int, ans APIResponse, reason string, reached bool) {
+	if err := a.sign(form); err != nil {
+		return 0, ans, err.Error(), false
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
-		return permanent(m.ID, err.Error()), false
+		return http.StatusBadRequest, ans, err.Error(), true
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	resp, err := a.cfg.HTTPClient.Do(req)
 	if err != nil {
-		a.logger.WarnContext(ctx, "sms request failed", "message_id", m.ID, "phone", channels.MaskPhone(phone), "error", err)
-		return retryable(m.ID, "transport: "+err.Error()), true
+		a.logger.WarnContext(ctx, "sms request failed", "message_id", firstID, "numbers", n, "phone", channels.MaskPhone(firstPhone), "error", err)
+		return 0, ans, "transport: " + err.Error(), false
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	if err != nil {
-		return retryable(m.ID, "reading answer: "+err.Error()), false
+		return http.StatusServiceUnavailable, ans, "reading answer: " + err.Error(), true
 	}
-	var ans APIResponse
 	if err := json.Unmarshal(body, &ans); err != nil || ans.Code == "" {
-		reason := fmt.Sprintf("HTTP %d: unreadable answer", resp.StatusCode)
-		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
-			return retryable(m.ID, reason), false
+		return resp.StatusCode, ans, fmt.Sprintf("HTTP %d: unreadable answer", resp.StatusCode), true
+	}
+	return resp.StatusCode, ans, "", true
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v) // strings and raw JSON objects only
+	return string(b)
+}
+
+func (a *Aliyun) finish(results []channels.Result, unreached []bool) ([]channels.Result, error) {
+	for _, u := range unreached {
+		if !u {
+			return results, nil
 		}
-		return permanent(m.ID, reason), false
 	}
-	res = a.mapAnswer(m.ID, resp.StatusCode, ans)
-	if res.Status == channels.Sent {
-		res.CostUnits = Segments("【" + sign + "】" + m.Body)
-	} else {
-		a.logger.WarnContext(ctx, "sms rejected", "message_id", m.ID, "phone", channels.MaskPhone(phone),
-			"code", ans.Code, "retryable", res.Retryable)
+	if len(results) == 0 {
+		return results, nil
 	}
-	return res, false
+	return nil, fmt.Errorf("aliyun sms: no request reached the vendor: %s", results[0].Reason)
 }
 
 // mapAnswer turns a dysmsapi answer into a Result.
@@ -324,6 +486,8 @@ func (a *Aliyun) sign(form url.Values) error {
 }
 
 // ParseReceipts verifies the token of an Aliyun delivery-report push and parses its reports.
+// Reports outside the replay window (DefaultReportMaxAge old, ReportMaxAhead ahead) are
+// dropped and logged; a push of nothing but such reports is refused as unverified.
 func (a *Aliyun) ParseReceipts(r *http.Request) ([]channels.Receipt, error) {
 	if !a.tokenOK(r.URL.Query().Get("token")) {
 		return nil, fmt.Errorf("aliyun sms report: %w: token mismatch", channels.ErrUnverified)
@@ -341,7 +505,18 @@ func (a *Aliyun) ParseReceipts(r *http.Request) ([]channels.Receipt, error) {
 	}
 	now := a.cfg.NowFunc()
 	out := make([]channels.Receipt, 0, len(reports))
-	for _, rep := range reports {
+	stale := 0
+	for i, rep := range reports {
+		at, err := time.ParseInLocation(ReportTimeLayout, rep.ReportTime, ChinaTime)
+		if err != nil {
+			return nil, fmt.Errorf("aliyun sms report: [%d].report_time %q is not a time such as 2006-01-02 15:04:05", i, rep.ReportTime)
+		}
+		if age := now.Sub(at); age > a.cfg.ReportMaxAge || -age > ReportMaxAhead {
+			stale++
+			a.logger.Warn("delivery report outside the replay window dropped", "report_time", rep.ReportTime, "out_id", rep.OutID,
+				"phone", channels.MaskPhone(rep.PhoneNumber))
+			continue
+		}
 		rc := channels.Receipt{
 			Channel:   channels.SMS,
 			Provider:  a.cfg.Name,
@@ -349,7 +524,10 @@ func (a *Aliyun) ParseReceipts(r *http.Request) ([]channels.Receipt, error) {
 			VendorID:  rep.BizID,
 			Address:   rep.PhoneNumber,
 			Status:    channels.Delivered,
-			At:        now,
+			At:        at,
+		}
+		if _, _, ok := channels.ParseBatchRef(rep.OutID); ok {
+			rc.MessageID, rc.Batch = "", rep.OutID // a request of several numbers
 		}
 		if !rep.Success {
 			rc.Status = channels.Failed
@@ -358,10 +536,11 @@ func (a *Aliyun) ParseReceipts(r *http.Request) ([]channels.Receipt, error) {
 				rc.Reason += ": " + rep.ErrMsg
 			}
 		}
-		if t, err := time.ParseInLocation(ReportTimeLayout, rep.ReportTime, ChinaTime); err == nil {
-			rc.At = t
-		}
 		out = append(out, rc)
+	}
+	if stale > 0 && len(out) == 0 {
+		return nil, fmt.Errorf("aliyun sms report: %w: every report_time is outside the replay window (%s old, %s ahead)",
+			channels.ErrUnverified, a.cfg.ReportMaxAge, ReportMaxAhead)
 	}
 	return out, nil
 }

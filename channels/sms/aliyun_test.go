@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -242,7 +243,9 @@ func TestAliyunSendPartialTransportFailure(t *testing.T) {
 		return 503, `{"Code":"ServiceUnavailable","Message":"x"}`
 	}
 	a := newTestAliyun(t, v.srv.URL, func(c *AliyunConfig) { c.Concurrency = 1 })
-	res, err := a.Send(context.Background(), []channels.Message{{ID: "a", Address: "13800138000"}, {ID: "b", Address: "13800138001"}})
+	res, err := a.Send(context.Background(), []channels.Message{
+		{ID: "a", Address: "13800138000", Extra: map[string]any{"templateCode": "SMS_A"}},
+		{ID: "b", Address: "13800138001", Extra: map[string]any{"templateCode": "SMS_B"}}})
 	require.NoError(t, err)
 	require.Equal(t, channels.Sent, res[0].Status)
 	require.True(t, res[1].Retryable)
@@ -268,7 +271,8 @@ func TestAliyunSendBoundsConcurrency(t *testing.T) {
 	a := newTestAliyun(t, v.srv.URL, func(c *AliyunConfig) { c.Concurrency = limit })
 	msgs := make([]channels.Message, 4*limit)
 	for i := range msgs {
-		msgs[i] = channels.Message{ID: string(rune('a' + i)), Address: "13800138000"}
+		// Each of its own template, so that each takes a request of its own.
+		msgs[i] = channels.Message{ID: string(rune('a' + i)), Address: "13800138000", Extra: map[string]any{"templateCode": fmt.Sprintf("SMS_%d", i)}}
 	}
 	done := make(chan []channels.Result)
 	go func() {
@@ -309,7 +313,7 @@ func TestAliyunParseReceipts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			a := newTestAliyun(t, "http://vendor.invalid", func(c *AliyunConfig) { c.CallbackToken = tt.cfgToken })
+			a := newTestAliyun(t, "http://vendor.invalid", func(c *AliyunConfig) { c.CallbackToken = tt.cfgToken; c.NowFunc = reportClock })
 			req := httptest.NewRequest(http.MethodPost, "/callbacks/sms"+tt.query, strings.NewReader(tt.body))
 			got, err := a.ParseReceipts(req)
 			if tt.wantErr != nil {
@@ -321,7 +325,7 @@ func TestAliyunParseReceipts(t *testing.T) {
 		})
 	}
 
-	a := newTestAliyun(t, "http://vendor.invalid")
+	a := newTestAliyun(t, "http://vendor.invalid", func(c *AliyunConfig) { c.NowFunc = reportClock })
 	got, err := a.ParseReceipts(httptest.NewRequest(http.MethodPost, "/callbacks/sms?token=tok", strings.NewReader(body)))
 	require.NoError(t, err)
 	require.Equal(t, []channels.Receipt{
@@ -334,6 +338,56 @@ func TestAliyunParseReceipts(t *testing.T) {
 	_, err = a.ParseReceipts(httptest.NewRequest(http.MethodPost, "/callbacks/sms?token=tok", strings.NewReader(`{"not":"an array"}`)))
 	require.Error(t, err)
 	require.False(t, errors.Is(err, channels.ErrUnverified), "a verified but malformed body is bad input, not unverified")
+}
+
+// reportClock is a minute after the reports of TestAliyunParseReceipts.
+func reportClock() time.Time { return time.Date(2024, 5, 1, 10, 1, 0, 0, ChinaTime) }
+
+func TestAliyunReportReplayWindow(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2024, 5, 1, 12, 0, 0, 0, ChinaTime)
+	report := func(id string, at time.Time) string {
+		return `{"phone_number":"13800138000","send_time":"2024-05-01 09:00:00","report_time":"` + at.In(ChinaTime).Format(ReportTimeLayout) +
+			`","success":true,"err_code":"DELIVERED","err_msg":"ok","sms_size":"1","biz_id":"B","out_id":"` + id + `"}`
+	}
+	tests := []struct {
+		name    string
+		body    string
+		want    []string // message ids accepted
+		wantErr error
+		anyErr  bool
+	}{
+		{"fresh", "[" + report("m1", now.Add(-time.Minute)) + "]", []string{"m1"}, nil, false},
+		{"at the edge of the window", "[" + report("m1", now.Add(-DefaultReportMaxAge)) + "]", []string{"m1"}, nil, false},
+		{"slightly ahead", "[" + report("m1", now.Add(5*time.Minute)) + "]", []string{"m1"}, nil, false},
+		{"too old", "[" + report("m1", now.Add(-DefaultReportMaxAge-time.Second)) + "]", nil, channels.ErrUnverified, false},
+		{"a day old", "[" + report("m1", now.Add(-24*time.Hour)) + "]", nil, channels.ErrUnverified, false},
+		{"too far ahead", "[" + report("m1", now.Add(ReportMaxAhead+time.Second)) + "]", nil, channels.ErrUnverified, false},
+		{"stale report dropped, fresh kept", "[" + report("old", now.Add(-48*time.Hour)) + "," + report("new", now) + "]", []string{"new"}, nil, false},
+		{"missing report_time", `[{"success":true,"out_id":"m1"}]`, nil, nil, true},
+		{"malformed report_time", `[{"report_time":"yesterday","success":true,"out_id":"m1"}]`, nil, nil, true},
+	}
+	a := newTestAliyun(t, "http://vendor.invalid", func(c *AliyunConfig) { c.NowFunc = func() time.Time { return now } })
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := a.ParseReceipts(httptest.NewRequest(http.MethodPost, "/callbacks/sms?token=tok", strings.NewReader(tt.body)))
+			switch {
+			case tt.wantErr != nil:
+				require.ErrorIs(t, err, tt.wantErr)
+				require.Nil(t, got)
+			case tt.anyErr:
+				require.Error(t, err)
+				require.False(t, errors.Is(err, channels.ErrUnverified))
+			default:
+				require.NoError(t, err)
+				var ids []string
+				for _, r := range got {
+					ids = append(ids, r.MessageID)
+				}
+				require.Equal(t, tt.want, ids)
+			}
+		})
+	}
 }
 
 func TestAliyunAckReceipts(t *testing.T) {
