@@ -146,6 +146,13 @@ type Idempotent interface {
 	DedupesByMessageID() bool
 }
 
+// VendorKeyedReceipts is implemented by providers whose vendor's receipts name only its own
+// message id (WeChat's msgid): the dispatcher then keeps vendor id → Herald id where every
+// Herald process can read it, for as long as receipts may come.
+type VendorKeyedReceipts interface {
+	ReceiptsByVendorID() bool
+}
+
 // BatchLimiter is implemented by providers whose vendor caps the messages per request.
 type BatchLimiter interface {
 	MaxBatch() int

@@ -179,6 +179,10 @@ func (w *Worker) sendThrough(ctx context.Context, j *job, p channels.Provider, c
 			continue
 		}
 		at := w.nowFunc()
+		var byVendorID map[string]string
+		if vendorKeyed(p) {
+			byVendorID = make(map[string]string, len(batch))
+		}
 		for i, m := range batch {
 			if i >= len(results) {
 				left = append(left, m) // the provider broke its contract; another may take it
@@ -202,7 +206,11 @@ func (w *Worker) sendThrough(ctx context.Context, j *job, p channels.Provider, c
 			}
 			out.updates = append(out.updates, u)
 			out.final[m.ID] = res.Status
+			if byVendorID != nil && res.VendorID != "" && res.Status != channels.Failed {
+				byVendorID[res.VendorID] = m.ID
+			}
 		}
+		w.rememberVendorIDs(ctx, p, byVendorID)
 	}
 	return left, nil
 }

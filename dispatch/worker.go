@@ -541,6 +541,9 @@ func (w *Worker) handleReceipts(ctx context.Context, d broker.Delivery) error {
 	if err := w.resolveBatches(ctx, b.Receipts); err != nil {
 		return err
 	}
+	if err := w.resolveVendorIDs(ctx, b.Receipts); err != nil {
+		return err
+	}
 	updates := make([]reports.Update, 0, len(b.Receipts))
 	for _, r := range b.Receipts {
 		if r.MessageID == "" {
