@@ -94,6 +94,49 @@ func (s *Settings) Bool(key string, def bool) bool {
 	return b
 }
 
+// List returns the setting key as a comma-separated list ("4290, 5000"), blanks dropped; nil
+// when it is missing.
+func (s *Settings) List(key string) []string {
+	var out []string
+	for _, e := range strings.Split(s.String(key, false), ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Pairs returns the setting key as "K: V; K2: V2" pairs (the first colon of each part
+// separates the name from the value, so values may hold colons); nil when it is missing. A
+// part without a colon, an empty name or a name given twice is an error.
+func (s *Settings) Pairs(key string) map[string]string {
+	v := s.String(key, false)
+	if v == "" {
+		return nil
+	}
+	out := map[string]string{}
+	for _, part := range strings.Split(v, ";") {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		k, val, ok := strings.Cut(part, ":")
+		k, val = strings.TrimSpace(k), strings.TrimSpace(val)
+		if !ok || k == "" {
+			s.errs = append(s.errs, fmt.Errorf("%s.settings.%s: %q is not a pair written as Name: value (pairs separated by ;)", s.path, key, strings.TrimSpace(part)))
+			continue
+		}
+		if _, dup := out[k]; dup {
+			s.errs = append(s.errs, fmt.Errorf("%s.settings.%s: %q is given twice", s.path, key, k))
+			continue
+		}
+		out[k] = val
+	}
+	return out
+}
+
+// Has reports whether the setting key is given, without reading it.
+func (s *Settings) Has(key string) bool { return strings.TrimSpace(s.m[key]) != "" }
+
 // Err reports every missing, malformed or unknown setting.
 func (s *Settings) Err() error {
 	errs := slices.Clone(s.errs)

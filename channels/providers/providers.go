@@ -23,6 +23,7 @@ import (
 	"github.com/herald-msg/herald/channels/netguard"
 	"github.com/herald-msg/herald/channels/sms"
 	"github.com/herald-msg/herald/channels/webhook"
+	"github.com/herald-msg/herald/track"
 )
 
 // Credentials and names the simulator accepts by default; the sim= setting uses them.
@@ -45,6 +46,11 @@ type Options struct {
 	WebhookAllow []netip.Prefix
 	// Logger is handed to the providers; default slog.Default().
 	Logger *slog.Logger
+	// Tracker signs the open pixel and tracked links of emails; nil sends them untracked.
+	Tracker *track.Tracker
+	// Accounts are the vendor accounts of the configuration file, registered after the
+	// providers of the spec.
+	Accounts []Account
 }
 
 // builder adds the providers of one spec part to reg.
@@ -81,6 +87,9 @@ func Build(spec string, opts Options) (*channels.Registry, error) {
 			return nil, fmt.Errorf("HERALD_PROVIDERS: %s: %w", part, err)
 		}
 	}
+	if err := BuildAccounts(reg, opts.Accounts, opts); err != nil {
+		return nil, err
+	}
 	if _, ok := reg.Provider(channels.Webhook); !ok {
 		if opts.WebhookSecret == "" {
 			return nil, errors.New("HERALD_WEBHOOK_SECRET is required: it signs webhook requests and verifies webhook receipts")
@@ -112,8 +121,14 @@ type simProvider func(t SimTarget) (channels.Provider, error)
 // provider is named after the simulated vendor it talks to, so the simulator posts its
 // receipts to /callbacks/{channel}/{name}.
 var simProviders = []simProvider{
+	simGetui,
 	simAliyunSMS,
+	simSMSHTTP,
+	simWeChat,
+	simDingTalk,
 	simWebhook,
+	simAliyunVoice,
+	simMaaP,
 }
 
 // buildSim points a provider of every channel at a simulator at base.
@@ -129,12 +144,15 @@ func buildSim(base string, opts Options, reg *channels.Registry) error {
 		return fmt.Errorf("simulator URL %q is not an http(s) URL", base)
 	}
 	target := SimTarget{Base: u, Opts: opts}
+	placed := map[channels.Channel]int{}
 	for _, build := range simProviders {
 		p, err := build(target)
 		if err != nil {
 			return err
 		}
-		reg.Register(p)
+		// The second provider of a channel is its failover, not a share of its traffic.
+		reg.RegisterAt(p, channels.Placement{Priority: placed[p.Channel()]})
+		placed[p.Channel()]++
 	}
 	return nil
 }

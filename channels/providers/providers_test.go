@@ -28,9 +28,11 @@ func TestBuild(t *testing.T) {
 			wantProviders: map[channels.Channel]string{channels.Webhook: "webhook"}},
 		{name: "empty spec needs a webhook secret", spec: "", wantErr: []string{"HERALD_WEBHOOK_SECRET"}},
 		{name: "sim", spec: "sim=http://127.0.0.1:8090",
-			wantProviders: map[channels.Channel]string{channels.SMS: "aliyun", channels.Webhook: "webhook"}},
+			wantProviders: map[channels.Channel]string{channels.AppPush: "getui", channels.SMS: "aliyun", channels.WeChat: "wechat", channels.DingTalk: "dingtalk", channels.Webhook: "webhook",
+				channels.Voice: "aliyun-voice", channels.RCS: "maap"}},
 		{name: "sim without scheme", spec: "sim=127.0.0.1:8090",
-			wantProviders: map[channels.Channel]string{channels.SMS: "aliyun", channels.Webhook: "webhook"}},
+			wantProviders: map[channels.Channel]string{channels.AppPush: "getui", channels.SMS: "aliyun", channels.WeChat: "wechat", channels.DingTalk: "dingtalk", channels.Webhook: "webhook",
+				channels.Voice: "aliyun-voice", channels.RCS: "maap"}},
 		{name: "unknown key", spec: "sim=http://x:1,twilio=abc", wantErr: []string{"HERALD_PROVIDERS", "twilio=abc"}},
 		{name: "part without =", spec: "sim", wantErr: []string{"HERALD_PROVIDERS", `"sim"`}},
 		{name: "sim without URL", spec: "sim=", wantErr: []string{"HERALD_PROVIDERS", "sim="}},
@@ -51,7 +53,9 @@ func TestBuild(t *testing.T) {
 			require.NoError(t, err)
 			got := map[channels.Channel]string{}
 			for _, p := range reg.Providers() {
-				got[p.Channel()] = p.Name()
+				if _, ok := got[p.Channel()]; !ok {
+					got[p.Channel()] = p.Name() // the channel's primary
+				}
 			}
 			require.Equal(t, tt.wantProviders, got)
 			_, ok := reg.ReceiptParser(channels.Webhook)

@@ -50,6 +50,10 @@ func missing(param string) *popError {
 	return &popError{http.StatusBadRequest, "Missing" + param, param + " is mandatory for this action."}
 }
 
+// popActions holds the actions of other Alibaba Cloud products (Dyvmsapi, ...) that share
+// the POP RPC front of handleAliyun; their files register them in init functions.
+var popActions = map[string]func(s *Server, w http.ResponseWriter, reqID string, call *aliyunRequest){}
+
 // aliyunRequest is a verified dysmsapi call.
 type aliyunRequest struct {
 	action  string
@@ -96,6 +100,10 @@ func (s *Server) handleAliyun(w http.ResponseWriter, r *http.Request) {
 	case "SendBatchSms":
 		s.sendBatchSms(w, reqID, call)
 	default:
+		if handle, ok := popActions[call.action]; ok {
+			handle(s, w, reqID, call)
+			return
+		}
 		s.aliyunError(w, wantXML, reqID, &popError{http.StatusNotFound, "InvalidAction.NotFound", "Specified api is not found, please check your url and method."})
 	}
 }

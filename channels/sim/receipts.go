@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"cmp"
 	"container/heap"
 	"encoding/json"
 	"fmt"
@@ -126,7 +127,7 @@ func (s *Server) dispatch(due []pending) {
 		}
 		bodies := byVendor[name]
 		for len(bodies) > 0 {
-			n := min(len(bodies), maxReceiptsPerPost)
+			n := min(len(bodies), cmp.Or(v.perPost, maxReceiptsPerPost))
 			batch := bodies[:n]
 			bodies = bodies[n:]
 			s.post(v.channel, len(batch), func() (*http.Request, error) { return v.receipts(s, batch) })

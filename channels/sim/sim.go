@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -30,6 +31,9 @@ const (
 	DefaultRetryBackoff    = 200 * time.Millisecond
 	DefaultReceiptAttempts = 6
 	DefaultKeepPerAddress  = 100
+	DefaultAppID           = "sim-app"
+	DefaultTokenLifetime   = 2 * time.Hour
+	DefaultMQTTPrefix      = "herald"
 )
 
 // Config configures a simulator. Zero fields take the defaults above, which match the
@@ -43,8 +47,15 @@ type Config struct {
 	AccessKeySecret string
 	// WebhookSecret keys the signatures of webhook requests and of the receipts posted back.
 	WebhookSecret string
-	// CallbackToken is the token SMS delivery reports carry as query parameter "token".
+	// CallbackToken is the token SMS delivery reports carry as query parameter "token"; it is
+	// also the server-configuration Token that WeChat event pushes are signed with.
 	CallbackToken string
+	// AppID is the app id accepted where a vendor names the account by one (WeChat appid,
+	// Getui appId, the RCS chatbot id and OAuth2 client id).
+	AppID string
+	// TokenLifetime is the expires_in of the access tokens WeChat, DingTalk and the RCS
+	// platform hand out, and the lifetime of Getui's auth tokens.
+	TokenLifetime time.Duration
 	// ReceiptDelay is when an ordinary address's DELIVERED receipt is posted.
 	ReceiptDelay time.Duration
 	// SlowDelay is when a slow test address's DELIVERED receipt is posted.
@@ -57,6 +68,24 @@ type Config struct {
 	RateLimit int
 	// Latency is added before every vendor answer.
 	Latency time.Duration
+	// DisplayRate and ClickRate, from 0 to 1, are the shares of delivered messages the
+	// simulated recipients display, and of displayed ones they click (an email client
+	// fetching the open pixel and following one tracked link).
+	DisplayRate float64
+	ClickRate   float64
+	// SMTPAddr is where the simulated SMTP server listens (e.g. 127.0.0.1:2525); empty
+	// turns it off. After Start, Config reports the address it listens on.
+	SMTPAddr string
+	// SMTPListener, when set, is the listener of the SMTP server instead of SMTPAddr (a
+	// test that must name the address before the simulator starts).
+	SMTPListener net.Listener
+	// MQTTBroker is the broker a simulated device fleet connects to (e.g.
+	// tcp://127.0.0.1:1883): it takes the messages Herald's MQTT provider publishes under
+	// MQTTPrefix and publishes the devices' acknowledgements. Empty turns the fleet off.
+	MQTTBroker string
+	// MQTTPrefix is the topic prefix of the fleet: messages on <prefix>/push/<device>, acks
+	// on <prefix>/ack/<device>; default DefaultMQTTPrefix.
+	MQTTPrefix string
 	// RetryBackoff is the first pause between attempts to post a receipt; it doubles.
 	RetryBackoff time.Duration
 	// ReceiptAttempts is how many times a receipt post is tried before it is dropped.
@@ -76,8 +105,10 @@ type Server struct {
 	mux    *http.ServeMux
 	store  *store
 	nonces *nonceCache
+	tokens *accessTokens
 	limits map[string]*bucket
 	ids    idSource
+	inject faultSwitch
 
 	sched     *scheduler
 	ctx       context.Context
@@ -100,7 +131,12 @@ func New(cfg Config) *Server {
 	cfg.RetryBackoff = cmp.Or(cfg.RetryBackoff, DefaultRetryBackoff)
 	cfg.ReceiptAttempts = cmp.Or(cfg.ReceiptAttempts, DefaultReceiptAttempts)
 	cfg.KeepPerAddress = cmp.Or(cfg.KeepPerAddress, DefaultKeepPerAddress)
+	cfg.AppID = cmp.Or(cfg.AppID, DefaultAppID)
+	cfg.TokenLifetime = cmp.Or(cfg.TokenLifetime, DefaultTokenLifetime)
+	cfg.MQTTPrefix = cmp.Or(cfg.MQTTPrefix, DefaultMQTTPrefix)
 	cfg.FailureRate = min(max(cfg.FailureRate, 0), 1)
+	cfg.DisplayRate = min(max(cfg.DisplayRate, 0), 1)
+	cfg.ClickRate = min(max(cfg.ClickRate, 0), 1)
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
@@ -113,6 +149,7 @@ func New(cfg Config) *Server {
 		logger:  cfg.Logger.With("component", "sim"),
 		store:   newStore(cfg.KeepPerAddress),
 		nonces:  newNonceCache(),
+		tokens:  newAccessTokens(),
 		limits:  map[string]*bucket{},
 		sched:   newScheduler(),
 		ctx:     ctx,
@@ -127,6 +164,10 @@ func New(cfg Config) *Server {
 	s.mux.HandleFunc("GET /sim/stats", s.handleStats)
 	s.mux.HandleFunc("GET /sim/messages", s.handleMessages)
 	s.mux.HandleFunc("POST /sim/reset", s.handleReset)
+	s.mux.HandleFunc("GET /sim/faults", s.handleFaults)
+	s.mux.HandleFunc("POST /sim/faults", s.handleFaults)
+	s.mux.HandleFunc("GET /sim/counts", s.handleCounts)
+	s.inject.store(Faults{FailureRate: cfg.FailureRate})
 	s.wg.Add(1)
 	go s.runReceipts()
 	return s
@@ -253,7 +294,8 @@ func (s *Server) pause(ctx context.Context) {
 
 // fault reports whether this request gets an injected transient error.
 func (s *Server) fault() bool {
-	return s.cfg.FailureRate > 0 && rand.Float64() < s.cfg.FailureRate
+	r := s.inject.load().FailureRate
+	return r > 0 && rand.Float64() < r
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -90,11 +90,12 @@ func validPhone(phone string) bool {
 	return true
 }
 
-// addressKey is how an address is matched: an SMS number by its national digits (a
-// mainland number with or without +86), a URL by its path and query, anything else as is.
+// addressKey is how an address is matched: an SMS, voice or RCS number by its national
+// digits (a mainland number with or without +86 or tel:), a URL by its path and query,
+// anything else as is.
 func addressKey(ch channels.Channel, addr string) string {
 	switch ch {
-	case channels.SMS, channels.Voice:
+	case channels.SMS, channels.Voice, channels.RCS:
 		d := phoneDigits(addr)
 		if len(d) == 13 && strings.HasPrefix(d, "861") {
 			d = d[2:]

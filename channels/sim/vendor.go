@@ -22,6 +22,9 @@ type vendor struct {
 	// receipts builds one callback request for a batch of the vendor's due receipts (the
 	// values its handlers scheduled); nil for vendors that post none.
 	receipts func(s *Server, batch []any) (*http.Request, error)
+	// perPost caps the receipts of one callback request (WeChat pushes one event per
+	// request); 0 means maxReceiptsPerPost.
+	perPost int
 	// start, when set, runs once the server is built (a vendor that also listens elsewhere,
 	// such as an SMTP server or an MQTT device fleet); its cleanup runs at Close.
 	start func(s *Server) (stop func(), err error)
@@ -52,8 +55,8 @@ func (s *Server) callbackURL(ch channels.Channel, name string) string {
 	return s.cfg.Callback + "/callbacks/" + strings.ToLower(string(ch)) + "/" + name
 }
 
-// admit takes n messages from the vendor's rate limit; false means the vendor must answer
-// with its flow-control error.
+// admit takes n messages from the vendor's rate limit (an injected throttle refuses them
+// first); false means the vendor must answer with its flow-control error.
 func (s *Server) admit(name string, n int) bool {
-	return s.limits[name].take(n)
+	return !s.throttle() && s.limits[name].take(n)
 }

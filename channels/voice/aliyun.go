@@ -1,0 +1,479 @@
+// Package voice holds Herald's voice providers. Aliyun places text-to-speech notification
+// calls through Alibaba Cloud's Voice Messaging Service (Dyvmsapi, version 2017-05-25,
+// action SingleCallByTts) and parses its call-record push (VoiceReport).
+//
+// Documentation followed: Alibaba Cloud VMS "SingleCallByTts" (help.aliyun.com document
+// 393519 and 55315: CalledShowNumber, CalledNumber, TtsCode, TtsParam, PlayTimes, OutId;
+// answer Code, Message, CallId, RequestId), "VoiceReport" (call_id, callee, duration,
+// status_code, status_msg, out_id, end_time, ...) and the carrier call status codes
+// (200000 listened to the end, 200001 hung up early, 200002 busy, 200003 not answered,
+// 200010 powered off, 200011 out of service, ...). Requests are signed like every POP RPC
+// API (signature version 1.0, HMAC-SHA1), as channels/sms signs dysmsapi calls.
+package voice
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/herald-msg/herald/channels"
+	"github.com/herald-msg/herald/channels/sms"
+)
+
+// Defaults of AliyunConfig.
+const (
+	DefaultEndpoint    = "https://dyvmsapi.aliyuncs.com"
+	DefaultRegionID    = "cn-hangzhou"
+	DefaultConcurrency = 8
+	DefaultTimeout     = 10 * time.Second
+	DefaultPlayTimes   = 2
+)
+
+// APIVersion is the Dyvmsapi version Herald speaks.
+const APIVersion = "2017-05-25"
+
+// ActionSingleCallByTts is the action that places one text-to-speech call.
+const ActionSingleCallByTts = "SingleCallByTts"
+
+// Error codes of Dyvmsapi that Herald treats specially.
+const (
+	CodeOK                   = "OK"
+	CodeMobileNumberIllegal  = "isv.MOBILE_NUMBER_ILLEGAL"
+	CodeBusinessLimitControl = "isv.BUSINESS_LIMIT_CONTROL"
+)
+
+// Call status codes of VoiceReport that mean the callee picked up.
+const (
+	StatusListened    = "200000" // listened to the end
+	StatusHungUpEarly = "200001" // picked up, hung up before the end
+)
+
+// AckBody is the answer Alibaba Cloud expects after a call-report push.
+const AckBody = `{"code":0,"msg":"成功"}`
+
+// AliyunConfig configures an Aliyun voice provider.
+type AliyunConfig struct {
+	// Name identifies the provider; default "aliyun".
+	Name string
+	// Endpoint is the API base URL; default DefaultEndpoint.
+	Endpoint string
+	// AccessKeyID identifies the RAM credentials that sign requests.
+	AccessKeyID string
+	// AccessKeySecret keys the request signatures.
+	AccessKeySecret string
+	// RegionID is sent as RegionId; default cn-hangzhou.
+	RegionID string
+	// CalledShowNumber is the number the callee sees (a purchased number for the dedicated
+	// mode); empty uses the public number pool.
+	CalledShowNumber string
+	// TtsCode is the TTS template, of content "${content}", that carries the rendered script
+	// of messages whose Extra names no ttsCode.
+	TtsCode string
+	// PlayTimes is how often the script is played in one call, 1 to 3; default 2.
+	PlayTimes int
+	// CallbackToken is the shared secret call reports must carry as query parameter
+	// "token"; with none, every report is rejected.
+	CallbackToken string
+	// HTTPClient sends the requests; default a client with Timeout DefaultTimeout.
+	HTTPClient *http.Client
+	// Concurrency bounds the calls of one batch placed at once; default 8.
+	Concurrency int
+	// Logger receives failures; default slog.Default().
+	Logger *slog.Logger
+	// NowFunc is the clock; default time.Now.
+	NowFunc func() time.Time
+}
+
+// Aliyun places one SingleCallByTts call per message (the API takes one callee per
+// request), at most Concurrency at a time.
+type Aliyun struct {
+	cfg      AliyunConfig
+	endpoint string
+	logger   *slog.Logger
+}
+
+// APIResponse is the JSON answer of Dyvmsapi, for success and errors alike.
+type APIResponse struct {
+	Code      string `json:"Code"`                // "OK" or an error code
+	Message   string `json:"Message"`             // human-readable outcome
+	CallID    string `json:"CallId,omitempty"`    // the call's id, echoed in reports
+	RequestID string `json:"RequestId"`           // the vendor's id of the request
+	HostID    string `json:"HostId,omitempty"`    // gateway host, on gateway errors
+	Recommend string `json:"Recommend,omitempty"` // troubleshooting link, on gateway errors
+}
+
+// Report is one call record of the VoiceReport push: the body is a JSON array of them.
+type Report struct {
+	CallID        string `json:"call_id"`                  // CallId of the SingleCallByTts answer
+	OriginateTime string `json:"originate_time,omitempty"` // when the call was placed
+	StartTime     string `json:"start_time,omitempty"`     // when it was answered; empty if not
+	EndTime       string `json:"end_time,omitempty"`       // when it ended
+	Caller        string `json:"caller,omitempty"`         // the number shown
+	Callee        string `json:"callee"`                   // the number called
+	Duration      string `json:"duration"`                 // seconds talked, as a decimal string
+	StatusCode    string `json:"status_code"`              // carrier call status code
+	StatusMsg     string `json:"status_msg"`               // description of StatusCode
+	OutID         string `json:"out_id"`                   // OutId of the request: Herald's message id
+}
+
+// NewAliyun validates cfg, fills its defaults and returns the provider. Errors name the
+// configuration field at fault.
+func NewAliyun(cfg AliyunConfig) (*Aliyun, error) {
+	cfg.Name = cmp.Or(cfg.Name, "aliyun")
+	cfg.Endpoint = cmp.Or(cfg.Endpoint, DefaultEndpoint)
+	cfg.RegionID = cmp.Or(cfg.RegionID, DefaultRegionID)
+	cfg.Concurrency = cmp.Or(cfg.Concurrency, DefaultConcurrency)
+	cfg.PlayTimes = cmp.Or(cfg.PlayTimes, DefaultPlayTimes)
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: DefaultTimeout}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.NowFunc == nil {
+		cfg.NowFunc = time.Now
+	}
+	switch {
+	case cfg.AccessKeyID == "":
+		return nil, errors.New("aliyun voice: accessKeyId is required")
+	case cfg.AccessKeySecret == "":
+		return nil, errors.New("aliyun voice: accessKeySecret is required")
+	case cfg.Concurrency < 0:
+		return nil, fmt.Errorf("aliyun voice: concurrency %d is negative", cfg.Concurrency)
+	case cfg.PlayTimes < 1 || cfg.PlayTimes > 3:
+		return nil, fmt.Errorf("aliyun voice: playTimes %d is out of range 1 to 3", cfg.PlayTimes)
+	}
+	u, err := url.Parse(cfg.Endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("aliyun voice: endpoint %q is not an http(s) URL", cfg.Endpoint)
+	}
+	return &Aliyun{
+		cfg:      cfg,
+		endpoint: strings.TrimSuffix(cfg.Endpoint, "/") + "/",
+		logger:   cfg.Logger.With("component", "voice.aliyun", "provider", cfg.Name),
+	}, nil
+}
+
+// Name identifies the provider.
+func (a *Aliyun) Name() string { return a.cfg.Name }
+
+// Channel is VOICE.
+func (a *Aliyun) Channel() channels.Channel { return channels.Voice }
+
+// Send places one call per message, at most Concurrency at a time, and maps each answer to
+// a Result. It returns an error only when no request reached the vendor.
+func (a *Aliyun) Send(ctx context.Context, msgs []channels.Message) ([]channels.Result, error) {
+	results := make([]channels.Result, len(msgs))
+	unreached := make([]bool, len(msgs))
+	sem := make(chan struct{}, a.cfg.Concurrency)
+	var wg sync.WaitGroup
+	for i := range msgs {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			for j := i; j < len(msgs); j++ {
+				results[j] = retryable(msgs[j].ID, "not sent: "+ctx.Err().Error())
+				unreached[j] = true
+			}
+			wg.Wait()
+			return finish(results, unreached)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			results[i], unreached[i] = a.sendOne(ctx, msgs[i])
+		}()
+	}
+	wg.Wait()
+	return finish(results, unreached)
+}
+
+func finish(results []channels.Result, unreached []bool) ([]channels.Result, error) {
+	for _, u := range unreached {
+		if !u {
+			return results, nil
+		}
+	}
+	if len(results) == 0 {
+		return results, nil
+	}
+	return nil, fmt.Errorf("aliyun voice: no request reached the vendor: %s", results[0].Reason)
+}
+
+// Form returns the SingleCallByTts parameters of m, before the common parameters and the
+// signature, or the reason m cannot be called.
+func (a *Aliyun) Form(m channels.Message) (url.Values, error) {
+	phone := CalledNumber(m.Address)
+	if phone == "" {
+		return nil, errors.New("no phone number")
+	}
+	code := extraString(m.Extra, "ttsCode")
+	var params map[string]any
+	if code != "" {
+		params = m.Variables
+	} else {
+		code = a.cfg.TtsCode
+		if code == "" {
+			return nil, errors.New("no TTS template: set Extra.ttsCode or the provider's TtsCode")
+		}
+		if strings.TrimSpace(m.Body) == "" {
+			return nil, errors.New("empty TTS script")
+		}
+		params = map[string]any{"content": m.Body}
+	}
+	form := url.Values{}
+	form.Set("Action", ActionSingleCallByTts)
+	form.Set("CalledNumber", phone)
+	if a.cfg.CalledShowNumber != "" {
+		form.Set("CalledShowNumber", a.cfg.CalledShowNumber)
+	}
+	form.Set("TtsCode", code)
+	if len(params) > 0 {
+		tp, err := json.Marshal(stringParams(params))
+		if err != nil {
+			return nil, fmt.Errorf("TTS params: %w", err)
+		}
+		form.Set("TtsParam", string(tp))
+	}
+	form.Set("PlayTimes", strconv.Itoa(a.cfg.PlayTimes))
+	if m.ID != "" {
+		form.Set("OutId", m.ID)
+	}
+	return form, nil
+}
+
+// CalledNumber is addr as Dyvmsapi takes it: a mainland number without its country code
+// (+8613800138000 becomes 13800138000), any other number with its digits only.
+func CalledNumber(addr string) string {
+	p := strings.TrimPrefix(strings.TrimSpace(addr), "+")
+	if len(p) == 13 && strings.HasPrefix(p, "861") {
+		return p[2:]
+	}
+	return p
+}
+
+// sendOne places one call; unreached reports a transport failure before any answer.
+func (a *Aliyun) sendOne(ctx context.Context, m channels.Message) (res channels.Result, unreached bool) {
+	form, err := a.Form(m)
+	if err != nil {
+		return permanent(m.ID, err.Error()), false
+	}
+	phone := form.Get("CalledNumber")
+	if err := a.sign(form); err != nil {
+		return retryable(m.ID, err.Error()), true
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return permanent(m.ID, err.Error()), false
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	resp, err := a.cfg.HTTPClient.Do(req)
+	if err != nil {
+		a.logger.WarnContext(ctx, "voice request failed", "message_id", m.ID, "phone", channels.MaskPhone(phone), "error", err)
+		return retryable(m.ID, "transport: "+err.Error()), true
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if err != nil {
+		return retryable(m.ID, "reading answer: "+err.Error()), false
+	}
+	var ans APIResponse
+	if err := json.Unmarshal(body, &ans); err != nil || ans.Code == "" {
+		reason := fmt.Sprintf("HTTP %d: unreadable answer", resp.StatusCode)
+		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+			return retryable(m.ID, reason), false
+		}
+		return permanent(m.ID, reason), false
+	}
+	res = mapAnswer(m.ID, resp.StatusCode, ans)
+	if res.Status == channels.Sent {
+		res.CostUnits = 1
+	} else {
+		a.logger.WarnContext(ctx, "call rejected", "message_id", m.ID, "phone", channels.MaskPhone(phone),
+			"code", ans.Code, "retryable", res.Retryable)
+	}
+	return res, false
+}
+
+// mapAnswer turns a Dyvmsapi answer into a Result.
+func mapAnswer(id string, status int, ans APIResponse) channels.Result {
+	if ans.Code == CodeOK && status < 300 {
+		if ans.CallID == "" {
+			return permanent(id, "answer OK without a CallId")
+		}
+		return channels.Result{MessageID: id, VendorID: ans.CallID, Status: channels.Sent}
+	}
+	reason := ans.Code
+	if ans.Message != "" {
+		reason += ": " + ans.Message
+	}
+	if status >= 500 || IsRetryableCode(ans.Code) {
+		return retryable(id, reason)
+	}
+	return permanent(id, reason)
+}
+
+// IsRetryableCode reports whether a Dyvmsapi error may pass on a later try: flow control
+// (per-callee and per-account), throttling, the vendor's own faults and a nonce collision.
+// Every other code (isv.MOBILE_NUMBER_ILLEGAL, isv.TTS_TEMPLATE_ILLEGAL,
+// isv.DISPLAY_NUMBER_ILLEGAL, isv.OUT_OF_SERVICE, signature errors, ...) is permanent.
+func IsRetryableCode(code string) bool {
+	switch {
+	case code == CodeBusinessLimitControl,
+		strings.HasPrefix(code, "Throttling"),
+		strings.HasPrefix(code, "isp."),
+		code == "ServiceUnavailable",
+		code == "InternalError",
+		code == "SignatureNonceUsed":
+		return true
+	}
+	return false
+}
+
+// sign adds the common parameters and the signature to form.
+func (a *Aliyun) sign(form url.Values) error {
+	nonce := make([]byte, 16)
+	if _, err := rand.Read(nonce); err != nil {
+		return fmt.Errorf("signature nonce: %w", err)
+	}
+	form.Set("Format", "JSON")
+	form.Set("Version", APIVersion)
+	form.Set("RegionId", a.cfg.RegionID)
+	form.Set("AccessKeyId", a.cfg.AccessKeyID)
+	form.Set("SignatureMethod", "HMAC-SHA1")
+	form.Set("SignatureVersion", "1.0")
+	form.Set("SignatureNonce", fmt.Sprintf("%x", nonce))
+	form.Set("Timestamp", a.cfg.NowFunc().UTC().Format(sms.TimestampLayout))
+	form.Set("Signature", sms.SignRPC(a.cfg.AccessKeySecret, sms.StringToSign(http.MethodPost, form)))
+	return nil
+}
+
+// ParseReceipts verifies the token of a VoiceReport push and parses its call records:
+// an answered call (200000, 200001) is DELIVERED, any other outcome (busy, not answered,
+// powered off, ...) is FAILED with the status code and message as the reason.
+func (a *Aliyun) ParseReceipts(r *http.Request) ([]channels.Receipt, error) {
+	if !a.tokenOK(r.URL.Query().Get("token")) {
+		return nil, fmt.Errorf("aliyun voice report: %w: token mismatch", channels.ErrUnverified)
+	}
+	if r.Method != http.MethodPost {
+		return nil, fmt.Errorf("aliyun voice report: method %s, want POST", r.Method)
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
+	if err != nil {
+		return nil, fmt.Errorf("aliyun voice report: reading body: %w", err)
+	}
+	return a.parseReports(body)
+}
+
+func (a *Aliyun) parseReports(body []byte) ([]channels.Receipt, error) {
+	var reports []Report
+	if err := json.Unmarshal(bytes.TrimSpace(body), &reports); err != nil {
+		return nil, fmt.Errorf("aliyun voice report: decoding body: %w", err)
+	}
+	now := a.cfg.NowFunc()
+	out := make([]channels.Receipt, 0, len(reports))
+	for i, rep := range reports {
+		if rep.CallID == "" && rep.OutID == "" {
+			return nil, fmt.Errorf("aliyun voice report: record %d has neither call_id nor out_id", i)
+		}
+		if rep.StatusCode == "" {
+			return nil, fmt.Errorf("aliyun voice report: record %d has no status_code", i)
+		}
+		rc := channels.Receipt{
+			Channel:   channels.Voice,
+			Provider:  a.cfg.Name,
+			MessageID: rep.OutID,
+			VendorID:  rep.CallID,
+			Address:   rep.Callee,
+			Status:    channels.Delivered,
+			At:        now,
+		}
+		if rep.StatusCode != StatusListened && rep.StatusCode != StatusHungUpEarly {
+			rc.Status = channels.Failed
+			rc.Reason = rep.StatusCode
+			if rep.StatusMsg != "" {
+				rc.Reason += ": " + rep.StatusMsg
+			}
+		}
+		if t, err := time.ParseInLocation(sms.ReportTimeLayout, rep.EndTime, sms.ChinaTime); err == nil {
+			rc.At = t
+		}
+		out = append(out, rc)
+	}
+	return out, nil
+}
+
+// tokenOK compares digests so that neither content nor length of the token leaks by timing.
+func (a *Aliyun) tokenOK(token string) bool {
+	if a.cfg.CallbackToken == "" {
+		return false
+	}
+	got := sha256.Sum256([]byte(token))
+	want := sha256.Sum256([]byte(a.cfg.CallbackToken))
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
+}
+
+// AckReceipts writes the answer Alibaba Cloud expects, without which it pushes the reports
+// again.
+func (a *Aliyun) AckReceipts(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, AckBody)
+}
+
+func extraString(extra map[string]any, key string) string {
+	s, _ := extra[key].(string)
+	return strings.TrimSpace(s)
+}
+
+// stringParams renders template parameters as strings, the form TTS templates accept.
+func stringParams(params map[string]any) map[string]string {
+	out := make(map[string]string, len(params))
+	for k, v := range params {
+		switch x := v.(type) {
+		case string:
+			out[k] = x
+		case nil:
+			out[k] = ""
+		case float64:
+			out[k] = strconv.FormatFloat(x, 'f', -1, 64)
+		default:
+			if b, err := json.Marshal(x); err == nil {
+				out[k] = strings.Trim(string(b), `"`)
+			} else {
+				out[k] = fmt.Sprint(x)
+			}
+		}
+	}
+	return out
+}
+
+func permanent(id, reason string) channels.Result {
+	return channels.Result{MessageID: id, Status: channels.Failed, Reason: reason}
+}
+
+func retryable(id, reason string) channels.Result {
+	return channels.Result{MessageID: id, Status: channels.Failed, Reason: reason, Retryable: true}
+}
+
+var (
+	_ channels.Provider      = (*Aliyun)(nil)
+	_ channels.ReceiptParser = (*Aliyun)(nil)
+	_ channels.ReceiptAcker  = (*Aliyun)(nil)
+)
