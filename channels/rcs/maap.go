@@ -331,42 +331,7 @@ func (p *MaaP) Channel() channels.Channel { return channels.RCS }
 // Send issues one outbound request per message, at most Concurrency at a time. It returns an
 // error only when no request reached the platform.
 func (p *MaaP) Send(ctx context.Context, msgs []channels.Message) ([]channels.Result, error) {
-	results := make([]channels.Result, len(msgs))
-	unreached := make([]bool, len(msgs))
-	sem := make(chan struct{}, p.cfg.Concurrency)
-	var wg sync.WaitGroup
-	for i := range msgs {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			for j := i; j < len(msgs); j++ {
-				results[j] = retryable(msgs[j].ID, "not sent: "+ctx.Err().Error())
-				unreached[j] = true
-			}
-			wg.Wait()
-			return finish(results, unreached)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			results[i], unreached[i] = p.sendOne(ctx, msgs[i])
-		}()
-	}
-	wg.Wait()
-	return finish(results, unreached)
-}
-
-func finish(results []channels.Result, unreached []bool) ([]channels.Result, error) {
-	for _, u := range unreached {
-		if !u {
-			return results, nil
-		}
-	}
-	if len(results) == 0 {
-		return results, nil
-	}
-	return nil, fmt.Errorf("rcs maap: no request reached the platform: %s", results[0].Reason)
+	return channels.SendEach(ctx, "rcs maap", msgs, p.cfg.Concurrency, p.sendOne)
 }
 
 // Request builds the outbound request of m, or returns why m cannot be sent.

@@ -195,7 +195,7 @@ func (a *Aliyun) Send(ctx context.Context, msgs []channels.Message) ([]channels.
 				}
 			}
 			wg.Wait()
-			return a.finish(results, unreached)
+			return channels.Unreached("aliyun sms", results, unreached)
 		}
 		wg.Add(1)
 		go func() {
@@ -205,7 +205,7 @@ func (a *Aliyun) Send(ctx context.Context, msgs []channels.Message) ([]channels.
 		}()
 	}
 	wg.Wait()
-	return a.finish(results, unreached)
+	return channels.Unreached("aliyun sms", results, unreached)
 }
 
 // Request limits of dysmsapi.
@@ -423,18 +423,6 @@ func (a *Aliyun) post(ctx context.Context, form url.Values, firstID, firstPhone 
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v) // strings and raw JSON objects only
 	return string(b)
-}
-
-func (a *Aliyun) finish(results []channels.Result, unreached []bool) ([]channels.Result, error) {
-	for _, u := range unreached {
-		if !u {
-			return results, nil
-		}
-	}
-	if len(results) == 0 {
-		return results, nil
-	}
-	return nil, fmt.Errorf("aliyun sms: no request reached the vendor: %s", results[0].Reason)
 }
 
 // mapAnswer turns a dysmsapi answer into a Result.

@@ -22,7 +22,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/herald-msg/herald/channels"
@@ -349,42 +348,7 @@ func (p *Provider) Channel() channels.Channel { return channels.SMS }
 // Send issues one request per message, at most Concurrency at a time. It returns an error
 // only when no request reached the gateway.
 func (p *Provider) Send(ctx context.Context, msgs []channels.Message) ([]channels.Result, error) {
-	results := make([]channels.Result, len(msgs))
-	unreached := make([]bool, len(msgs))
-	sem := make(chan struct{}, p.cfg.Concurrency)
-	var wg sync.WaitGroup
-	for i := range msgs {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			for j := i; j < len(msgs); j++ {
-				results[j] = retryable(msgs[j].ID, "not sent: "+ctx.Err().Error())
-				unreached[j] = true
-			}
-			wg.Wait()
-			return p.finish(results, unreached)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			results[i], unreached[i] = p.sendOne(ctx, msgs[i])
-		}()
-	}
-	wg.Wait()
-	return p.finish(results, unreached)
-}
-
-func (p *Provider) finish(results []channels.Result, unreached []bool) ([]channels.Result, error) {
-	for _, u := range unreached {
-		if !u {
-			return results, nil
-		}
-	}
-	if len(results) == 0 {
-		return results, nil
-	}
-	return nil, fmt.Errorf("smshttp %s: no request reached the gateway: %s", p.cfg.Name, results[0].Reason)
+	return channels.SendEach(ctx, "smshttp %s", msgs, p.cfg.Concurrency, p.sendOne)
 }
 
 // Request builds the HTTP request that sends m.

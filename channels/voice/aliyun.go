@@ -27,7 +27,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/herald-msg/herald/channels"
@@ -177,42 +176,7 @@ func (a *Aliyun) Channel() channels.Channel { return channels.Voice }
 // Send places one call per message, at most Concurrency at a time, and maps each answer to
 // a Result. It returns an error only when no request reached the vendor.
 func (a *Aliyun) Send(ctx context.Context, msgs []channels.Message) ([]channels.Result, error) {
-	results := make([]channels.Result, len(msgs))
-	unreached := make([]bool, len(msgs))
-	sem := make(chan struct{}, a.cfg.Concurrency)
-	var wg sync.WaitGroup
-	for i := range msgs {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			for j := i; j < len(msgs); j++ {
-				results[j] = retryable(msgs[j].ID, "not sent: "+ctx.Err().Error())
-				unreached[j] = true
-			}
-			wg.Wait()
-			return finish(results, unreached)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			results[i], unreached[i] = a.sendOne(ctx, msgs[i])
-		}()
-	}
-	wg.Wait()
-	return finish(results, unreached)
-}
-
-func finish(results []channels.Result, unreached []bool) ([]channels.Result, error) {
-	for _, u := range unreached {
-		if !u {
-			return results, nil
-		}
-	}
-	if len(results) == 0 {
-		return results, nil
-	}
-	return nil, fmt.Errorf("aliyun voice: no request reached the vendor: %s", results[0].Reason)
+	return channels.SendEach(ctx, "aliyun voice", msgs, a.cfg.Concurrency, a.sendOne)
 }
 
 // Form returns the SingleCallByTts parameters of m, before the common parameters and the

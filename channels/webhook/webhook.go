@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/herald-msg/herald/channels"
@@ -140,42 +139,7 @@ func (p *Provider) Channel() channels.Channel { return channels.Webhook }
 // Send posts each message to its address, at most Concurrency at a time. It returns an error
 // only when no request reached a receiver.
 func (p *Provider) Send(ctx context.Context, msgs []channels.Message) ([]channels.Result, error) {
-	results := make([]channels.Result, len(msgs))
-	unreached := make([]bool, len(msgs))
-	sem := make(chan struct{}, p.cfg.Concurrency)
-	var wg sync.WaitGroup
-	for i := range msgs {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			for j := i; j < len(msgs); j++ {
-				results[j] = failed(msgs[j].ID, "not sent: "+ctx.Err().Error(), true)
-				unreached[j] = true
-			}
-			wg.Wait()
-			return finish(results, unreached)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			results[i], unreached[i] = p.sendOne(ctx, msgs[i])
-		}()
-	}
-	wg.Wait()
-	return finish(results, unreached)
-}
-
-func finish(results []channels.Result, unreached []bool) ([]channels.Result, error) {
-	for _, u := range unreached {
-		if !u {
-			return results, nil
-		}
-	}
-	if len(results) == 0 {
-		return results, nil
-	}
-	return nil, fmt.Errorf("webhook: no request reached a receiver: %s", results[0].Reason)
+	return channels.SendEach(ctx, "webhook", msgs, p.cfg.Concurrency, p.sendOne)
 }
 
 func (p *Provider) sendOne(ctx context.Context, m channels.Message) (channels.Result, bool) {

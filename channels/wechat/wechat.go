@@ -31,7 +31,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/herald-msg/herald/channels"
@@ -307,37 +306,7 @@ func (p *Provider) call(ctx context.Context, path, accessToken string, body []by
 // Send issues one template-send request per message, at most Concurrency at a time (WeChat
 // has no batch send). It returns an error only when no request reached WeChat.
 func (p *Provider) Send(ctx context.Context, msgs []channels.Message) ([]channels.Result, error) {
-	results := make([]channels.Result, len(msgs))
-	unreached := make([]bool, len(msgs))
-	sem := make(chan struct{}, p.cfg.Concurrency)
-	var wg sync.WaitGroup
-	for i := range msgs {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			for j := i; j < len(msgs); j++ {
-				results[j] = retryable(msgs[j].ID, "not sent: "+ctx.Err().Error())
-				unreached[j] = true
-			}
-			wg.Wait()
-			return finish(results, unreached)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			results[i], unreached[i] = p.sendOne(ctx, msgs[i])
-		}()
-	}
-	wg.Wait()
-	return finish(results, unreached)
-}
-
-func finish(results []channels.Result, unreached []bool) ([]channels.Result, error) {
-	if len(results) == 0 || slices.Contains(unreached, false) {
-		return results, nil
-	}
-	return nil, fmt.Errorf("wechat: no request reached the vendor: %s", results[0].Reason)
+	return channels.SendEach(ctx, "wechat", msgs, p.cfg.Concurrency, p.sendOne)
 }
 
 // sendOne sends one message, fetching a new token and trying once more when WeChat answers
