@@ -3,6 +3,7 @@ package channels
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 )
 
@@ -53,4 +54,20 @@ func Unreached(vendor string, results []Result, unreached []bool) ([]Result, err
 		}
 	}
 	return nil, fmt.Errorf("%s: no request reached the vendor: %s", vendor, results[0].Reason)
+}
+
+// Permanent is a failed result that no later attempt or other provider can change.
+func Permanent(id, reason string) Result {
+	return Result{MessageID: id, Status: Failed, Reason: reason}
+}
+
+// Retryable is a failed result that may pass later or through another provider.
+func Retryable(id, reason string) Result {
+	return Result{MessageID: id, Status: Failed, Reason: reason, Retryable: true}
+}
+
+// ExtraString returns the trimmed string field key of a variant's extra fields, or "".
+func ExtraString(extra map[string]any, key string) string {
+	s, _ := extra[key].(string)
+	return strings.TrimSpace(s)
 }

@@ -374,8 +374,8 @@ func (p *Provider) call(ctx context.Context, path string, body []byte) (*Answer,
 // BuildMsg turns a rendered message into a work notice's msg, after its Extra.msgType: text
 // (the default; the title, when set, heads the content), markdown, link or action_card.
 func BuildMsg(m channels.Message) (Msg, error) {
-	typ := cmp.Or(extraString(m.Extra, "msgType"), "text")
-	link := extraString(m.Extra, "url")
+	typ := cmp.Or(channels.ExtraString(m.Extra, "msgType"), "text")
+	link := channels.ExtraString(m.Extra, "url")
 	switch typ {
 	case "text":
 		content := m.Body
@@ -392,13 +392,13 @@ func BuildMsg(m channels.Message) (Msg, error) {
 		if m.Title == "" || link == "" {
 			return Msg{}, errors.New("extra.url: a link notice needs a title and the URL it opens")
 		}
-		return Msg{MsgType: "link", Link: &Link{MessageURL: link, PicURL: extraString(m.Extra, "picUrl"), Title: m.Title, Text: m.Body}}, nil
+		return Msg{MsgType: "link", Link: &Link{MessageURL: link, PicURL: channels.ExtraString(m.Extra, "picUrl"), Title: m.Title, Text: m.Body}}, nil
 	case "action_card":
 		if m.Title == "" || link == "" {
 			return Msg{}, errors.New("extra.url: an action_card notice needs a title and the URL it opens")
 		}
 		return Msg{MsgType: "action_card", ActionCard: &ActionCard{Title: m.Title, Markdown: m.Body,
-			SingleTitle: cmp.Or(extraString(m.Extra, "singleTitle"), "查看详情"), SingleURL: link}}, nil
+			SingleTitle: cmp.Or(channels.ExtraString(m.Extra, "singleTitle"), "查看详情"), SingleURL: link}}, nil
 	}
 	return Msg{}, fmt.Errorf("extra.msgType: %q must be text, markdown, link or action_card", typ)
 }
@@ -418,12 +418,12 @@ func plan(msgs []channels.Message, results []channels.Result) []*notice {
 	for i, m := range msgs {
 		user := strings.TrimSpace(m.Address)
 		if user == "" {
-			results[i] = permanent(m.ID, "no userid: the address is empty")
+			results[i] = channels.Permanent(m.ID, "no userid: the address is empty")
 			continue
 		}
 		msg, err := BuildMsg(m)
 		if err != nil {
-			results[i] = permanent(m.ID, err.Error())
+			results[i] = channels.Permanent(m.ID, err.Error())
 			continue
 		}
 		raw, _ := json.Marshal(msg)
@@ -456,7 +456,7 @@ func (p *Provider) Send(ctx context.Context, msgs []channels.Message) ([]channel
 		case sem <- struct{}{}:
 		case <-ctx.Done():
 			for _, i := range n.index {
-				results[i] = retryable(msgs[i].ID, "not sent: "+ctx.Err().Error())
+				results[i] = channels.Retryable(msgs[i].ID, "not sent: "+ctx.Err().Error())
 			}
 			continue
 		}
@@ -526,11 +526,6 @@ func (p *Provider) sendNotice(ctx context.Context, n *notice, msgs []channels.Me
 	return true
 }
 
-func extraString(extra map[string]any, key string) string {
-	s, _ := extra[key].(string)
-	return strings.TrimSpace(s)
-}
-
 // MaskID hides the middle of a user id for logs.
 func MaskID(id string) string {
 	r := []rune(id)
@@ -538,14 +533,6 @@ func MaskID(id string) string {
 		return strings.Repeat("*", len(r))
 	}
 	return string(r[:4]) + "****" + string(r[len(r)-4:])
-}
-
-func permanent(id, reason string) channels.Result {
-	return channels.Result{MessageID: id, Status: channels.Failed, Reason: reason}
-}
-
-func retryable(id, reason string) channels.Result {
-	return channels.Result{MessageID: id, Status: channels.Failed, Reason: reason, Retryable: true}
 }
 
 var (

@@ -334,7 +334,7 @@ func (g *Getui) Send(ctx context.Context, msgs []channels.Message) ([]channels.R
 	for i, m := range msgs {
 		p, reason := g.prepare(m)
 		if reason != "" {
-			results[i] = permanent(m.ID, reason)
+			results[i] = channels.Permanent(m.ID, reason)
 			continue
 		}
 		ready = append(ready, prepared{index: i, push: p})
@@ -348,7 +348,7 @@ func (g *Getui) Send(ctx context.Context, msgs []channels.Message) ([]channels.R
 		case sem <- struct{}{}:
 		case <-ctx.Done():
 			for _, p := range chunk {
-				results[p.index] = retryable(msgs[p.index].ID, "not sent: "+ctx.Err().Error())
+				results[p.index] = channels.Retryable(msgs[p.index].ID, "not sent: "+ctx.Err().Error())
 			}
 			continue
 		}
@@ -418,13 +418,13 @@ func (g *Getui) sendChunk(ctx context.Context, msgs []channels.Message, chunk []
 		tok, err := g.tokens.Get(ctx)
 		if err != nil {
 			g.logger.WarnContext(ctx, "getui auth failed", "error", err)
-			fail(retryable, "auth: "+err.Error())
+			fail(channels.Retryable, "auth: "+err.Error())
 			return !errors.As(err, new(errTransport))
 		}
 		status, ans, err = g.call(ctx, http.MethodPost, path, tok, body)
 		if err != nil {
 			g.logger.WarnContext(ctx, "getui request failed", "messages", len(chunk), "error", err)
-			fail(retryable, err.Error())
+			fail(channels.Retryable, err.Error())
 			return false
 		}
 		if ans.Code == GetuiTokenInvalid && attempt == 0 {
@@ -446,9 +446,9 @@ func (g *Getui) sendChunk(ctx context.Context, msgs []channels.Message, chunk []
 		return true
 	}
 	reason := fmt.Sprintf("%d: %s", ans.Code, ans.Msg)
-	res := permanent
+	res := channels.Permanent
 	if status >= 500 || status == http.StatusTooManyRequests || getuiRetryable(ans.Code) {
-		res = retryable
+		res = channels.Retryable
 	}
 	fail(res, reason)
 	for _, p := range chunk {
@@ -475,7 +475,7 @@ func (g *Getui) mapAccepted(msgs []channels.Message, chunk []prepared, ans Getui
 		switch {
 		case !ok:
 			// Getui deduplicates on request_id, so pushing the message again is safe.
-			results[p.index] = retryable(id, "the answer names no task for this cid")
+			results[p.index] = channels.Retryable(id, "the answer names no task for this cid")
 		case o.status == GetuiStatusIgnored:
 			results[p.index] = channels.Result{MessageID: id, VendorID: o.task, Status: channels.Failed,
 				Reason: GetuiStatusIgnored + ": the device has been inactive for 90 days; Getui did not push"}
@@ -662,14 +662,6 @@ func maskID(id string) string {
 		return "****"
 	}
 	return id[:4] + "****" + id[len(id)-4:]
-}
-
-func permanent(id, reason string) channels.Result {
-	return channels.Result{MessageID: id, Status: channels.Failed, Reason: reason}
-}
-
-func retryable(id, reason string) channels.Result {
-	return channels.Result{MessageID: id, Status: channels.Failed, Reason: reason, Retryable: true}
 }
 
 var (

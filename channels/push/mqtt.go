@@ -314,11 +314,11 @@ func (p *MQTT) Send(ctx context.Context, msgs []channels.Message) ([]channels.Re
 	var valid []int
 	for i, m := range msgs {
 		if err := ValidDeviceID(m.Address); err != nil {
-			results[i] = permanent(m.ID, err.Error())
+			results[i] = channels.Permanent(m.ID, err.Error())
 			continue
 		}
 		if strings.TrimSpace(m.Body) == "" {
-			results[i] = permanent(m.ID, "empty body")
+			results[i] = channels.Permanent(m.ID, "empty body")
 			continue
 		}
 		valid = append(valid, i)
@@ -333,7 +333,7 @@ func (p *MQTT) Send(ctx context.Context, msgs []channels.Message) ([]channels.Re
 			return nil, err
 		}
 		for _, i := range valid {
-			results[i] = retryable(msgs[i].ID, err.Error())
+			results[i] = channels.Retryable(msgs[i].ID, err.Error())
 		}
 		return results, nil
 	}
@@ -343,7 +343,7 @@ func (p *MQTT) Send(ctx context.Context, msgs []channels.Message) ([]channels.Re
 		m := msgs[i]
 		payload, err := json.Marshal(DevicePush{ID: m.ID, Title: m.Title, Body: m.Body, Extra: m.Extra, SentAt: now})
 		if err != nil {
-			results[i] = permanent(m.ID, "payload: "+err.Error())
+			results[i] = channels.Permanent(m.ID, "payload: "+err.Error())
 			continue
 		}
 		tokens[i] = c.Publish(PushTopic(p.cfg.Prefix, m.Address), 1, false, payload)
@@ -358,7 +358,7 @@ func (p *MQTT) Send(ctx context.Context, msgs []channels.Message) ([]channels.Re
 		if err := wait(ctx, tokens[i], max(time.Until(deadline), time.Millisecond)); err != nil {
 			failed++
 			lastErr = err
-			results[i] = retryable(msgs[i].ID, "publish: "+err.Error())
+			results[i] = channels.Retryable(msgs[i].ID, "publish: "+err.Error())
 			p.logger.WarnContext(ctx, "mqtt publish failed", "message_id", msgs[i].ID, "device", maskID(msgs[i].Address), "error", err)
 			continue
 		}

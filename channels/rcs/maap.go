@@ -444,11 +444,11 @@ func TelURI(addr string) string {
 func (p *MaaP) sendOne(ctx context.Context, m channels.Message) (channels.Result, bool) {
 	out, err := p.Request(m)
 	if err != nil {
-		return permanent(m.ID, err.Error()), false
+		return channels.Permanent(m.ID, err.Error()), false
 	}
 	body, err := json.Marshal(out)
 	if err != nil {
-		return permanent(m.ID, err.Error()), false
+		return channels.Permanent(m.ID, err.Error()), false
 	}
 	refused := ""
 	for attempt := 0; ; attempt++ {
@@ -459,7 +459,7 @@ func (p *MaaP) sendOne(ctx context.Context, m channels.Message) (channels.Result
 		status, answer, err := p.post(ctx, token, body)
 		if err != nil {
 			p.logger.WarnContext(ctx, "rcs request failed", "message_id", m.ID, "phone", channels.MaskPhone(out.DestinationAddress[0]), "error", err)
-			return retryable(m.ID, "transport: "+err.Error()), true
+			return channels.Retryable(m.ID, "transport: "+err.Error()), true
 		}
 		if status == http.StatusUnauthorized && attempt == 0 {
 			refused = token // expired or revoked before its time: fetch a new one once
@@ -517,11 +517,11 @@ func mapAnswer(id string, status int, answer []byte) channels.Result {
 	}
 	switch {
 	case status == http.StatusNotFound:
-		return permanent(id, ReasonNotCapable+" ("+reason+")")
+		return channels.Permanent(id, ReasonNotCapable+" ("+reason+")")
 	case status == http.StatusTooManyRequests, status == http.StatusRequestTimeout, status >= 500:
-		return retryable(id, reason)
+		return channels.Retryable(id, reason)
 	}
-	return permanent(id, reason)
+	return channels.Permanent(id, reason)
 }
 
 // expand fills the %1, %2, ... of an OMA exception text with its variables.
@@ -546,9 +546,9 @@ func (p *MaaP) accessToken(ctx context.Context, id, refused string) (string, cha
 	if err != nil {
 		var te *tokenError
 		if errors.As(err, &te) && te.permanent {
-			return "", permanent(id, "access token: "+err.Error()), false
+			return "", channels.Permanent(id, "access token: "+err.Error()), false
 		}
-		return "", retryable(id, "access token: "+err.Error()), true
+		return "", channels.Retryable(id, "access token: "+err.Error()), true
 	}
 	p.token = tok.AccessToken
 	p.expires = now.Add(time.Duration(tok.ExpiresIn) * time.Second)
@@ -723,14 +723,6 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string([]rune(s)[:n]) + "…"
-}
-
-func permanent(id, reason string) channels.Result {
-	return channels.Result{MessageID: id, Status: channels.Failed, Reason: reason}
-}
-
-func retryable(id, reason string) channels.Result {
-	return channels.Result{MessageID: id, Status: channels.Failed, Reason: reason, Retryable: true}
 }
 
 var (

@@ -29,7 +29,9 @@ func postFaults(t *testing.T, url, body string) (int, string) {
 func TestFaultsAtRunTime(t *testing.T) {
 	t.Parallel()
 	s, srv := simtest.StartSim(t, sim.Config{})
-	send := func(i int) int { return postWebhook(t, srv.URL+"/webhook/a", sim.DefaultSecret, "m"+strconv.Itoa(i), "x"+strconv.Itoa(i)) }
+	send := func(i int) int {
+		return postWebhook(t, srv.URL+"/webhook/a", sim.DefaultSecret, "m"+strconv.Itoa(i), "x"+strconv.Itoa(i))
+	}
 	require.Equal(t, http.StatusAccepted, send(0))
 
 	code, _ := postFaults(t, srv.URL, `{"failure_rate": 1}`)

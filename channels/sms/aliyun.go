@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -190,7 +189,7 @@ func (a *Aliyun) Send(ctx context.Context, msgs []channels.Message) ([]channels.
 		case <-ctx.Done():
 			for _, rest := range units[k:] {
 				for _, i := range rest.idx {
-					results[i] = retryable(msgs[i].ID, "not sent: "+ctx.Err().Error())
+					results[i] = channels.Retryable(msgs[i].ID, "not sent: "+ctx.Err().Error())
 					unreached[i] = true
 				}
 			}
@@ -283,15 +282,15 @@ func (a *Aliyun) plan(msgs []channels.Message, results []channels.Result) []unit
 func (a *Aliyun) prepare(m channels.Message) (prepared, *channels.Result) {
 	phone := strings.TrimPrefix(strings.TrimSpace(m.Address), "+")
 	if phone == "" {
-		r := permanent(m.ID, "no phone number")
+		r := channels.Permanent(m.ID, "no phone number")
 		return prepared{}, &r
 	}
-	sign := cmp.Or(extraString(m.Extra, "sign"), a.cfg.SignName)
+	sign := cmp.Or(channels.ExtraString(m.Extra, "sign"), a.cfg.SignName)
 	if sign == "" {
-		r := permanent(m.ID, "no SMS sign name: set Extra.sign or the provider's SignName")
+		r := channels.Permanent(m.ID, "no SMS sign name: set Extra.sign or the provider's SignName")
 		return prepared{}, &r
 	}
-	code := extraString(m.Extra, "templateCode")
+	code := channels.ExtraString(m.Extra, "templateCode")
 	var params map[string]any
 	if code != "" {
 		if p, ok := m.Extra["params"].(map[string]any); ok {
@@ -302,7 +301,7 @@ func (a *Aliyun) prepare(m channels.Message) (prepared, *channels.Result) {
 	} else {
 		code = a.cfg.TemplateCode
 		if code == "" {
-			r := permanent(m.ID, "no SMS template: set Extra.templateCode or the provider's TemplateCode")
+			r := channels.Permanent(m.ID, "no SMS template: set Extra.templateCode or the provider's TemplateCode")
 			return prepared{}, &r
 		}
 		params = map[string]any{"content": m.Body}
@@ -311,7 +310,7 @@ func (a *Aliyun) prepare(m channels.Message) (prepared, *channels.Result) {
 	if len(params) > 0 {
 		tp, err := json.Marshal(stringParams(params))
 		if err != nil {
-			r := permanent(m.ID, "template params: "+err.Error())
+			r := channels.Permanent(m.ID, "template params: "+err.Error())
 			return prepared{}, &r
 		}
 		p.param = string(tp)
@@ -368,9 +367,9 @@ func (a *Aliyun) sendUnit(ctx context.Context, u unit, msgs []channels.Message, 
 		unreached[i] = !reached
 		switch {
 		case reason != "" && (status >= 500 || status == http.StatusTooManyRequests || !reached):
-			results[i] = retryable(ids[k], reason)
+			results[i] = channels.Retryable(ids[k], reason)
 		case reason != "":
-			results[i] = permanent(ids[k], reason)
+			results[i] = channels.Permanent(ids[k], reason)
 		default:
 			results[i] = a.mapAnswer(ids[k], status, ans)
 		}
@@ -434,43 +433,16 @@ func (a *Aliyun) mapAnswer(id string, status int, ans APIResponse) channels.Resu
 	if ans.Message != "" {
 		reason += ": " + ans.Message
 	}
-	if status >= 500 || isRetryableCode(ans.Code) {
-		return retryable(id, reason)
+	if status >= 500 || IsRetryableCode(ans.Code) {
+		return channels.Retryable(id, reason)
 	}
-	return permanent(id, reason)
+	return channels.Permanent(id, reason)
 }
 
-// isRetryableCode reports whether a dysmsapi error may pass on a later try: flow control,
-// throttling, the vendor's own faults and a nonce collision.
-func isRetryableCode(code string) bool {
-	switch {
-	case code == CodeBusinessLimitControl,
-		strings.HasPrefix(code, "Throttling"),
-		strings.HasPrefix(code, "isp."),
-		code == "ServiceUnavailable",
-		code == "InternalError",
-		code == "SignatureNonceUsed":
-		return true
-	}
-	return false
-}
 
 // sign adds the common parameters and the signature to form.
 func (a *Aliyun) sign(form url.Values) error {
-	nonce := make([]byte, 16)
-	if _, err := rand.Read(nonce); err != nil {
-		return fmt.Errorf("signature nonce: %w", err)
-	}
-	form.Set("Format", "JSON")
-	form.Set("Version", APIVersion)
-	form.Set("RegionId", a.cfg.RegionID)
-	form.Set("AccessKeyId", a.cfg.AccessKeyID)
-	form.Set("SignatureMethod", "HMAC-SHA1")
-	form.Set("SignatureVersion", "1.0")
-	form.Set("SignatureNonce", fmt.Sprintf("%x", nonce))
-	form.Set("Timestamp", a.cfg.NowFunc().UTC().Format(TimestampLayout))
-	form.Set("Signature", SignRPC(a.cfg.AccessKeySecret, StringToSign(http.MethodPost, form)))
-	return nil
+	return SignRequest(form, APIVersion, a.cfg.RegionID, a.cfg.AccessKeyID, a.cfg.AccessKeySecret, a.cfg.NowFunc())
 }
 
 // ParseReceipts verifies the token of an Aliyun delivery-report push and parses its reports.
@@ -550,11 +522,6 @@ func (a *Aliyun) AckReceipts(w http.ResponseWriter) {
 	_, _ = io.WriteString(w, AckBody)
 }
 
-func extraString(extra map[string]any, key string) string {
-	s, _ := extra[key].(string)
-	return strings.TrimSpace(s)
-}
-
 // stringParams renders template parameters as strings, the form Aliyun's templates accept.
 func stringParams(params map[string]any) map[string]string {
 	out := make(map[string]string, len(params))
@@ -583,14 +550,6 @@ func stringParams(params map[string]any) map[string]string {
 		}
 	}
 	return out
-}
-
-func permanent(id, reason string) channels.Result {
-	return channels.Result{MessageID: id, Status: channels.Failed, Reason: reason}
-}
-
-func retryable(id, reason string) channels.Result {
-	return channels.Result{MessageID: id, Status: channels.Failed, Reason: reason, Retryable: true}
 }
 
 var (

@@ -2,13 +2,17 @@ package sms
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
+	"net/http"
 	"net/url"
 	"sort"
 	"strings"
+	"time"
 )
 
 // PercentEncode encodes s as Alibaba Cloud's POP signature requires (RFC 3986): letters,
@@ -114,4 +118,41 @@ func SignV3(secret, canonicalRequest string) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(toSign))
 	return hex.EncodeToString(m.Sum(nil))
+}
+
+// SignRequest adds the common parameters of an Alibaba Cloud RPC call (JSON answers, API
+// version, region, access key, a random nonce, the time) and its signature (HMAC-SHA1,
+// signature version 1.0) to form, as every Alibaba Cloud RPC API (dysmsapi, dyvmsapi, ...)
+// expects them.
+func SignRequest(form url.Values, version, regionID, keyID, secret string, now time.Time) error {
+	nonce := make([]byte, 16)
+	if _, err := rand.Read(nonce); err != nil {
+		return fmt.Errorf("signature nonce: %w", err)
+	}
+	form.Set("Format", "JSON")
+	form.Set("Version", version)
+	form.Set("RegionId", regionID)
+	form.Set("AccessKeyId", keyID)
+	form.Set("SignatureMethod", "HMAC-SHA1")
+	form.Set("SignatureVersion", "1.0")
+	form.Set("SignatureNonce", fmt.Sprintf("%x", nonce))
+	form.Set("Timestamp", now.UTC().Format(TimestampLayout))
+	form.Set("Signature", SignRPC(secret, StringToSign(http.MethodPost, form)))
+	return nil
+}
+
+// IsRetryableCode reports whether an Alibaba Cloud RPC error may pass on a later try: flow
+// control, throttling, the vendor's own faults and a nonce collision. Every other code
+// (isv.MOBILE_NUMBER_ILLEGAL, template and signature errors, ...) is permanent.
+func IsRetryableCode(code string) bool {
+	switch {
+	case code == CodeBusinessLimitControl,
+		strings.HasPrefix(code, "Throttling"),
+		strings.HasPrefix(code, "isp."),
+		code == "ServiceUnavailable",
+		code == "InternalError",
+		code == "SignatureNonceUsed":
+		return true
+	}
+	return false
 }

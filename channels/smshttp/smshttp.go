@@ -383,17 +383,17 @@ func (p *Provider) Request(ctx context.Context, m channels.Message) (*http.Reque
 func (p *Provider) sendOne(ctx context.Context, m channels.Message) (channels.Result, bool) {
 	req, err := p.Request(ctx, m)
 	if err != nil {
-		return permanent(m.ID, err.Error()), false
+		return channels.Permanent(m.ID, err.Error()), false
 	}
 	resp, err := p.cfg.HTTPClient.Do(req)
 	if err != nil {
 		p.logger.WarnContext(ctx, "sms request failed", "message_id", m.ID, "phone", channels.MaskPhone(m.Address), "error", err)
-		return retryable(m.ID, "transport: "+err.Error()), true
+		return channels.Retryable(m.ID, "transport: "+err.Error()), true
 	}
 	defer resp.Body.Close()
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	if err != nil {
-		return retryable(m.ID, "reading answer: "+err.Error()), false
+		return channels.Retryable(m.ID, "reading answer: "+err.Error()), false
 	}
 	res := p.mapAnswer(m.ID, resp.StatusCode, answer)
 	if res.Status == channels.Sent {
@@ -437,15 +437,15 @@ func (p *Provider) mapAnswer(id string, status int, answer []byte) channels.Resu
 	}
 	switch {
 	case code != "" && slices.Contains(r.RetryableCodes, code):
-		return retryable(id, reason)
+		return channels.Retryable(id, reason)
 	case code != "" && slices.Contains(r.PermanentCodes, code):
-		return permanent(id, reason)
+		return channels.Permanent(id, reason)
 	case status == http.StatusTooManyRequests, status == http.StatusRequestTimeout, status >= 500:
-		return retryable(id, reason)
+		return channels.Retryable(id, reason)
 	case jsonErr != nil && status < 300:
-		return permanent(id, reason+": unreadable answer")
+		return channels.Permanent(id, reason+": unreadable answer")
 	}
-	return permanent(id, reason)
+	return channels.Permanent(id, reason)
 }
 
 // decode parses a JSON document keeping numbers as written.
@@ -598,14 +598,6 @@ func tokenOK(got, want string) bool {
 	}
 	g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
 	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
-}
-
-func permanent(id, reason string) channels.Result {
-	return channels.Result{MessageID: id, Status: channels.Failed, Reason: reason}
-}
-
-func retryable(id, reason string) channels.Result {
-	return channels.Result{MessageID: id, Status: channels.Failed, Reason: reason, Retryable: true}
 }
 
 var (

@@ -15,7 +15,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -186,7 +185,7 @@ func (a *Aliyun) Form(m channels.Message) (url.Values, error) {
 	if phone == "" {
 		return nil, errors.New("no phone number")
 	}
-	code := extraString(m.Extra, "ttsCode")
+	code := channels.ExtraString(m.Extra, "ttsCode")
 	var params map[string]any
 	if code != "" {
 		params = m.Variables
@@ -235,35 +234,35 @@ func CalledNumber(addr string) string {
 func (a *Aliyun) sendOne(ctx context.Context, m channels.Message) (res channels.Result, unreached bool) {
 	form, err := a.Form(m)
 	if err != nil {
-		return permanent(m.ID, err.Error()), false
+		return channels.Permanent(m.ID, err.Error()), false
 	}
 	phone := form.Get("CalledNumber")
 	if err := a.sign(form); err != nil {
-		return retryable(m.ID, err.Error()), true
+		return channels.Retryable(m.ID, err.Error()), true
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
-		return permanent(m.ID, err.Error()), false
+		return channels.Permanent(m.ID, err.Error()), false
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	resp, err := a.cfg.HTTPClient.Do(req)
 	if err != nil {
 		a.logger.WarnContext(ctx, "voice request failed", "message_id", m.ID, "phone", channels.MaskPhone(phone), "error", err)
-		return retryable(m.ID, "transport: "+err.Error()), true
+		return channels.Retryable(m.ID, "transport: "+err.Error()), true
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	if err != nil {
-		return retryable(m.ID, "reading answer: "+err.Error()), false
+		return channels.Retryable(m.ID, "reading answer: "+err.Error()), false
 	}
 	var ans APIResponse
 	if err := json.Unmarshal(body, &ans); err != nil || ans.Code == "" {
 		reason := fmt.Sprintf("HTTP %d: unreadable answer", resp.StatusCode)
 		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
-			return retryable(m.ID, reason), false
+			return channels.Retryable(m.ID, reason), false
 		}
-		return permanent(m.ID, reason), false
+		return channels.Permanent(m.ID, reason), false
 	}
 	res = mapAnswer(m.ID, resp.StatusCode, ans)
 	if res.Status == channels.Sent {
@@ -279,7 +278,7 @@ func (a *Aliyun) sendOne(ctx context.Context, m channels.Message) (res channels.
 func mapAnswer(id string, status int, ans APIResponse) channels.Result {
 	if ans.Code == CodeOK && status < 300 {
 		if ans.CallID == "" {
-			return permanent(id, "answer OK without a CallId")
+			return channels.Permanent(id, "answer OK without a CallId")
 		}
 		return channels.Result{MessageID: id, VendorID: ans.CallID, Status: channels.Sent}
 	}
@@ -288,44 +287,18 @@ func mapAnswer(id string, status int, ans APIResponse) channels.Result {
 		reason += ": " + ans.Message
 	}
 	if status >= 500 || IsRetryableCode(ans.Code) {
-		return retryable(id, reason)
+		return channels.Retryable(id, reason)
 	}
-	return permanent(id, reason)
+	return channels.Permanent(id, reason)
 }
 
-// IsRetryableCode reports whether a Dyvmsapi error may pass on a later try: flow control
-// (per-callee and per-account), throttling, the vendor's own faults and a nonce collision.
-// Every other code (isv.MOBILE_NUMBER_ILLEGAL, isv.TTS_TEMPLATE_ILLEGAL,
-// isv.DISPLAY_NUMBER_ILLEGAL, isv.OUT_OF_SERVICE, signature errors, ...) is permanent.
-func IsRetryableCode(code string) bool {
-	switch {
-	case code == CodeBusinessLimitControl,
-		strings.HasPrefix(code, "Throttling"),
-		strings.HasPrefix(code, "isp."),
-		code == "ServiceUnavailable",
-		code == "InternalError",
-		code == "SignatureNonceUsed":
-		return true
-	}
-	return false
-}
+// IsRetryableCode reports whether a Dyvmsapi error may pass on a later try; Dyvmsapi shares
+// its flow-control and gateway codes with the other Alibaba Cloud RPC APIs.
+func IsRetryableCode(code string) bool { return sms.IsRetryableCode(code) }
 
 // sign adds the common parameters and the signature to form.
 func (a *Aliyun) sign(form url.Values) error {
-	nonce := make([]byte, 16)
-	if _, err := rand.Read(nonce); err != nil {
-		return fmt.Errorf("signature nonce: %w", err)
-	}
-	form.Set("Format", "JSON")
-	form.Set("Version", APIVersion)
-	form.Set("RegionId", a.cfg.RegionID)
-	form.Set("AccessKeyId", a.cfg.AccessKeyID)
-	form.Set("SignatureMethod", "HMAC-SHA1")
-	form.Set("SignatureVersion", "1.0")
-	form.Set("SignatureNonce", fmt.Sprintf("%x", nonce))
-	form.Set("Timestamp", a.cfg.NowFunc().UTC().Format(sms.TimestampLayout))
-	form.Set("Signature", sms.SignRPC(a.cfg.AccessKeySecret, sms.StringToSign(http.MethodPost, form)))
-	return nil
+	return sms.SignRequest(form, APIVersion, a.cfg.RegionID, a.cfg.AccessKeyID, a.cfg.AccessKeySecret, a.cfg.NowFunc())
 }
 
 // ParseReceipts verifies the token of a VoiceReport push and parses its call records:
@@ -401,11 +374,6 @@ func (a *Aliyun) AckReceipts(w http.ResponseWriter) {
 	_, _ = io.WriteString(w, AckBody)
 }
 
-func extraString(extra map[string]any, key string) string {
-	s, _ := extra[key].(string)
-	return strings.TrimSpace(s)
-}
-
 // stringParams renders template parameters as strings, the form TTS templates accept.
 func stringParams(params map[string]any) map[string]string {
 	out := make(map[string]string, len(params))
@@ -426,14 +394,6 @@ func stringParams(params map[string]any) map[string]string {
 		}
 	}
 	return out
-}
-
-func permanent(id, reason string) channels.Result {
-	return channels.Result{MessageID: id, Status: channels.Failed, Reason: reason}
-}
-
-func retryable(id, reason string) channels.Result {
-	return channels.Result{MessageID: id, Status: channels.Failed, Reason: reason, Retryable: true}
 }
 
 var (

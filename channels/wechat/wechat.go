@@ -314,11 +314,11 @@ func (p *Provider) Send(ctx context.Context, msgs []channels.Message) ([]channel
 func (p *Provider) sendOne(ctx context.Context, m channels.Message) (channels.Result, bool) {
 	req, err := p.BuildRequest(m)
 	if err != nil {
-		return permanent(m.ID, err.Error()), false
+		return channels.Permanent(m.ID, err.Error()), false
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
-		return permanent(m.ID, err.Error()), false
+		return channels.Permanent(m.ID, err.Error()), false
 	}
 	for attempt := 0; ; attempt++ {
 		tok, err := p.tokens.Get(ctx)
@@ -330,7 +330,7 @@ func (p *Provider) sendOne(ctx context.Context, m channels.Message) (channels.Re
 			var te *transportError
 			unreached := errors.As(err, &te) && te.unreached
 			p.logger.WarnContext(ctx, "template send failed", "message_id", m.ID, "openid", MaskID(req.ToUser), "error", err)
-			return retryable(m.ID, err.Error()), unreached
+			return channels.Retryable(m.ID, err.Error()), unreached
 		}
 		if IsTokenRejected(ans.ErrCode) && attempt == 0 {
 			p.tokens.Invalidate(tok)
@@ -351,17 +351,17 @@ func (p *Provider) sendOne(ctx context.Context, m channels.Message) (channels.Re
 // tokenFailure maps a failed token fetch to the message's result.
 func tokenFailure(id string, err error) (channels.Result, bool) {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return retryable(id, "not sent: "+err.Error()), true
+		return channels.Retryable(id, "not sent: "+err.Error()), true
 	}
 	var te *transportError
 	if errors.As(err, &te) {
-		return retryable(id, "access token: "+err.Error()), te.unreached
+		return channels.Retryable(id, "access token: "+err.Error()), te.unreached
 	}
 	var ae *APIError
 	if errors.As(err, &ae) && !IsRetryable(ae.Code) {
-		return permanent(id, fmt.Sprintf("access token: %d: %s", ae.Code, ae.Message)), false
+		return channels.Permanent(id, fmt.Sprintf("access token: %d: %s", ae.Code, ae.Message)), false
 	}
-	return retryable(id, "access token: "+err.Error()), false
+	return channels.Retryable(id, "access token: "+err.Error()), false
 }
 
 // BuildRequest turns a rendered message into the template-send body: the template and data
@@ -373,7 +373,7 @@ func (p *Provider) BuildRequest(m channels.Message) (*SendRequest, error) {
 		return nil, errors.New("no openid: the address is empty")
 	}
 	req := &SendRequest{ToUser: openid, ClientMsgID: m.ID, Data: map[string]DataItem{}}
-	if id := extraString(m.Extra, "templateId"); id != "" {
+	if id := channels.ExtraString(m.Extra, "templateId"); id != "" {
 		req.TemplateID = id
 		data, ok := m.Extra["data"].(map[string]any)
 		if !ok || len(data) == 0 {
@@ -401,7 +401,7 @@ func (p *Provider) BuildRequest(m channels.Message) (*SendRequest, error) {
 		}
 		req.Data[p.cfg.BodyKey] = DataItem{Value: m.Body}
 	}
-	req.URL = extraString(m.Extra, "url")
+	req.URL = channels.ExtraString(m.Extra, "url")
 	if mp, ok := m.Extra["miniprogram"].(map[string]any); ok {
 		appid, _ := mp["appid"].(string)
 		path, _ := mp["pagepath"].(string)
@@ -438,9 +438,9 @@ func MapAnswer(id string, ans *Answer) channels.Result {
 		reason += ": " + ans.ErrMsg
 	}
 	if IsRetryable(ans.ErrCode) {
-		return retryable(id, reason)
+		return channels.Retryable(id, reason)
 	}
-	return permanent(id, reason)
+	return channels.Permanent(id, reason)
 }
 
 // Signature is WeChat's signature of a push: the hex SHA-1 of the sorted, concatenated
@@ -582,11 +582,6 @@ func (ev *Event) Receipt(provider string) (rc channels.Receipt, ok bool, err err
 	return rc, true, nil
 }
 
-func extraString(extra map[string]any, key string) string {
-	s, _ := extra[key].(string)
-	return strings.TrimSpace(s)
-}
-
 // MaskID hides the middle of an openid or user id for logs.
 func MaskID(id string) string {
 	r := []rune(id)
@@ -594,14 +589,6 @@ func MaskID(id string) string {
 		return strings.Repeat("*", len(r))
 	}
 	return string(r[:4]) + "****" + string(r[len(r)-4:])
-}
-
-func permanent(id, reason string) channels.Result {
-	return channels.Result{MessageID: id, Status: channels.Failed, Reason: reason}
-}
-
-func retryable(id, reason string) channels.Result {
-	return channels.Result{MessageID: id, Status: channels.Failed, Reason: reason, Retryable: true}
 }
 
 var (
