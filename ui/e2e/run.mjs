@@ -164,11 +164,14 @@ async function main() {
     const state = { id, admin, baseURL };
     const only = process.env.E2E_ONLY;
     for (const test of tests) {
-      if (only && !test.name.includes(only)) {
+      if (only && !test.always && !test.name.includes(only)) {
         continue;
       }
       const started = Date.now();
-      const shot = join(outDir, `${String(results.length + 1).padStart(2, '0')}-${test.slug}.png`);
+      const number = String(results.length + 1).padStart(2, '0');
+      const shot = join(outDir, `${number}-${test.slug}.png`);
+      // A test may save more pictures on the way: state.snap('form').
+      state.snap = (what) => page.screenshot({ path: join(outDir, `${number}-${test.slug}-${what}.png`), fullPage: true });
       try {
         page.setDefaultTimeout(test.timeout ?? 20_000);
         await test.run(page, state);

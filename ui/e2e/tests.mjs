@@ -29,6 +29,7 @@ export const tests = [
     name: 'signs in',
     slug: 'sign-in',
     required: true,
+    always: true, // E2E_ONLY still signs in first
     async run(page, state) {
       // English first; a later test switches to zh-CN.
       await page.addInitScript(() => {
@@ -86,6 +87,7 @@ export const tests = [
       await page.getByText('Pick at least one channel').waitFor();
       await pick(page, 'Add a channel', 'SMS', { search: false });
       await page.locator('.route-preview').getByText('SMS').waitFor();
+      await state.snap('builder');
       await page.getByRole('button', { name: 'Create rule' }).click();
       await toast(page, `Rule "${state.rule}" v1 saved`);
       await page.getByRole('tab', { name: 'One user' }).click();
@@ -111,6 +113,7 @@ export const tests = [
       await page.getByText('Recurring (cron)').click();
       await page.getByLabel('Cron expression').fill('0 9 * * 1-5');
       await page.getByText('Next runs').waitFor();
+      await state.snap('cron');
       await page.getByLabel('Cron expression').fill('0 25 * * *');
       await page.getByText('A value is out of range or unreadable').waitFor();
       await page.getByText('Now', { exact: true }).click();
@@ -121,6 +124,38 @@ export const tests = [
       await drawer.locator('.ant-progress-text', { hasText: '100%' }).first().waitFor({ timeout: 90_000 });
       await drawer.getByText('Completed').waitFor({ timeout: 30_000 });
       await drawer.getByText('Funnel by channel').waitFor();
+      state.taskId = decodeURIComponent(new URL(page.url()).hash.split('/')[2] ?? '');
+      expect(state.taskId !== '').toBe(true);
+    },
+  },
+  {
+    name: 'follows task progress over the websocket with the session cookie',
+    slug: 'subscription',
+    async run(page, state) {
+      // What the drawer's subscription does, by hand: graphql-transport-ws on the same origin,
+      // authenticated by nothing but the session cookie.
+      const got = await page.evaluate(
+        (id) =>
+          new Promise((resolve, reject) => {
+            const ws = new WebSocket(`ws://${location.host}/graphql`, 'graphql-transport-ws');
+            const timer = setTimeout(() => reject(new Error('no progress within 10s')), 10_000);
+            ws.onmessage = (ev) => {
+              const msg = JSON.parse(ev.data);
+              if (msg.type === 'connection_ack') {
+                ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription P($id: ID!) { taskProgress(id: $id) { shardsDone shardsTotal sent } }', variables: { id } } }));
+              } else if (msg.type === 'next' || msg.type === 'error') {
+                clearTimeout(timer);
+                ws.close();
+                resolve(msg);
+              }
+            };
+            ws.onopen = () => ws.send(JSON.stringify({ type: 'connection_init', payload: {} }));
+            ws.onerror = () => reject(new Error('websocket error'));
+          }),
+        state.taskId,
+      );
+      expect(got.type).toBe('next');
+      expect(got.payload.data.taskProgress.shardsDone).toBe(got.payload.data.taskProgress.shardsTotal);
     },
   },
   {
@@ -136,9 +171,40 @@ export const tests = [
     },
   },
   {
+    name: 'saves a new template version and shows the diff',
+    slug: 'template-history',
+    async run(page, state) {
+      await go(page, '#/templates');
+      await page.locator('.ant-table-row', { hasText: state.template }).click();
+      await page.getByRole('tab', { name: 'Edit' }).click();
+      await page.getByLabel('Body').fill('Your code is {{code}}.\nIt expires in 5 minutes.');
+      await page.getByRole('button', { name: 'Save as a new version' }).click();
+      await toast(page, `Template "${state.template}" v2 saved`);
+      await page.getByRole('tab', { name: 'History' }).click();
+      await page.locator('.diff-removed', { hasText: 'body: Your code is {{code}}' }).waitFor();
+      await page.locator('.diff-added', { hasText: 'body: It expires in 5 minutes.' }).waitFor();
+    },
+  },
+  {
+    name: 'creates a TAG audience and shows its size and sample',
+    slug: 'audience',
+    async run(page, state) {
+      await go(page, '#/audiences');
+      await page.getByRole('button', { name: 'New audience' }).click();
+      await page.getByLabel('Name', { exact: true }).fill(`e2e-vip-${state.id}`);
+      await page.getByLabel('Tag expression').fill('vip &&');
+      await page.getByText('The expression is incomplete').waitFor();
+      await page.getByLabel('Tag expression').fill('vip && !churned');
+      await page.getByRole('button', { name: 'Create audience' }).click();
+      await toast(page, `Audience "e2e-vip-${state.id}" created`);
+      await page.getByText('1 users; a sample:').waitFor();
+      await page.locator('.ant-table-row', { hasText: 'alice' }).waitFor();
+    },
+  },
+  {
     name: 'shows the dashboard, reports and channels',
     slug: 'dashboard',
-    async run(page) {
+    async run(page, state) {
       await go(page, '#/dashboard');
       await page.getByRole('img', { name: 'Last 30 days', exact: true }).waitFor();
       await go(page, '#/channels');
@@ -147,6 +213,8 @@ export const tests = [
       await go(page, '#/reports');
       await page.getByRole('button', { name: 'Run' }).click();
       await page.getByRole('button', { name: 'Download CSV' }).waitFor();
+      await page.waitForTimeout(1200);
+      await state.snap('reports');
       await go(page, '#/dashboard');
       await page.getByRole('img', { name: 'Last 30 days', exact: true }).waitFor();
     },
@@ -164,11 +232,36 @@ export const tests = [
       page.on('request', watch);
       await go(page, '#/explorer');
       await page.locator('.graphiql-container').waitFor({ timeout: 30_000 });
+      await page.locator('.graphiql-execute-button').click();
+      await page.locator('.graphiql-response').getByText(state.admin.email).waitFor();
       page.off('request', watch);
       expect(outside).toEqual([]);
       // Without a session the schema is not given out.
       const res = await fetch(`${state.baseURL}/console/schema.graphql`);
       expect(res.status).toBe(401);
+    },
+  },
+  {
+    name: 'keeps a form through an expired session',
+    slug: 'expired-session',
+    async run(page, state) {
+      await go(page, '#/rules');
+      await page.getByRole('button', { name: 'New rule' }).click();
+      const name = `e2e-after-expiry-${state.id}`;
+      await page.getByLabel('Name', { exact: true }).fill(name);
+      await pick(page, 'Add a channel', 'SMS', { search: false });
+      // The session ends behind the console's back.
+      await page.context().clearCookies();
+      await page.getByRole('button', { name: 'Create rule' }).click();
+      const dialog = page.getByRole('dialog').filter({ hasText: 'Your session has expired' });
+      await dialog.waitFor();
+      await dialog.getByLabel('Password').fill(state.admin.password);
+      await dialog.getByRole('button', { name: 'Sign in' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      // Nothing typed was lost: sending it again goes through.
+      expect(await page.getByLabel('Name', { exact: true }).inputValue()).toBe(name);
+      await page.getByRole('button', { name: 'Create rule' }).click();
+      await toast(page, `Rule "${name}" v1 saved`);
     },
   },
   {
@@ -180,6 +273,7 @@ export const tests = [
       await page.getByRole('heading', { name: '概览' }).waitFor();
       await page.getByRole('menuitem', { name: '路由规则' }).waitFor();
       expect(await page.evaluate(() => localStorage.getItem('herald.language'))).toBe('zh-CN');
+      await page.waitForTimeout(1500); // the charts' entry animation, for the screenshot
     },
   },
 ];

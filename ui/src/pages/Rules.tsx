@@ -159,7 +159,7 @@ export function RouteSummary({ routes, compact }: { routes: readonly Route[] | r
         const fallback = r.strategy === 'FALLBACK';
         return (
           <div key={i} className="route-line">
-            <Typography.Text type="secondary" className="route-when">
+            <Typography.Text type="secondary" className={r.when ? 'route-when' : undefined}>
               {r.when ? t('rules.when', { when: r.when }) : t('rules.otherwise')}
             </Typography.Text>{' '}
             {(r.channels ?? []).map((c, k) => (

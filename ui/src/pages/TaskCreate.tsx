@@ -105,7 +105,7 @@ function TaskForm({ appId, onCreated, onCancel }: { appId: string; onCreated: (t
         <Input placeholder={t('taskForm.namePlaceholder')} maxLength={200} />
       </Form.Item>
 
-      <Form.Item name="kind" label={t('taskForm.kind')} extra={kind ? t(`taskForm.kindHelp.${kind}`) : undefined}>
+      <Form.Item name="kind" label={t('taskForm.kind')} required extra={kind ? t(`taskForm.kindHelp.${kind}`) : undefined}>
         <Select<TaskKind> options={TASK_KINDS.map((k) => ({ value: k, label: t(`taskKind.${k}`) }))} />
       </Form.Item>
 
@@ -113,13 +113,14 @@ function TaskForm({ appId, onCreated, onCancel }: { appId: string; onCreated: (t
         <Form.Item
           name="userIds"
           label={t('taskForm.userIds')}
+          required
           extra={t('taskForm.userIdsHelp', { max: kind === 'SINGLE' ? 1 : MAX_LIST_USERS })}
         >
           <Input.TextArea rows={kind === 'SINGLE' ? 1 : 4} placeholder="user-1001" />
         </Form.Item>
       )}
       {(kind === 'TAG' || kind === 'GROUP') && (
-        <Form.Item name="audienceId" label={t('taskForm.audience')} extra={t(`taskForm.audienceHelp.${kind}`)}>
+        <Form.Item name="audienceId" label={t('taskForm.audience')} required extra={t(`taskForm.audienceHelp.${kind}`)}>
           <Select
             showSearch
             optionFilterProp="label"
@@ -130,7 +131,7 @@ function TaskForm({ appId, onCreated, onCancel }: { appId: string; onCreated: (t
         </Form.Item>
       )}
 
-      <Form.Item name="templateId" label={t('taskForm.template')}>
+      <Form.Item name="templateId" label={t('taskForm.template')} required>
         <Select
           showSearch
           optionFilterProp="label"
@@ -139,7 +140,7 @@ function TaskForm({ appId, onCreated, onCancel }: { appId: string; onCreated: (t
           notFoundContent={t('taskForm.noTemplate')}
         />
       </Form.Item>
-      <Form.Item name="ruleId" label={t('taskForm.rule')}>
+      <Form.Item name="ruleId" label={t('taskForm.rule')} required>
         <Select
           showSearch
           optionFilterProp="label"
