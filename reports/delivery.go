@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/herald-msg/herald/channels"
 	"github.com/herald-msg/herald/store"
 )
@@ -124,8 +122,9 @@ func ParseMessageID(id string) (day string, taskID int64, ok bool) {
 	return parts[0], t, true
 }
 
-// Writer writes delivery rows to the day tables of the statistics shards and history rows
-// to the history shards, with one multi-row statement per table.
+// Writer writes delivery rows to the day tables of the statistics shards, keeping the
+// statistics rollups in step in the same transactions, and history rows to the history
+// shards, with multi-row statements.
 type Writer struct {
 	db     *store.DB
 	logger *slog.Logger
@@ -167,7 +166,8 @@ func (w *Writer) tableOf(id string) (tableKey, bool) {
 }
 
 // Record inserts deliveries that are not recorded yet and returns the status of every given
-// id as stored afterwards, so a redelivered shard can skip messages already sent.
+// id as stored afterwards, so a redelivered shard can skip messages already sent. The rows
+// it inserts are added to the rollup in the same transaction.
 func (w *Writer) Record(ctx context.Context, ds []Delivery) (map[string]channels.Status, error) {
 	groups := map[tableKey][]Delivery{}
 	for _, d := range ds {
@@ -179,104 +179,93 @@ func (w *Writer) Record(ctx context.Context, ds []Delivery) (map[string]channels
 	}
 	out := make(map[string]channels.Status, len(ds))
 	for k, part := range groups {
-		if err := w.insert(ctx, k, part); err != nil {
-			return nil, err
-		}
-		if err := w.statuses(ctx, k, part, out); err != nil {
-			return nil, err
+		part = slices.Clone(part)
+		slices.SortFunc(part, func(a, b Delivery) int { return strings.Compare(a.ID, b.ID) })
+		for start := 0; start < len(part); start += 1000 {
+			batch := part[start:min(start+1000, len(part))]
+			err := w.inTx(ctx, k, func(tx *sql.Tx) error { return w.insert(ctx, tx, k, batch, out) })
+			if err != nil {
+				return nil, fmt.Errorf("error recording deliveries: %w", err)
+			}
 		}
 	}
 	return out, nil
 }
 
-func (w *Writer) insert(ctx context.Context, k tableKey, ds []Delivery) error {
+// insert writes the rows of ds (in id order) that are not in the table yet and adds them to
+// the rollups with one statement per level. The rows already there are read first; if the insert then
+// writes fewer rows than were missing, a concurrent writer recorded some of them in between,
+// and the transaction starts over so that no row is counted twice.
+func (w *Writer) insert(ctx context.Context, tx *sql.Tx, k tableKey, ds []Delivery, out map[string]channels.Status) error {
 	const cols = 16
-	ds = slices.Clone(ds)
-	slices.SortFunc(ds, func(a, b Delivery) int { return strings.Compare(a.ID, b.ID) })
-	for start := 0; start < len(ds); start += 1000 {
-		part := ds[start:min(start+1000, len(ds))]
-		var sb strings.Builder
-		sb.WriteString("INSERT IGNORE INTO " + store.DayTable(k.day) +
-			" (id, app_id, task_id, template_id, user_id, channel, address, provider, vendor_id, status, reason, cost_units, cost, created_at, updated_at, sent_at) VALUES ")
-		args := make([]any, 0, len(part)*cols)
-		for i, d := range part {
-			if i > 0 {
-				sb.WriteByte(',')
-			}
-			sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
-			var sent any
-			if reached(d.Status, channels.Sent) {
-				sent = d.CreatedAt.UTC()
-			}
-			args = append(args, d.ID, d.AppID, d.TaskID, d.TemplateID, d.UserID, string(d.Channel), d.Address, d.Provider, d.VendorID,
-				string(d.Status), truncate(d.Reason, 255), d.CostUnits, d.Cost, d.CreatedAt.UTC(), d.CreatedAt.UTC(), sent)
-		}
-		if err := w.exec(ctx, k, sb.String(), args); err != nil {
-			return fmt.Errorf("error recording deliveries: %w", err)
-		}
+	ids := make([]any, len(ds))
+	for i, d := range ds {
+		ids[i] = d.ID
 	}
-	return nil
-}
-
-// exec runs a statement on a day table, creating the table first when it is missing (a day
-// past the ones created ahead), and retrying a few times when InnoDB picked it as a deadlock
-// victim. Callers pass rows in id order, which keeps deadlocks rare.
-func (w *Writer) exec(ctx context.Context, k tableKey, q string, args []any) error {
-	db := w.db.Stats[k.shard]
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		_, err = db.ExecContext(ctx, q, args...)
-		var me *mysql.MySQLError
-		switch {
-		case errors.As(err, &me) && me.Number == 1146:
-			if _, cerr := db.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+store.DayTable(k.day)+" LIKE delivery_template"); cerr != nil {
-				return cerr
-			}
-		case errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205):
-			select {
-			case <-ctx.Done():
-				return err
-			case <-time.After(time.Duration(attempt+1) * 20 * time.Millisecond):
-			}
-		default:
+	stored := make(map[string]channels.Status, len(ds))
+	rows, err := tx.QueryContext(ctx, statusesSQL(w.db.Dialect, k.day, len(ds)), ids...)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var (
+			id string
+			st channels.Status
+		)
+		if err := rows.Scan(&id, &st); err != nil {
+			rows.Close()
 			return err
 		}
+		stored[id] = st
 	}
-	return err
-}
-
-func (w *Writer) statuses(ctx context.Context, k tableKey, ds []Delivery, out map[string]channels.Status) error {
-	for start := 0; start < len(ds); start += 1000 {
-		part := ds[start:min(start+1000, len(ds))]
-		args := make([]any, len(part))
-		for i, d := range part {
-			args[i] = d.ID
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	args := make([]any, 0, len(ds)*cols)
+	deltas := rollupDeltas{}
+	missing := 0
+	for _, d := range ds {
+		if _, ok := stored[d.ID]; ok {
+			continue
 		}
-		rows, err := w.db.Stats[k.shard].QueryContext(ctx, "SELECT id, status FROM "+store.DayTable(k.day)+" WHERE id IN ("+store.Placeholders(len(part))+")", args...)
+		missing++
+		// The row and its rollup group are computed from the same instant and price, with the
+		// precision of the columns.
+		at := d.CreatedAt.UTC().Truncate(time.Millisecond)
+		cost := costUnits4(d.Cost)
+		var sent any
+		if reached(d.Status, channels.Sent) {
+			sent = at
+		}
+		args = append(args, d.ID, d.AppID, d.TaskID, d.TemplateID, d.UserID, string(d.Channel), d.Address, d.Provider, d.VendorID,
+			string(d.Status), truncate(d.Reason, 255), d.CostUnits, formatCost4(cost), at, at, sent)
+		deltas.add(rowState{
+			key:  rollupKey{app: d.AppID, period: hourOf(at, w.loc), task: d.TaskID, template: d.TemplateID, channel: string(d.Channel), status: string(d.Status)},
+			sent: sent != nil, costUnits: int64(d.CostUnits), cost: cost,
+		}, 1)
+	}
+	if missing > 0 {
+		res, err := tx.ExecContext(ctx, recordSQL(w.db.Dialect, k.day, missing), args...)
 		if err != nil {
-			return fmt.Errorf("error reading delivery statuses: %w", err)
-		}
-		for rows.Next() {
-			var (
-				id string
-				st channels.Status
-			)
-			if err := rows.Scan(&id, &st); err != nil {
-				rows.Close()
-				return err
-			}
-			out[id] = st
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n != int64(missing) {
+			return errRecordRace
+		}
+		if err := applyRollup(ctx, tx, deltas, w.loc); err != nil {
+			return err
+		}
+	}
+	for _, d := range ds {
+		if st, ok := stored[d.ID]; ok {
+			out[d.ID] = st
+		} else {
+			out[d.ID] = d.Status
 		}
 	}
 	return nil
 }
-
-// statusOrder ranks statuses; an update applies only when it ranks above the stored one.
-const statusOrder = "'QUEUED','SENT','FAILED','DELIVERED','DISPLAYED','CLICKED'"
 
 var rank = map[channels.Status]int{Queued: 1, channels.Sent: 2, channels.Failed: 3, channels.Delivered: 4, channels.Displayed: 5, channels.Clicked: 6}
 
@@ -347,57 +336,62 @@ func (w *Writer) apply(ctx context.Context, k tableKey, us []Update) (int, error
 	slices.SortStableFunc(us, func(a, b Update) int { return strings.Compare(a.ID, b.ID) })
 	for start := 0; start < len(us); start += 500 {
 		part := us[start:min(start+500, len(us))]
-		var sb strings.Builder
-		args := make([]any, 0, len(part)*8)
-		sb.WriteString("UPDATE " + store.DayTable(k.day) + " d JOIN (")
-		for i, u := range part {
-			if i > 0 {
-				sb.WriteString(" UNION ALL ")
-			}
-			sb.WriteString("SELECT ? AS id, ? AS status, ? AS provider, ? AS vendor_id, ? AS reason, ? AS cost_units, ? AS cost, ? AS at")
-			at := u.At
-			if at.IsZero() {
-				at = time.Now()
-			}
-			args = append(args, u.ID, string(u.Status), u.Provider, u.VendorID, truncate(u.Reason, 255), u.CostUnits, u.Cost, at.UTC())
-		}
-		// A SUPPRESSED message was never sent: nothing about it changes.
-		sb.WriteString(`) u ON d.id = u.id AND d.status <> 'SUPPRESSED' SET
-			d.provider = IF(u.provider <> '', u.provider, d.provider),
-			d.vendor_id = IF(u.vendor_id <> '', u.vendor_id, d.vendor_id),
-			d.reason = IF(u.reason <> '' AND FIELD(u.status, ` + statusOrder + `) > FIELD(d.status, ` + statusOrder + `), u.reason, d.reason),
-			d.cost_units = GREATEST(d.cost_units, u.cost_units),
-			d.cost = GREATEST(d.cost, u.cost),
-			d.sent_at = IF(u.status IN ('SENT','DELIVERED','DISPLAYED','CLICKED'), COALESCE(d.sent_at, u.at), d.sent_at),
-			d.delivered_at = IF(u.status IN ('DELIVERED','DISPLAYED','CLICKED'), COALESCE(d.delivered_at, u.at), d.delivered_at),
-			d.displayed_at = IF(u.status IN ('DISPLAYED','CLICKED'), COALESCE(d.displayed_at, u.at), d.displayed_at),
-			d.clicked_at = IF(u.status = 'CLICKED', COALESCE(d.clicked_at, u.at), d.clicked_at),
-			d.updated_at = GREATEST(d.updated_at, u.at),
-			d.status = CASE
-				WHEN d.status IN ('SUPPRESSED','REDUNDANT') THEN d.status
-				WHEN d.fallback_at IS NOT NULL AND u.status IN ('DELIVERED','DISPLAYED','CLICKED') THEN 'REDUNDANT'
-				WHEN FIELD(u.status, ` + statusOrder + `) > FIELD(d.status, ` + statusOrder + `) THEN u.status
-				ELSE d.status END`)
-		if err := w.exec(ctx, k, sb.String(), args); err != nil {
-			return matched, fmt.Errorf("error applying delivery updates: %w", err)
-		}
-		n, err := w.count(ctx, k, part)
+		var n int
+		err := w.inTx(ctx, k, func(tx *sql.Tx) error {
+			var err error
+			n, err = w.applyBatch(ctx, tx, k, part)
+			return err
+		})
 		if err != nil {
-			return matched, err
+			return matched, fmt.Errorf("error applying delivery updates: %w", err)
 		}
 		matched += n
 	}
 	return matched, nil
 }
 
-func (w *Writer) count(ctx context.Context, k tableKey, us []Update) (int, error) {
-	args := make([]any, len(us))
+// applyBatch moves a batch of rows forward with one statement and moves them between rollup
+// groups with another: the rows are locked and read before the update and read again after
+// it, and the rollup loses what each row contributed before and gains what it contributes
+// now. It returns how many of the ids exist.
+func (w *Writer) applyBatch(ctx context.Context, tx *sql.Tx, k tableKey, us []Update) (int, error) {
+	ids := make([]string, len(us))
 	for i, u := range us {
-		args[i] = u.ID
+		ids[i] = u.ID
 	}
-	var n int
-	err := w.db.Stats[k.shard].QueryRowContext(ctx, "SELECT COUNT(*) FROM "+store.DayTable(k.day)+" WHERE id IN ("+store.Placeholders(len(us))+")", args...).Scan(&n)
-	return n, err
+	before, err := rowStates(ctx, tx, k.day, ids, w.loc, true)
+	if err != nil {
+		return 0, err
+	}
+	if len(before) == 0 {
+		return 0, nil
+	}
+	args := make([]any, 0, len(us)*8)
+	for _, u := range us {
+		at := u.At
+		if at.IsZero() {
+			at = time.Now()
+		}
+		args = append(args, u.ID, string(u.Status), u.Provider, u.VendorID, truncate(u.Reason, 255), u.CostUnits, formatCost4(costUnits4(u.Cost)), at.UTC())
+	}
+	if _, err := tx.ExecContext(ctx, applySQL(w.db.Dialect, k.day, len(us)), args...); err != nil {
+		return 0, err
+	}
+	after, err := rowStates(ctx, tx, k.day, ids, w.loc, false)
+	if err != nil {
+		return 0, err
+	}
+	deltas := rollupDeltas{}
+	for id, b := range before {
+		if a, ok := after[id]; ok && a != b {
+			deltas.add(b, -1)
+			deltas.add(a, 1)
+		}
+	}
+	if err := applyRollup(ctx, tx, deltas, w.loc); err != nil {
+		return 0, err
+	}
+	return len(before), nil
 }
 
 // MarkFallback records that a fallback chain moves past message id because it has not
@@ -414,7 +408,7 @@ func (w *Writer) MarkFallback(ctx context.Context, id string, milestone channels
 		return false, fmt.Errorf("unknown milestone %q", milestone)
 	}
 	db := w.db.Stats[k.shard]
-	res, err := db.ExecContext(ctx, "UPDATE "+store.DayTable(k.day)+" SET fallback_at = ? WHERE id = ? AND fallback_at IS NULL AND "+col+" IS NULL", at.UTC(), id)
+	res, err := db.ExecContext(ctx, markFallbackSQL(w.db.Dialect, k.day, col), at.UTC(), id)
 	if err != nil {
 		return false, fmt.Errorf("error marking fallback: %w", err)
 	}
@@ -423,7 +417,7 @@ func (w *Writer) MarkFallback(ctx context.Context, id string, milestone channels
 	}
 	// Either the milestone was reached, or this chain moved on before (a redelivered timer).
 	var marked sql.NullTime
-	err = db.QueryRowContext(ctx, "SELECT fallback_at FROM "+store.DayTable(k.day)+" WHERE id = ?", id).Scan(&marked)
+	err = db.QueryRowContext(ctx, fallbackAtSQL(w.db.Dialect, k.day), id).Scan(&marked)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, fmt.Errorf("message %s has no delivery row", id)
 	}
@@ -440,10 +434,8 @@ func (w *Writer) Get(ctx context.Context, id string) (*Delivery, error) {
 		return nil, nil
 	}
 	d := &Delivery{}
-	err := w.db.Stats[k.shard].QueryRowContext(ctx, "SELECT id, app_id, task_id, template_id, user_id, channel, address, provider, vendor_id, status, reason, cost_units, cost, created_at, updated_at FROM "+store.DayTable(k.day)+" WHERE id = ?", id).
-		Scan(&d.ID, &d.AppID, &d.TaskID, &d.TemplateID, &d.UserID, &d.Channel, &d.Address, &d.Provider, &d.VendorID, &d.Status, &d.Reason, &d.CostUnits, &d.Cost, &d.CreatedAt, &d.UpdatedAt)
-	var me *mysql.MySQLError
-	if errors.Is(err, sql.ErrNoRows) || (errors.As(err, &me) && me.Number == 1146) {
+	err := w.db.Stats[k.shard].QueryRowContext(ctx, getDeliverySQL(w.db.Dialect, k.day), id).Scan(deliveryDest(d)...)
+	if errors.Is(err, sql.ErrNoRows) || w.db.Dialect.MissingTable(err) {
 		return nil, nil
 	}
 	return d, err

@@ -2,14 +2,12 @@ package reports
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/herald-msg/herald/account"
@@ -38,6 +36,9 @@ type DeliveryCursor struct {
 // MaxDetailRange is the longest range one detail query may cover.
 const MaxDetailRange = 93 * 24 * time.Hour
 
+// MaxDeliveriesPage is the most deliveries one page may hold.
+const MaxDeliveriesPage = 500
+
 // Deliveries pages delivery detail oldest first with a keyset cursor, reading the day
 // tables in order (every shard of a day in parallel, or only the task's shard) and stopping
 // as soon as the page is full.
@@ -54,8 +55,8 @@ func (s *Stats) Deliveries(ctx context.Context, f DeliveryFilter, first int, aft
 	if f.Channel != "" && !f.Channel.Valid() {
 		return nil, false, fault.BadInput("filter.channel", "unknown channel %q", f.Channel)
 	}
-	if first <= 0 || first > 500 {
-		first = 100
+	if first < 1 || first > MaxDeliveriesPage {
+		return nil, false, fault.BadInput("first", "must be between 1 and %d", MaxDeliveriesPage)
 	}
 	shards := make([]int, len(s.db.Stats))
 	for i := range shards {
@@ -113,9 +114,11 @@ func (s *Stats) Deliveries(ctx context.Context, f DeliveryFilter, first int, aft
 func (s *Stats) detail(ctx context.Context, shard int, day string, f DeliveryFilter, limit int, after *DeliveryCursor) ([]Delivery, error) {
 	where := "app_id = ? AND created_at >= ? AND created_at < ?"
 	args := []any{f.AppID, f.From.UTC(), f.To.UTC()}
+	dl := s.db.Dialect
 	if after != nil {
-		where += " AND (created_at, id) > (?, ?)"
-		args = append(args, after.At.UTC(), after.ID)
+		cond, condArgs := dl.RowsAfter([]string{"created_at", "id"}, []any{after.At.UTC(), after.ID})
+		where += " AND " + cond
+		args = append(args, condArgs...)
 	}
 	if f.TaskID != 0 {
 		p := TaskIDPrefix(day, f.TaskID)
@@ -135,10 +138,8 @@ func (s *Stats) detail(ctx context.Context, shard int, day string, f DeliveryFil
 		args = append(args, string(f.Status))
 	}
 	args = append(args, limit)
-	rows, err := s.db.Stats[shard].QueryContext(ctx, "SELECT id, app_id, task_id, template_id, user_id, channel, address, provider, vendor_id, status, reason, cost_units, cost, created_at, updated_at FROM "+
-		store.DayTable(day)+" WHERE "+where+" ORDER BY created_at, id LIMIT ?", args...)
-	var me *mysql.MySQLError
-	if errors.As(err, &me) && me.Number == 1146 {
+	rows, err := s.db.Stats[shard].QueryContext(ctx, detailSQL(dl, day, where), args...)
+	if dl.MissingTable(err) {
 		return nil, nil
 	}
 	if err != nil {
@@ -148,7 +149,7 @@ func (s *Stats) detail(ctx context.Context, shard int, day string, f DeliveryFil
 	var out []Delivery
 	for rows.Next() {
 		var d Delivery
-		if err := rows.Scan(&d.ID, &d.AppID, &d.TaskID, &d.TemplateID, &d.UserID, &d.Channel, &d.Address, &d.Provider, &d.VendorID, &d.Status, &d.Reason, &d.CostUnits, &d.Cost, &d.CreatedAt, &d.UpdatedAt); err != nil {
+		if err := rows.Scan(deliveryDest(&d)...); err != nil {
 			return nil, err
 		}
 		out = append(out, d)

@@ -60,21 +60,15 @@ func (h *SQLHistory) Append(ctx context.Context, es []HistoryEntry) error {
 	for i, part := range groups {
 		for start := 0; start < len(part); start += 1000 {
 			batch := part[start:min(start+1000, len(part))]
-			var sb strings.Builder
-			sb.WriteString("INSERT IGNORE INTO history (app_id, user_id, rtime, message_id, task_id, channel, address, title, body, status, created_at) VALUES ")
 			args := make([]any, 0, len(batch)*11)
-			for k, e := range batch {
-				if k > 0 {
-					sb.WriteByte(',')
-				}
-				sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?)")
+			for _, e := range batch {
 				// created_at keeps milliseconds; rtime must be computed from the same instant,
 				// or a cursor made from a listed entry skips or repeats entries of its millisecond.
 				at := e.CreatedAt.UTC().Truncate(time.Millisecond)
 				args = append(args, e.AppID, e.UserID, rtime(at), e.MessageID, e.TaskID, string(e.Channel), e.Address,
 					truncate(e.Title, 255), e.Body, string(e.Status), at)
 			}
-			if _, err := h.db.History[i].ExecContext(ctx, sb.String(), args...); err != nil {
+			if _, err := h.db.History[i].ExecContext(ctx, historyInsertSQL(h.db.Dialect, len(batch)), args...); err != nil {
 				return fmt.Errorf("error writing history: %w", err)
 			}
 		}
@@ -85,9 +79,10 @@ func (h *SQLHistory) Append(ctx context.Context, es []HistoryEntry) error {
 // List returns a page of a user's history, newest first.
 func (h *SQLHistory) List(ctx context.Context, appID int64, userID string, q HistoryQuery) ([]HistoryEntry, error) {
 	first := q.First
-	if first <= 0 || first > 200 {
+	if first <= 0 || first > MaxHistoryPage+1 { // one more than a page: the look-ahead of hasNextPage
 		first = 20
 	}
+	dl := h.db.Dialect
 	where := "app_id = ? AND user_id = ?"
 	args := []any{appID, userID}
 	if q.After != "" {
@@ -96,15 +91,16 @@ func (h *SQLHistory) List(ctx context.Context, appID int64, userID string, q His
 		if _, err := fmt.Sscan(rt, &r); !ok || err != nil {
 			return nil, fmt.Errorf("invalid cursor")
 		}
-		where += " AND (rtime, message_id) > (?, ?)"
-		args = append(args, r, id)
+		after, afterArgs := dl.RowsAfter([]string{"rtime", "message_id"}, []any{r, id})
+		where += " AND " + after
+		args = append(args, afterArgs...)
 	}
 	if q.Channel != "" {
 		where += " AND channel = ?"
 		args = append(args, string(q.Channel))
 	}
 	args = append(args, first)
-	rows, err := h.db.HistoryShard(appID, userID).QueryContext(ctx, "SELECT message_id, task_id, channel, address, title, body, status, created_at FROM history WHERE "+where+" ORDER BY rtime, message_id LIMIT ?", args...)
+	rows, err := h.db.HistoryShard(appID, userID).QueryContext(ctx, historyListSQL(dl, where), args...)
 	if err != nil {
 		return nil, fmt.Errorf("error reading history: %w", err)
 	}
@@ -112,7 +108,7 @@ func (h *SQLHistory) List(ctx context.Context, appID int64, userID string, q His
 	var out []HistoryEntry
 	for rows.Next() {
 		e := HistoryEntry{AppID: appID, UserID: userID}
-		if err := rows.Scan(&e.MessageID, &e.TaskID, &e.Channel, &e.Address, &e.Title, &e.Body, &e.Status, &e.CreatedAt); err != nil {
+		if err := rows.Scan(&e.MessageID, &e.TaskID, &e.Channel, store.Text(&e.Address), store.Text(&e.Title), store.Text(&e.Body), &e.Status, &e.CreatedAt); err != nil {
 			return nil, err
 		}
 		out = append(out, e)

@@ -2,7 +2,7 @@ package reports
 
 import (
 	"context"
-	"errors"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strconv"
@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/herald-msg/herald/account"
@@ -85,88 +84,194 @@ type StatsResult struct {
 	Totals Counts
 }
 
-// Stats answers statistics from the day tables of every statistics shard, queried in
-// parallel and merged.
+// Stats answers statistics from the hourly rollups of every statistics shard, queried in
+// parallel and merged, and delivery detail from the day tables.
 type Stats struct {
-	db  *store.DB
-	loc *time.Location
+	db      *store.DB
+	loc     *time.Location
+	maxDays int
 }
 
+// DefaultStatsMaxDays is the longest range, in days, of a statistics query unless configured
+// otherwise (HERALD_STATS_MAX_DAYS).
+const DefaultStatsMaxDays = 400
+
 // NewStats returns the statistics reader; loc names days.
-func NewStats(db *store.DB, loc *time.Location) *Stats { return &Stats{db: db, loc: loc} }
+func NewStats(db *store.DB, loc *time.Location) *Stats {
+	return &Stats{db: db, loc: loc, maxDays: DefaultStatsMaxDays}
+}
 
-// MaxStatsRange is the longest range one statistics query may cover.
-const MaxStatsRange = 400 * 24 * time.Hour
+// SetMaxDays sets the longest range, in days, one statistics query may cover.
+func (s *Stats) SetMaxDays(days int) {
+	if days > 0 {
+		s.maxDays = days
+	}
+}
 
-// Query runs a statistics query for a caller that may read the app.
-func (s *Stats) Query(ctx context.Context, q StatsQuery) (*StatsResult, error) {
+// MaxDays is the longest range, in days, one statistics query may cover.
+func (s *Stats) MaxDays() int { return s.maxDays }
+
+// MaxStatsLimit is the most rows one statistics query may ask for.
+const MaxStatsLimit = 100000
+
+// validate checks a statistics query and its caller.
+func (s *Stats) validate(ctx context.Context, q StatsQuery) error {
 	if _, err := account.Authorize(ctx, q.AppID, account.Viewer, "input.appId"); err != nil {
-		return nil, err
+		return err
 	}
 	if !q.To.After(q.From) {
-		return nil, fault.BadInput("input.to", "must be after input.from")
+		return fault.BadInput("input.to", "must be after input.from")
 	}
-	if q.To.Sub(q.From) > MaxStatsRange {
-		return nil, fault.BadInput("input.to", "the range may cover at most 400 days")
+	if q.To.Sub(q.From) > time.Duration(s.maxDays)*24*time.Hour {
+		return fault.BadInput("input.to", "the range from input.from may cover at most %d days (HERALD_STATS_MAX_DAYS)", s.maxDays)
 	}
 	if q.Channel != "" && !q.Channel.Valid() {
-		return nil, fault.BadInput("input.channel", "unknown channel %q", q.Channel)
+		return fault.BadInput("input.channel", "unknown channel %q", q.Channel)
 	}
 	seen := map[Dimension]bool{}
 	for i, d := range q.Dimensions {
-		if _, ok := dimColumn(d, 0); !ok {
-			return nil, fault.BadInput(fmt.Sprintf("input.dimensions[%d]", i), "unknown dimension %q", d)
+		if _, ok := dimColumn(d); !ok {
+			return fault.BadInput(fmt.Sprintf("input.dimensions[%d]", i), "unknown dimension %q; the dimensions are DAY, HOUR, APP, CHANNEL, TEMPLATE, TASK and STATUS", d)
 		}
 		if seen[d] {
-			return nil, fault.BadInput(fmt.Sprintf("input.dimensions[%d]", i), "dimension %s is given twice", d)
+			return fault.BadInput(fmt.Sprintf("input.dimensions[%d]", i), "dimension %s is given twice; a combination names each dimension once", d)
 		}
 		seen[d] = true
 	}
-	if q.Limit < 0 || q.Limit > 100000 {
-		return nil, fault.BadInput("input.limit", "must be between 0 and 100000")
+	if q.Limit < 0 || q.Limit > MaxStatsLimit {
+		return fault.BadInput("input.limit", "must be between 0 and %d", MaxStatsLimit)
 	}
-	// A message's row lives in the table of the day its task queued it, and may be recorded
-	// after that day ended (a shard sent after midnight), so the day before the range is read
-	// too; created_at decides what is in the range and which day a row counts for.
-	var days []string
-	for d := q.From.In(s.loc).AddDate(0, 0, -1); d.Before(q.To); d = d.AddDate(0, 0, 1) {
-		days = append(days, d.Format(store.DayFormat))
+	return nil
+}
+
+// Query runs a statistics query for a caller that may read the app. The range is answered
+// from the coarsest rollup level that keeps the query's dimensions and filters: whole local
+// days from the daily rollup (when neither TASK nor HOUR is asked for or filtered on), whole
+// local hours from the hourly one (or the task-hourly one for TASK), and the rows of a partial
+// hour at either end (a range that does not start or end on the hour) from the day tables, so
+// the answer is exactly the one the delivery rows give.
+func (s *Stats) Query(ctx context.Context, q StatsQuery) (*StatsResult, error) {
+	if err := s.validate(ctx, q); err != nil {
+		return nil, err
 	}
-	if last := q.To.Add(-time.Nanosecond).In(s.loc).Format(store.DayFormat); !slices.Contains(days, last) {
-		days = append(days, last)
+	return s.merge(ctx, q, s.plan(q))
+}
+
+// statsPart answers a part of a query's range, adding its rows.
+type statsPart func(ctx context.Context, add func([]StatsRow)) error
+
+// plan splits the range of q into the parts each rollup level or the day tables answer.
+func (s *Stats) plan(q StatsQuery) []statsPart {
+	needsTask, needsHour := q.TaskID != 0, false
+	for _, d := range q.Dimensions {
+		needsTask = needsTask || d == DimTask
+		needsHour = needsHour || d == DimHour
 	}
+	hourly := Hourly
+	if needsTask {
+		hourly = TaskHourly
+	}
+	var parts []statsPart
+	hours := func(from, to time.Time) {
+		if !from.Before(to) {
+			return
+		}
+		hStart, hEnd := ceilHour(from, s.loc), hourOf(to, s.loc)
+		if !hStart.Before(hEnd) {
+			parts = append(parts, s.rowsPart(q, from, to))
+			return
+		}
+		parts = append(parts, s.rollupPart(q, hourly, hStart, hEnd))
+		if from.Before(hStart) {
+			parts = append(parts, s.rowsPart(q, from, hStart))
+		}
+		if hEnd.Before(to) {
+			parts = append(parts, s.rowsPart(q, hEnd, to))
+		}
+	}
+	if !needsTask && !needsHour {
+		dStart, dEnd := ceilDay(q.From, s.loc), dayOf(q.To, s.loc)
+		if dStart.Before(dEnd) {
+			parts = append(parts, s.rollupPart(q, Daily, dStart, dEnd))
+			hours(q.From, dStart)
+			hours(dEnd, q.To)
+			return parts
+		}
+	}
+	hours(q.From, q.To)
+	return parts
+}
+
+// ceilHour is the start of the first local hour that begins at or after t.
+func ceilHour(t time.Time, loc *time.Location) time.Time {
+	h := hourOf(t, loc)
+	if h.Before(t) {
+		h = h.Add(time.Hour)
+	}
+	return h
+}
+
+// ceilDay is the start of the first local day that begins at or after t.
+func ceilDay(t time.Time, loc *time.Location) time.Time {
+	d := dayOf(t, loc)
+	if d.Before(t) {
+		lt := d.In(loc)
+		d = time.Date(lt.Year(), lt.Month(), lt.Day()+1, 0, 0, 0, 0, loc).UTC()
+	}
+	return d
+}
+
+func (s *Stats) rollupPart(q StatsQuery, level RollupLevel, from, to time.Time) statsPart {
+	return func(ctx context.Context, add func([]StatsRow)) error {
+		return s.fromRollups(ctx, q, level, from, to, add)
+	}
+}
+
+func (s *Stats) rowsPart(q StatsQuery, from, to time.Time) statsPart {
+	return func(ctx context.Context, add func([]StatsRow)) error { return s.fromRows(ctx, q, from, to, add) }
+}
+
+// QueryRows answers a statistics query from the delivery rows alone, with one GROUP BY per
+// day table and shard: the ledger the rollups summarise. Reconciliation checks and the
+// benchmark compare the two.
+func (s *Stats) QueryRows(ctx context.Context, q StatsQuery) (*StatsResult, error) {
+	if err := s.validate(ctx, q); err != nil {
+		return nil, err
+	}
+	return s.merge(ctx, q, []statsPart{s.rowsPart(q, q.From, q.To)})
+}
+
+// merge runs the parts of a query, each of which may query several shards in parallel, and
+// merges their rows by group.
+func (s *Stats) merge(ctx context.Context, q StatsQuery, parts []statsPart) (*StatsResult, error) {
 	var (
 		mu     sync.Mutex
 		merged = map[string]*StatsRow{}
 	)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
-	for shard := range s.db.Stats {
-		for _, day := range days {
-			g.Go(func() error {
-				rows, err := s.queryTable(gctx, shard, day, q)
-				if err != nil {
-					return err
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				for _, r := range rows {
-					key := rowKey(r)
-					if m, ok := merged[key]; ok {
-						m.add(r.Counts)
-					} else {
-						merged[key] = &r
-					}
-				}
-				return nil
-			})
+	add := func(rows []StatsRow) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range rows {
+			key := rowKey(r)
+			if m, ok := merged[key]; ok {
+				m.add(r.Counts)
+			} else {
+				merged[key] = &r
+			}
 		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, part := range parts {
+		g.Go(func() error { return part(gctx, add) })
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	res := &StatsResult{Rows: make([]StatsRow, 0, len(merged))}
 	for _, r := range merged {
+		if r.Total == 0 {
+			continue // every message of the group moved to another status group
+		}
 		res.Rows = append(res.Rows, *r)
 	}
 	slices.SortFunc(res.Rows, func(a, b StatsRow) int { return strings.Compare(rowKey(a), rowKey(b)) })
@@ -183,13 +288,12 @@ func rowKey(r StatsRow) string {
 	return fmt.Sprintf("%s|%03d|%020d|%s|%020d|%020d|%s", r.Day, r.Hour, r.AppID, r.Channel, r.TemplateID, r.TaskID, r.Status)
 }
 
-// dimColumn is the SQL of a dimension; offset shifts UTC to Herald's time zone.
-func dimColumn(d Dimension, offset int) (string, bool) {
+// dimColumn is the column of a dimension other than DAY and HOUR, which come from the time
+// of the rows' hour (rollups) or quarter hour (delivery rows), converted to Herald's zone.
+func dimColumn(d Dimension) (string, bool) {
 	switch d {
-	case DimDay:
-		return fmt.Sprintf("DATE_FORMAT(created_at + INTERVAL %d SECOND, '%%Y-%%m-%%d')", offset), true
-	case DimHour:
-		return fmt.Sprintf("HOUR(created_at + INTERVAL %d SECOND)", offset), true
+	case DimDay, DimHour:
+		return "", true
 	case DimApp:
 		return "app_id", true
 	case DimChannel:
@@ -204,23 +308,42 @@ func dimColumn(d Dimension, offset int) (string, bool) {
 	return "", false
 }
 
-func (s *Stats) queryTable(ctx context.Context, shard int, day string, q StatsQuery) ([]StatsRow, error) {
-	dayStart, err := time.ParseInLocation(store.DayFormat, day, s.loc)
-	if err != nil {
-		return nil, err
+// shardsOf are the statistics shards that may hold rows of q.
+func (s *Stats) shardsOf(q StatsQuery) []int {
+	if q.TaskID != 0 {
+		return []int{s.db.StatsShardIndex(q.TaskID)}
 	}
-	_, offset := dayStart.Zone()
-	var cols, groups []string
+	out := make([]int, len(s.db.Stats))
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// groupBy returns the grouping columns of q, with timeCol first when q has a time dimension.
+func groupBy(q StatsQuery, timeCol string) (cols []string, timed bool) {
 	for _, d := range q.Dimensions {
-		c, _ := dimColumn(d, offset)
-		cols = append(cols, c)
-		groups = append(groups, c)
+		if d == DimDay || d == DimHour {
+			timed = true
+		}
 	}
-	sel := "SELECT " + strings.Join(append(cols,
-		"COUNT(*)", "COUNT(sent_at)", "COUNT(delivered_at)", "COUNT(displayed_at)", "COUNT(clicked_at)",
-		"SUM(status = 'FAILED')", "SUM(status = 'SUPPRESSED')", "SUM(status = 'REDUNDANT')", "COALESCE(SUM(cost), 0)"), ", ")
-	where := " FROM " + store.DayTable(day) + " WHERE app_id = ? AND created_at >= ? AND created_at < ?"
-	args := []any{q.AppID, q.From.UTC(), q.To.UTC()}
+	if timed {
+		cols = append(cols, timeCol)
+	}
+	for _, d := range q.Dimensions {
+		if c, _ := dimColumn(d); c != "" {
+			cols = append(cols, c)
+		}
+	}
+	return cols, timed
+}
+
+// filters returns the WHERE conditions of q's optional filters and their arguments.
+func filters(q StatsQuery) (string, []any) {
+	var (
+		where string
+		args  []any
+	)
 	if q.Channel != "" {
 		where += " AND channel = ?"
 		args = append(args, string(q.Channel))
@@ -233,56 +356,157 @@ func (s *Stats) queryTable(ctx context.Context, shard int, day string, q StatsQu
 		where += " AND task_id = ?"
 		args = append(args, q.TaskID)
 	}
-	query := sel + where
-	if len(groups) > 0 {
-		query += " GROUP BY " + strings.Join(groups, ", ")
+	return where, args
+}
+
+// rollupStatsSQL is the statement that answers q from the rows of a rollup level whose
+// period starts in [from, to).
+func rollupStatsSQL(level RollupLevel, q StatsQuery, from, to time.Time) (string, []any) {
+	cols, _ := groupBy(q, "period")
+	sel := append(slices.Clone(cols), "SUM(messages)", "SUM(sent)", "SUM(delivered)", "SUM(displayed)", "SUM(clicked)",
+		"SUM(IF(status = 'FAILED', messages, 0))", "SUM(IF(status = 'SUPPRESSED', messages, 0))", "SUM(IF(status = 'REDUNDANT', messages, 0))", "SUM(cost)")
+	where, fargs := filters(q)
+	query := "SELECT " + strings.Join(sel, ", ") + " FROM " + level.Table + " WHERE app_id = ? AND period >= ? AND period < ?" + where
+	if len(cols) > 0 {
+		query += " GROUP BY " + strings.Join(cols, ", ")
 	}
+	return query, append([]any{q.AppID, from.UTC(), to.UTC()}, fargs...)
+}
+
+// rowsStatsSQL is the statement that answers q from one day table's rows created in
+// [from, to).
+func rowsStatsSQL(q StatsQuery, day string, from, to time.Time) (string, []any) {
+	cols, _ := groupBy(q, rawBucket)
+	sel := append(slices.Clone(cols), "COUNT(*)", "COUNT(sent_at)", "COUNT(delivered_at)", "COUNT(displayed_at)", "COUNT(clicked_at)",
+		"SUM(status = 'FAILED')", "SUM(status = 'SUPPRESSED')", "SUM(status = 'REDUNDANT')", "COALESCE(SUM(cost), 0)")
+	where, fargs := filters(q)
+	query := "SELECT " + strings.Join(sel, ", ") + " FROM " + store.DayTable(day) + " WHERE app_id = ? AND created_at >= ? AND created_at < ?" + where
+	if len(cols) > 0 {
+		query += " GROUP BY " + strings.Join(cols, ", ")
+	}
+	return query, append([]any{q.AppID, from.UTC(), to.UTC()}, fargs...)
+}
+
+// fromRollups answers q for the periods that start in [from, to) from a rollup level of
+// every shard in parallel.
+func (s *Stats) fromRollups(ctx context.Context, q StatsQuery, level RollupLevel, from, to time.Time, add func([]StatsRow)) error {
+	query, args := rollupStatsSQL(level, q, from, to)
+	g, gctx := errgroup.WithContext(ctx)
+	for _, shard := range s.shardsOf(q) {
+		g.Go(func() error {
+			rows, err := s.scan(gctx, shard, q, query, args, func(v string) (time.Time, error) {
+				return time.Parse(time.RFC3339Nano, v)
+			})
+			if err != nil {
+				return fmt.Errorf("error querying statistics: %w", err)
+			}
+			add(rows)
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// fromRows answers q for rows created in [from, to) from the day tables that may hold them:
+// a message's row lives in the table of the day its task queued it and may be recorded after
+// that day ended (a shard sent after midnight), so the day before is read too. created_at
+// decides what is in the range and which hour and day a row counts for.
+func (s *Stats) fromRows(ctx context.Context, q StatsQuery, from, to time.Time, add func([]StatsRow)) error {
+	var days []string
+	for d := from.In(s.loc).AddDate(0, 0, -1); d.Before(to); d = d.AddDate(0, 0, 1) {
+		days = append(days, d.Format(store.DayFormat))
+	}
+	if last := to.Add(-time.Nanosecond).In(s.loc).Format(store.DayFormat); !slices.Contains(days, last) {
+		days = append(days, last)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, shard := range s.shardsOf(q) {
+		for _, day := range days {
+			g.Go(func() error {
+				query, args := rowsStatsSQL(q, day, from, to)
+				rows, err := s.scan(gctx, shard, q, query, args, func(v string) (time.Time, error) {
+					n, err := strconv.ParseInt(v, 10, 64)
+					return rawBucketTime(n), err
+				})
+				if s.db.Dialect.MissingTable(err) {
+					return nil // no table for that day: nothing was sent
+				}
+				if err != nil {
+					return fmt.Errorf("error querying statistics: %w", err)
+				}
+				add(rows)
+				return nil
+			})
+		}
+	}
+	return g.Wait()
+}
+
+// scan runs a statistics statement on a shard and converts its rows; parseTime reads the
+// time column that comes first when q has a time dimension.
+func (s *Stats) scan(ctx context.Context, shard int, q StatsQuery, query string, args []any, parseTime func(string) (time.Time, error)) ([]StatsRow, error) {
+	cols, timed := groupBy(q, "")
 	rows, err := s.db.Stats[shard].QueryContext(ctx, query, args...)
-	var me *mysql.MySQLError
-	if errors.As(err, &me) && me.Number == 1146 {
-		return nil, nil // no table for that day: nothing was sent
-	}
 	if err != nil {
-		return nil, fmt.Errorf("error querying statistics: %w", err)
+		return nil, err
 	}
 	defer rows.Close()
 	var out []StatsRow
 	for rows.Next() {
-		dims := make([]any, len(q.Dimensions))
-		raw := make([]string, len(q.Dimensions))
-		for i := range dims {
-			dims[i] = &raw[i]
+		raw := make([]sql.NullString, len(cols))
+		dest := make([]any, 0, len(cols)+9)
+		for i := range raw {
+			dest = append(dest, &raw[i])
 		}
 		var (
 			r         StatsRow
-			f, su, re *int64
+			f, su, re = new(int64), new(int64), new(int64)
+			total     = new(int64)
+			cost      sql.NullFloat64
 		)
-		f, su, re = new(int64), new(int64), new(int64)
-		dest := append(dims, &r.Total, &r.Sent, &r.Delivered, &r.Displayed, &r.Clicked, nullInt{f}, nullInt{su}, nullInt{re}, &r.Cost)
+		dest = append(dest, nullInt{total}, nullInt{&r.Sent}, nullInt{&r.Delivered}, nullInt{&r.Displayed}, nullInt{&r.Clicked}, nullInt{f}, nullInt{su}, nullInt{re}, &cost)
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
-		if r.Total == 0 {
+		if *total == 0 {
 			continue
 		}
-		r.Failed, r.Suppressed, r.Redundant = *f, *su, *re
-		for i, d := range q.Dimensions {
+		r.Total, r.Failed, r.Suppressed, r.Redundant, r.Cost = *total, *f, *su, *re, cost.Float64
+		i := 0
+		if timed {
+			t, err := parseTime(raw[0].String)
+			if err != nil {
+				return nil, fmt.Errorf("unexpected time %q: %w", raw[0].String, err)
+			}
+			lt := hourOf(t, s.loc).In(s.loc)
+			for _, d := range q.Dimensions {
+				switch d {
+				case DimDay:
+					r.Day = lt.Format(time.DateOnly)
+				case DimHour:
+					r.Hour, r.HasHour = lt.Hour(), true
+				}
+			}
+			i = 1
+		}
+		for _, d := range q.Dimensions {
+			if d == DimDay || d == DimHour {
+				continue
+			}
+			v := raw[i].String
+			i++
 			switch d {
-			case DimDay:
-				r.Day = raw[i]
-			case DimHour:
-				r.Hour, _ = strconv.Atoi(raw[i])
-				r.HasHour = true
 			case DimApp:
-				r.AppID, _ = strconv.ParseInt(raw[i], 10, 64)
+				r.AppID, _ = strconv.ParseInt(v, 10, 64)
 			case DimChannel:
-				r.Channel = channels.Channel(raw[i])
+				r.Channel = channels.Channel(v)
 			case DimTemplate:
-				r.TemplateID, _ = strconv.ParseInt(raw[i], 10, 64)
+				r.TemplateID, _ = strconv.ParseInt(v, 10, 64)
 			case DimTask:
-				r.TaskID, _ = strconv.ParseInt(raw[i], 10, 64)
+				r.TaskID, _ = strconv.ParseInt(v, 10, 64)
 			case DimStatus:
-				r.Status = channels.Status(raw[i])
+				r.Status = channels.Status(v)
 			}
 		}
 		out = append(out, r)
@@ -299,11 +523,15 @@ func (n nullInt) Scan(v any) error {
 	case int64:
 		*n.p = x
 	case []byte:
-		i, err := strconv.ParseFloat(string(x), 64)
+		if i, err := strconv.ParseInt(string(x), 10, 64); err == nil {
+			*n.p = i
+			return nil
+		}
+		f, err := strconv.ParseFloat(string(x), 64)
 		if err != nil {
 			return err
 		}
-		*n.p = int64(i)
+		*n.p = int64(f)
 	case float64:
 		*n.p = int64(x)
 	default:
@@ -329,10 +557,9 @@ func (s *Stats) TaskCounts(ctx context.Context, taskID int64, firstDay string, n
 			f, su, re = new(int64), new(int64), new(int64)
 		)
 		prefix := TaskIDPrefix(day, taskID)
-		err := db.QueryRowContext(ctx, "SELECT COUNT(*), COUNT(sent_at), COUNT(delivered_at), COUNT(displayed_at), COUNT(clicked_at), SUM(status = 'FAILED'), SUM(status = 'SUPPRESSED'), SUM(status = 'REDUNDANT'), COUNT(fallback_at), COALESCE(SUM(cost), 0) FROM "+store.DayTable(day)+" WHERE id > ? AND id < ?", prefix, prefix+"~").
+		err := db.QueryRowContext(ctx, taskCountsSQL(s.db.Dialect, day), prefix, prefix+"~").
 			Scan(&c.Total, &c.Sent, &c.Delivered, &c.Displayed, &c.Clicked, nullInt{f}, nullInt{su}, nullInt{re}, &c.Fallbacks, &c.Cost)
-		var me *mysql.MySQLError
-		if err != nil && !(errors.As(err, &me) && me.Number == 1146) {
+		if err != nil && !s.db.Dialect.MissingTable(err) {
 			return total, fmt.Errorf("error counting task deliveries: %w", err)
 		}
 		c.Failed, c.Suppressed, c.Redundant = *f, *su, *re

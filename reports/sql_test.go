@@ -1,0 +1,44 @@
+package reports
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/herald-msg/herald/store"
+	"github.com/herald-msg/herald/store/storetest"
+)
+
+// TestStatementsGolden compares the text of this package's dialect-dependent statements with
+// store/testdata/<dialect>/reports_*.sql (go test ./reports/ -run Golden -update rewrites
+// them). The MySQL text runs in every other test; the Oracle text is checked here only.
+func TestStatementsGolden(t *testing.T) {
+	t.Parallel()
+	for _, dl := range []store.Dialect{store.MySQL{}, store.Oracle{}} {
+		after, _ := dl.RowsAfter([]string{"created_at", "id"}, []any{1, "x"})
+		hafter, _ := dl.RowsAfter([]string{"rtime", "message_id"}, []any{1, "x"})
+		cases := map[string]string{
+			"history_insert": historyInsertSQL(dl, 2),
+			"history_list":   historyListSQL(dl, "app_id = ? AND user_id = ? AND "+hafter+" AND channel = ?"),
+			"record":         recordSQL(dl, "20261127", 2),
+			"statuses":       statusesSQL(dl, "20261127", 3),
+			"apply":          applySQL(dl, "20261127", 2),
+			"mark_fallback":  markFallbackSQL(dl, "20261127", "delivered_at"),
+			"fallback_at":    fallbackAtSQL(dl, "20261127"),
+			"get_delivery":   getDeliverySQL(dl, "20261127"),
+			"detail":         detailSQL(dl, "20261127", "app_id = ? AND created_at >= ? AND created_at < ? AND "+after),
+			"task_counts":    taskCountsSQL(dl, "20261127"),
+		}
+		for name, got := range cases {
+			t.Run(dl.Name()+"/"+name, func(t *testing.T) {
+				storetest.Golden(t, "../store/testdata/"+dl.Name()+"/reports_"+name+".sql", got)
+				if dl.Name() == "oracle" {
+					for _, mysqlOnly := range []string{"?", "`", " LIMIT ", "IGNORE", "IF(", "FIELD(", " JOIN ", "delivery_2026"} {
+						if strings.Contains(got, mysqlOnly) {
+							t.Errorf("the Oracle statement holds %q:\n%s", mysqlOnly, got)
+						}
+					}
+				}
+			})
+		}
+	}
+}
