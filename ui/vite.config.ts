@@ -1,7 +1,7 @@
 /// <reference types="vitest/config" />
 // Vite builds the console into ui/dist, which ui/embed.go embeds in the herald binary.
-// In development (`npm run dev`) /graphql is proxied to a herald running on :8080, so the
-// session cookie stays same-origin.
+// In development (`npm run dev`) /graphql (and the explorer's /console/schema.graphql) is
+// proxied to a herald running on :8080, so the session cookie stays same-origin.
 import react from '@vitejs/plugin-react';
 import { defineConfig, type Plugin } from 'vite';
 
@@ -44,6 +44,7 @@ export default defineConfig({
     port: 5173,
     proxy: {
       '/graphql': { target: api, changeOrigin: false, ws: true },
+      '/console': { target: api, changeOrigin: false },
     },
   },
   test: {
