@@ -25,6 +25,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/herald-msg/herald/fault"
+	"github.com/herald-msg/herald/secret"
 )
 
 // App is a business line of the customer; everything else belongs to exactly one app.
@@ -52,8 +53,12 @@ type Service struct {
 	sessionTTL    time.Duration
 	nowFunc       func() time.Time
 
-	mu   sync.Mutex
-	keys map[string]cachedKey
+	// secretKey encrypts stored secrets (inbox secrets); nil without HERALD_SECRET_KEY.
+	secretKey *secret.Key
+
+	mu           sync.Mutex
+	keys         map[string]cachedKey
+	inboxSecrets map[int64]cachedInboxSecret
 }
 
 type cachedKey struct {
@@ -71,11 +76,15 @@ type Config struct {
 	// Redis counts failed sign-ins per email across processes; nil turns the back-off off.
 	Redis       redis.UniversalClient
 	RedisPrefix string
+	// SecretKey encrypts the inbox secrets at rest (HERALD_SECRET_KEY); without it they
+	// cannot be created.
+	SecretKey *secret.Key
 }
 
 // NewService returns the account service, loading or creating the session secret.
 func NewService(ctx context.Context, db *sql.DB, cfg Config) (*Service, error) {
-	s := &Service{db: db, redis: cfg.Redis, redisPrefix: cfg.RedisPrefix, logger: cfg.Logger, sessionTTL: cfg.SessionTTL, nowFunc: time.Now, keys: map[string]cachedKey{}}
+	s := &Service{db: db, redis: cfg.Redis, redisPrefix: cfg.RedisPrefix, logger: cfg.Logger, sessionTTL: cfg.SessionTTL, nowFunc: time.Now, keys: map[string]cachedKey{},
+		secretKey: cfg.SecretKey, inboxSecrets: map[int64]cachedInboxSecret{}}
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}

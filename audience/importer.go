@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -603,7 +604,17 @@ func jsonNumber(s string) bool {
 			return false
 		}
 	}
-	return i == len(s) && digits <= 15
+	if i != len(s) || digits > 15 {
+		return false
+	}
+	// An exponent may still take it out of a float64's range (1e400), which would store a
+	// number no reader of the attributes can decode, or to zero (1e-400), losing it.
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return false
+	}
+	mantissa, _, _ := strings.Cut(strings.ToLower(s), "e")
+	return f != 0 || !strings.ContainsAny(mantissa, "123456789")
 }
 
 // The statements of an import. Users are upserted merging the attributes of the row into

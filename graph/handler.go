@@ -43,6 +43,8 @@ type Options struct {
 	Logger *slog.Logger
 	// WebsocketInitFunc authenticates a websocket connection.
 	WebsocketInitFunc transport.WebsocketInitFunc
+	// MutationLimit bounds each caller's mutations; nil leaves them unbounded.
+	MutationLimit *MutationLimit
 }
 
 // NewHandler returns the /graphql handler: explicit transports, a query cache, automatic
@@ -67,6 +69,9 @@ func NewHandler(r *Resolver, opts Options) *handler.Server {
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	srv.Use(extension.FixedComplexityLimit(opts.Limits.Complexity))
 	srv.Use(depthLimit{max: opts.Limits.Depth})
+	if opts.MutationLimit != nil {
+		srv.Use(opts.MutationLimit)
+	}
 	srv.SetErrorPresenter(ErrorPresenter(opts.Logger))
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		opts.Logger.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(v))

@@ -33,6 +33,8 @@ type Services struct {
 	Registry *channels.Registry
 	// Breakers give the circuit state of each provider.
 	Breakers *dispatch.Breakers
+	// Health reads the vendor-call figures the workers record; nil reports none.
+	Health *dispatch.HealthRecorder
 	// Rates are the providers' messages-per-second caps (HERALD_PROVIDER_RATES); a provider
 	// missing from it has none.
 	Rates  map[string]float64

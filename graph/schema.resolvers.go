@@ -101,6 +101,19 @@ func (r *mutationResolver) CreateAPIKey(ctx context.Context, appID string, role 
 	return &model.APIKeySecret{ID: k.ID, Role: model.Role(k.Role), Secret: k.Secret}, nil
 }
 
+// RotateInboxSecret is the resolver for the rotateInboxSecret field.
+func (r *mutationResolver) RotateInboxSecret(ctx context.Context, appID string) (*model.InboxSecret, error) {
+	id, err := parseID("appId", appID)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := r.Svc.Accounts.RotateInboxSecret(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &model.InboxSecret{AppID: appID, Secret: secret}, nil
+}
+
 // UpdateAppSettings is the resolver for the updateAppSettings field.
 func (r *mutationResolver) UpdateAppSettings(ctx context.Context, appID string, input model.AppSettingsInput) (*model.App, error) {
 	app, err := parseID("appId", appID)
@@ -777,16 +790,8 @@ func (r *queryResolver) Channels(ctx context.Context, appID string) ([]*model.Ch
 		return nil, err
 	}
 	out := []*model.ChannelStatus{}
-	for _, p := range r.Svc.Registry.Providers() {
-		circuit := dispatch.CircuitClosed
-		if r.Svc.Breakers != nil {
-			circuit = r.Svc.Breakers.State(p.Name())
-		}
-		st := &model.ChannelStatus{Channel: model.Channel(p.Channel()), Provider: p.Name(), Healthy: circuit == dispatch.CircuitClosed, Circuit: circuit}
-		if rate, ok := r.Svc.Rates[p.Name()]; ok && rate > 0 {
-			st.RatePerSecond = &rate
-		}
-		out = append(out, st)
+	for _, ps := range dispatch.ProviderStatuses(ctx, r.Svc.Registry, r.Svc.Breakers, r.Svc.Health) {
+		out = append(out, channelStatus(ps, r.Svc.Rates))
 	}
 	return out, nil
 }
@@ -909,6 +914,9 @@ func (r *userResolver) Messages(ctx context.Context, obj *model.User, first *int
 	n := 20
 	if first != nil {
 		n = *first
+	}
+	if n < 1 || n > reports.MaxHistoryPage {
+		return nil, fault.BadInput("first", "must be between 1 and %d", reports.MaxHistoryPage)
 	}
 	cur, err := decodeCursor("after", after)
 	if err != nil {

@@ -23,8 +23,9 @@ import (
 	"github.com/herald-msg/herald/server/servertest"
 )
 
-// The authorization matrix: every Query and Mutation field of schema.graphql × every API key
-// role × own app / other app, plus anonymous callers and a forged key. An operation that is
+// The authorization matrix: every Query, Mutation and Subscription field of schema.graphql
+// (subscriptions over graphql-ws) × every API key role × own app / other app, plus
+// anonymous callers and a forged key. An operation that is
 // in the schema but not in authzCases fails the test, so a new operation has to be judged
 // here before it can ship.
 
@@ -82,6 +83,8 @@ type authzCase struct {
 	mixed    string // mixedNone, mixedDeny or mixedNoLeak
 	noTarget bool   // targets no app (apps, createApp): the "other" run only checks that nothing of B shows
 	upload   bool   // $file is a multipart upload
+	// subscription runs the document over graphql-ws and judges its first answer.
+	subscription bool
 }
 
 func window() (string, string) {
@@ -214,6 +217,9 @@ var authzCases = []authzCase{
 	{op: "createApiKey", need: needAdmin,
 		query: `mutation($app: ID!) { createApiKey(appId: $app, role: ADMIN) { id role secret } }`,
 		vars:  func(t *testing.T, c *authzCall) map[string]any { return map[string]any{"app": c.app.id} }},
+	{op: "rotateInboxSecret", need: needAdmin,
+		query: `mutation($app: ID!) { rotateInboxSecret(appId: $app) { appId secret } }`,
+		vars:  func(t *testing.T, c *authzCall) map[string]any { return map[string]any{"app": c.app.id} }},
 	{op: "updateAppSettings", need: needAdmin,
 		query: `mutation($app: ID!, $in: AppSettingsInput!) { updateAppSettings(appId: $app, input: $in) { id name settings { timeZone } } }`,
 		vars: func(t *testing.T, c *authzCall) map[string]any {
@@ -324,6 +330,11 @@ var authzCases = []authzCase{
 			}
 			return map[string]any{"id": c.obj.task}
 		}},
+
+	// ---- subscriptions ----
+	{op: "taskProgress", need: needViewer, subscription: true,
+		query: `subscription($id: ID!) { taskProgress(id: $id) { total shardsTotal sent delivered } }`,
+		vars:  func(t *testing.T, c *authzCall) map[string]any { return map[string]any{"id": c.obj.task} }},
 }
 
 // authzSkipped are the operations every caller may use on itself.
@@ -385,6 +396,9 @@ func authzDo(t *testing.T, env *servertest.Env, auth servertest.Auth, tc authzCa
 	t.Helper()
 	if tc.upload {
 		return postUpload(t, env, auth, tc.query, vars)
+	}
+	if tc.subscription {
+		return subscribeOnce(t, env, auth, tc.query, vars)
 	}
 	return env.Exec(t, auth, tc.query, vars)
 }
@@ -498,7 +512,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	schema, gerr := gqlparser.LoadSchema(&ast.Source{Name: "schema.graphql", Input: string(src)})
 	require.Nil(t, gerr, "schema.graphql")
 	var ops []string
-	for _, typ := range []*ast.Definition{schema.Query, schema.Mutation} {
+	for _, typ := range []*ast.Definition{schema.Query, schema.Mutation, schema.Subscription} {
 		for _, f := range typ.Fields {
 			if strings.HasPrefix(f.Name, "__") || slices.Contains(authzSkipped, f.Name) {
 				continue
@@ -671,6 +685,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		require.Len(t, out.Audiences, 1)
 		require.Len(t, out.Templates, 1)
 		require.Len(t, out.Rules, 1)
+		var secrets int
+		require.NoError(t, env.DB.Core.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM settings WHERE name = ?", "inbox_secret:"+b.id).Scan(&secrets))
+		require.Zero(t, secrets, "an inbox secret was made for B")
 		for _, app := range out.Apps {
 			if app.ID == b.id {
 				require.NotEqual(t, "UTC", app.Settings.TimeZone, "B's settings were replaced")

@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/herald-msg/herald/channels/netguard"
+	"github.com/herald-msg/herald/channels/providers"
 )
 
 // Config is every setting of a Herald process. Values come from the defaults below, then an
@@ -34,6 +35,10 @@ type Config struct {
 	AMQPURL     string   `yaml:"amqp_url" env:"HERALD_AMQP_URL"`
 	AMQPPrefix  string   `yaml:"amqp_prefix" env:"HERALD_AMQP_PREFIX"`
 	Providers   string   `yaml:"providers" env:"HERALD_PROVIDERS"`
+	// ProviderAccounts are the vendor accounts Herald sends through, each with its type,
+	// channel, priority, weight, rate and settings (docs/channels.md); only the file sets
+	// them. Settings values may be "enc:v1:" encrypted.
+	ProviderAccounts []providers.Account `yaml:"provider_accounts"`
 	// ProviderRates caps providers' messages per second across every worker, e.g.
 	// "aliyun=500,webhook=2000".
 	ProviderRates string `yaml:"provider_rates" env:"HERALD_PROVIDER_RATES"`
@@ -47,7 +52,10 @@ type Config struct {
 	// database so that every process of a cluster shares it.
 	SessionSecret string        `yaml:"session_secret" env:"HERALD_SESSION_SECRET"`
 	SessionTTL    time.Duration `yaml:"session_ttl" env:"HERALD_SESSION_TTL"`
-	Dev           bool          `yaml:"dev" env:"HERALD_DEV"`
+	// TrackingKey signs the tokens of tracked links, open pixels and SDK events; when empty
+	// a key derived from the session secret is used.
+	TrackingKey string `yaml:"tracking_key" env:"HERALD_TRACKING_KEY"`
+	Dev         bool   `yaml:"dev" env:"HERALD_DEV"`
 	// Demo creates a demo app, API key and users on start and prints them.
 	Demo            bool          `yaml:"demo" env:"HERALD_DEMO"`
 	TimeZone        string        `yaml:"time_zone" env:"HERALD_TIME_ZONE"`
@@ -57,38 +65,59 @@ type Config struct {
 	ReceiptWorkers  int           `yaml:"receipt_workers" env:"HERALD_RECEIPT_WORKERS"`
 	ShutdownGrace   time.Duration `yaml:"shutdown_grace" env:"HERALD_SHUTDOWN_GRACE"`
 	// RetentionDays is how long delivery detail is kept; older day tables are dropped (0:
-	// never). Statistics of dropped days are gone too until rollups keep them.
+	// never). The statistics rollups of dropped days stay.
 	RetentionDays int `yaml:"retention_days" env:"HERALD_RETENTION_DAYS"`
+	// HistoryRetentionDays is how long users' history (inbox) is kept; a daily job deletes
+	// older entries in bounded batches (0: never).
+	HistoryRetentionDays int `yaml:"history_retention_days" env:"HERALD_HISTORY_RETENTION_DAYS"`
+	// StatsMaxDays is the longest range, in days, of one stats query or export.
+	StatsMaxDays int `yaml:"stats_max_days" env:"HERALD_STATS_MAX_DAYS"`
 	// CronCatchUp runs a cron campaign once at start for runs missed while Herald was down.
 	CronCatchUp bool   `yaml:"cron_catch_up" env:"HERALD_CRON_CATCH_UP"`
 	LogLevel    string `yaml:"log_level" env:"HERALD_LOG_LEVEL"`
 	LogFormat   string `yaml:"log_format" env:"HERALD_LOG_FORMAT"`
+	// SecretKey opens the "enc:v1:" values of the other settings and encrypts the secrets
+	// Herald stores (inbox secrets): 32 bytes as base64 or hex. Only the environment sets it,
+	// never the file that holds the encrypted values.
+	SecretKey string `env:"HERALD_SECRET_KEY"`
+	// MutationRate and MutationBurst bound the mutations of each API key and console user
+	// across every process: a token bucket in Redis refilled at MutationRate ("50/s",
+	// "600/m", "off") holding at most MutationBurst.
+	MutationRate  string `yaml:"mutation_rate" env:"HERALD_MUTATION_RATE"`
+	MutationBurst int    `yaml:"mutation_burst" env:"HERALD_MUTATION_BURST"`
+
+	// revealed are the plaintexts of the "enc:v1:" values, kept to scrub them from errors.
+	revealed []string
 }
 
 // DefaultConfig reaches the services of a local machine, so none needs setting there.
 func DefaultConfig() Config {
 	return Config{
-		HTTPAddr:        ":8080",
-		PublicURL:       "http://127.0.0.1:8080",
-		MySQLDSN:        "root@tcp(127.0.0.1:3306)/",
-		DBPrefix:        "herald",
-		StatsShards:     2,
-		HistoryShards:   2,
-		RedisURL:        "redis://127.0.0.1:6379/0",
-		RedisPrefix:     "herald:",
-		AMQPURL:         "amqp://guest:guest@127.0.0.1:5672/",
-		AMQPPrefix:      "herald.",
-		SessionTTL:      12 * time.Hour,
-		TimeZone:        "Local",
-		DayTablesAhead:  7,
-		RealtimeWorkers: 32,
-		BulkWorkers:     4,
-		ReceiptWorkers:  8,
-		ShutdownGrace:   30 * time.Second,
-		CronCatchUp:     true,
-		RetentionDays:   400,
-		LogLevel:        "info",
-		LogFormat:       "text",
+		HTTPAddr:             ":8080",
+		PublicURL:            "http://127.0.0.1:8080",
+		MySQLDSN:             "root@tcp(127.0.0.1:3306)/",
+		DBPrefix:             "herald",
+		StatsShards:          2,
+		HistoryShards:        2,
+		RedisURL:             "redis://127.0.0.1:6379/0",
+		RedisPrefix:          "herald:",
+		AMQPURL:              "amqp://guest:guest@127.0.0.1:5672/",
+		AMQPPrefix:           "herald.",
+		SessionTTL:           12 * time.Hour,
+		TimeZone:             "Local",
+		DayTablesAhead:       7,
+		RealtimeWorkers:      32,
+		BulkWorkers:          4,
+		ReceiptWorkers:       8,
+		ShutdownGrace:        30 * time.Second,
+		CronCatchUp:          true,
+		RetentionDays:        400,
+		HistoryRetentionDays: 180,
+		StatsMaxDays:         400,
+		LogLevel:             "info",
+		LogFormat:            "text",
+		MutationRate:         "50/s",
+		MutationBurst:        100,
 	}
 }
 
@@ -112,6 +141,9 @@ func LoadConfig(path string, env []string) (Config, error) {
 		}
 	}
 	if err := applyEnv(&cfg, vars); err != nil {
+		return cfg, err
+	}
+	if err := cfg.openSealed(); err != nil {
 		return cfg, err
 	}
 	if _, set := vars["HERALD_PUBLIC_URL"]; !set && cfg.PublicURL == DefaultConfig().PublicURL {
@@ -221,6 +253,9 @@ func (c *Config) Validate() error {
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 	}
+	if err := c.openSealed(); err != nil { // settings changed after LoadConfig may be encrypted too
+		errs = append(errs, err)
+	}
 	if _, port, err := net.SplitHostPort(c.HTTPAddr); err != nil || !validPort(port) {
 		bad("HERALD_HTTP_ADDR", "%q must be host:port or :port", c.HTTPAddr)
 	}
@@ -263,6 +298,9 @@ func (c *Config) Validate() error {
 	if c.SessionSecret != "" && len(c.SessionSecret) < 32 {
 		bad("HERALD_SESSION_SECRET", "must be at least 32 characters")
 	}
+	if c.TrackingKey != "" && len(c.TrackingKey) < 32 {
+		bad("HERALD_TRACKING_KEY", "must be at least 32 characters")
+	}
 	if c.SessionTTL < time.Minute {
 		bad("HERALD_SESSION_TTL", "%s is shorter than a minute", c.SessionTTL)
 	}
@@ -285,11 +323,26 @@ func (c *Config) Validate() error {
 	if c.RetentionDays < 0 || (c.RetentionDays > 0 && c.RetentionDays < 2) || c.RetentionDays > 3660 {
 		bad("HERALD_RETENTION_DAYS", "%d must be 0 (keep everything) or between 2 and 3660", c.RetentionDays)
 	}
+	if c.HistoryRetentionDays < 0 || c.HistoryRetentionDays > 3660 {
+		bad("HERALD_HISTORY_RETENTION_DAYS", "%d must be 0 (keep everything) or between 1 and 3660", c.HistoryRetentionDays)
+	}
+	if c.StatsMaxDays < 1 || c.StatsMaxDays > 3660 {
+		bad("HERALD_STATS_MAX_DAYS", "%d must be between 1 and 3660", c.StatsMaxDays)
+	}
 	if _, err := netguard.ParseAllow(c.WebhookAllow); err != nil {
 		bad("HERALD_WEBHOOK_ALLOW", "%s", err)
 	}
 	if _, err := c.Rates(); err != nil {
 		bad("HERALD_PROVIDER_RATES", "%s", err)
+	}
+	if _, err := c.Key(); err != nil {
+		bad("HERALD_SECRET_KEY", "%s", err)
+	}
+	if _, err := c.MutationLimit(); err != nil {
+		bad("HERALD_MUTATION_RATE", "%s", err)
+	}
+	if c.MutationBurst < 1 || c.MutationBurst > 1000000 {
+		bad("HERALD_MUTATION_BURST", "%d must be between 1 and 1000000", c.MutationBurst)
 	}
 	switch c.LogFormat {
 	case "text", "json":
@@ -313,6 +366,9 @@ func (c *Config) Rates() (map[string]float64, error) {
 			return nil, fmt.Errorf("%q must be provider=messages per second, such as aliyun=500", part)
 		}
 		out[strings.TrimSpace(name)] = rate
+	}
+	for name, rate := range providers.Rates(c.ProviderAccounts) {
+		out[name] = rate // an account's own rate wins over HERALD_PROVIDER_RATES
 	}
 	return out, nil
 }

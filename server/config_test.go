@@ -155,6 +155,8 @@ func TestLoadConfigInvalidValueNamesItsKey(t *testing.T) {
 		{"too many bulk workers", "", []string{"HERALD_BULK_WORKERS=1025"}, "HERALD_BULK_WORKERS"},
 		{"negative receipt workers", "", []string{"HERALD_RECEIPT_WORKERS=-1"}, "HERALD_RECEIPT_WORKERS"},
 		{"unknown log level", "", []string{"HERALD_LOG_LEVEL=verbose"}, "HERALD_LOG_LEVEL"},
+		{"stats max days zero", "", []string{"HERALD_STATS_MAX_DAYS=0"}, "HERALD_STATS_MAX_DAYS"},
+		{"negative history retention", "", []string{"HERALD_HISTORY_RETENTION_DAYS=-1"}, "HERALD_HISTORY_RETENTION_DAYS"},
 		{"unknown log format", "", []string{"HERALD_LOG_FORMAT=xml"}, "HERALD_LOG_FORMAT"},
 		{"unknown yaml key", "http_adr: \":9000\"\n", nil, "http_adr"},
 		{"yaml bad duration", "session_ttl: soon\n", nil, "session_ttl"},

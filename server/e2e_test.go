@@ -135,12 +135,17 @@ func TestSendDeliversOnEveryChannel(t *testing.T) {
 	require.Equal(t, servertest.Progress{Total: 3, ShardsTotal: 1, ShardsDone: 1, Sent: 6, Delivered: 6}, *task.Progress,
 		"total counts the users addressed; the other counts count messages")
 
-	// The simulator received each message once, rendered, at each user's address.
+	// The simulator received each message once, rendered, at each user's address. The three
+	// identical SMS went as one request to three numbers, whose OutId is the batch reference.
+	var smsIDs []string
+	for _, u := range users {
+		smsIDs = append(smsIDs, res.Message(t, u.ID, "SMS").ID)
+	}
 	for _, u := range users {
 		sms := env.Sim.Messages(channels.SMS, u.Identities[0].Address)
 		require.Len(t, sms, 1, "SMS to %s", u.ID)
 		require.Equal(t, wantSMS("424242"), sms[0].Content)
-		require.Equal(t, res.Message(t, u.ID, "SMS").ID, sms[0].MessageID)
+		require.Equal(t, channels.BatchRef(smsIDs), sms[0].MessageID)
 		hook := env.Sim.Messages(channels.Webhook, env.WebhookURL(u.ID))
 		require.Len(t, hook, 1, "webhook of %s", u.ID)
 		require.Equal(t, wantWebhook("424242"), hook[0].Content)
@@ -259,7 +264,9 @@ func TestSimulatorTestAddresses(t *testing.T) {
 	require.Empty(t, suppressed.Address)
 
 	st := env.Sim.Stats()
-	require.Equal(t, map[channels.Channel]int64{channels.SMS: 1, channels.Webhook: 1}, st.Rejected)
+	// The three SMS went as one request, refused whole for the bad number, then one request
+	// each: the bad number was refused twice and the others were received once.
+	require.Equal(t, map[channels.Channel]int64{channels.SMS: 2, channels.Webhook: 1}, st.Rejected)
 	require.Equal(t, map[channels.Channel]int64{channels.SMS: 2, channels.Webhook: 1}, st.Received)
 
 	now := time.Now()

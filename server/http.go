@@ -21,6 +21,7 @@ import (
 	"github.com/herald-msg/herald/fault"
 	"github.com/herald-msg/herald/graph"
 	"github.com/herald-msg/herald/graph/generated"
+	"github.com/herald-msg/herald/track"
 	"github.com/herald-msg/herald/ui"
 )
 
@@ -49,12 +50,25 @@ func (h *Herald) routes() http.Handler {
 	if h.mode.API {
 		rates, _ := h.cfg.Rates() // validated at start
 		gql := graph.NewHandler(&graph.Resolver{Svc: graph.Services{Accounts: h.Accounts, Audience: h.Audience, Content: h.Content, Rules: h.Rules,
-			Dispatch: h.Dispatch, Stats: h.Stats, History: h.History, Registry: h.Registry, Breakers: h.Breakers, Rates: rates, Logger: h.logger}},
-			graph.Options{Dev: h.cfg.Dev, Logger: h.logger, WebsocketInitFunc: h.websocketInit})
+			Dispatch: h.Dispatch, Stats: h.Stats, History: h.History, Registry: h.Registry, Breakers: h.Breakers, Rates: rates, Logger: h.logger,
+			Health: dispatch.NewHealthRecorder(h.Redis, h.cfg.RedisPrefix, h.logger)}},
+			graph.Options{Dev: h.cfg.Dev, Logger: h.logger, WebsocketInitFunc: h.websocketInit, MutationLimit: h.mutationLimit()})
 		mux.Handle("/graphql", h.authenticate(gql))
+		mux.Handle("GET /export/stats.csv", h.exportAuthenticate(h.exportStats))
+		mux.Handle("GET /export/deliveries.csv", h.exportAuthenticate(h.exportDeliveries))
 		mux.HandleFunc("POST /callbacks/{channel}", h.callback)
+		mux.HandleFunc("GET /inbox", h.inbox)
+		mux.HandleFunc("OPTIONS /inbox", h.inboxPreflight)
 		mux.HandleFunc("POST /callbacks/{channel}/{provider}", h.callback)
 		mux.HandleFunc("GET /callbacks/{channel}/{provider}", h.callbackChallenge)
+		tracking := track.NewHandler(track.HandlerConfig{Tracker: h.Tracker, Logger: h.logger,
+			QueueFunc: func(ctx context.Context, rs []channels.Receipt) error {
+				return dispatch.QueueReceipts(ctx, h.Broker, rs)
+			}})
+		mux.HandleFunc("GET /t/c/{token}", tracking.Click)
+		mux.HandleFunc("GET /t/o/{file}", tracking.Open)
+		mux.HandleFunc("POST /t/e", tracking.Events)
+		mux.HandleFunc("OPTIONS /t/e", tracking.Preflight)
 		mux.Handle("GET /console/schema.graphql", h.consoleSchema())
 		mux.Handle("/", consoleHandler())
 	}
@@ -103,7 +117,8 @@ func (h *Herald) readyz(w http.ResponseWriter, r *http.Request) {
 // authenticate attaches the caller: an API key (Authorization: Bearer) or a console session
 // cookie. A cookie authenticates only POST requests with a JSON body, which a browser cannot
 // send cross-site without a CORS preflight that Herald never grants, and websocket upgrades
-// whose Origin is Herald's own host (the console's subscriptions).
+// whose Origin is Herald's own host (the console's subscriptions), and the console's file
+// uploads (see isConsoleUpload).
 func (h *Herald) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -129,7 +144,7 @@ func (h *Herald) authenticate(next http.Handler) http.Handler {
 				writeGraphQLError(w, http.StatusUnauthorized, err)
 				return
 			}
-		} else if c, err := r.Cookie(account.SessionCookie); err == nil && c.Value != "" && (isJSONPost(r) || isSameOriginUpgrade(r)) {
+		} else if c, err := r.Cookie(account.SessionCookie); err == nil && c.Value != "" && (isJSONPost(r) || isSameOriginUpgrade(r) || isConsoleUpload(r)) {
 			if p, err = h.Accounts.Session(ctx, c.Value); err != nil {
 				p = nil // an expired session is simply signed out
 			}
@@ -163,6 +178,25 @@ func isSameOriginUpgrade(r *http.Request) bool {
 	if r.Method != http.MethodGet || !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 		return false
 	}
+	return sameOrigin(r)
+}
+
+// ConsoleUploadHeader marks a multipart upload (importUsers) sent by the console.
+const ConsoleUploadHeader = "X-Herald-Console"
+
+// isConsoleUpload tells whether r is a multipart GraphQL upload from a page of this very
+// host: a header no HTML form can send (a script of another site would need a CORS preflight,
+// which Herald never grants) and an Origin that is Herald's own host.
+func isConsoleUpload(r *http.Request) bool {
+	if r.Method != http.MethodPost || r.Header.Get(ConsoleUploadHeader) != "upload" {
+		return false
+	}
+	ct := strings.ToLower(strings.TrimSpace(strings.Split(r.Header.Get("Content-Type"), ";")[0]))
+	return ct == "multipart/form-data" && sameOrigin(r)
+}
+
+// sameOrigin tells whether r's Origin header names r's own host.
+func sameOrigin(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return false

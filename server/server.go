@@ -29,6 +29,7 @@ import (
 	"github.com/herald-msg/herald/reports"
 	"github.com/herald-msg/herald/rule"
 	"github.com/herald-msg/herald/store"
+	"github.com/herald-msg/herald/track"
 )
 
 // Mode says which parts a process runs.
@@ -48,6 +49,8 @@ type Herald struct {
 	Redis    redis.UniversalClient
 	Broker   *broker.Broker
 	Registry *channels.Registry
+	// Tracker signs and verifies the tokens of tracked links, open pixels and SDK events.
+	Tracker  *track.Tracker
 	Accounts *account.Service
 	Audience *audience.Service
 	Content  *content.Service
@@ -91,6 +94,10 @@ func (h *Herald) Run(ctx context.Context) error {
 			return fmt.Errorf("error listening on %s (HERALD_HTTP_ADDR): %w", h.cfg.HTTPAddr, err)
 		}
 		h.Addr.Store(ln.Addr().String())
+		if _, port, _ := net.SplitHostPort(h.cfg.HTTPAddr); port == "0" && h.cfg.PublicURL == DefaultConfig().PublicURL {
+			// On a port picked at listen time (tests), links and callbacks name the real one.
+			h.cfg.PublicURL = publicURLOf(ln.Addr().String(), h.cfg.PublicURL)
+		}
 	}
 	var starting http.Handler = h.startingHandler()
 	h.handler.Store(&starting)
@@ -203,16 +210,25 @@ func (h *Herald) connect(ctx, brokerCtx context.Context, brokerDone chan<- error
 	}
 
 	h.Breakers = dispatch.NewBreakers(dispatch.BreakerConfig{})
-	allow, _ := netguard.ParseAllow(h.cfg.WebhookAllow) // validated at start
-	h.Registry, err = providers.Build(h.cfg.Providers, providers.Options{WebhookSecret: h.cfg.WebhookSecret, WebhookAllow: allow, Logger: h.logger, Accounts: h.cfg.ProviderAccounts})
-	if err != nil {
-		return errors.New(h.cfg.Redact(err.Error())) // a part may quote a decrypted credential
-	}
 	secretKey, _ := h.cfg.Key() // validated at start
 	h.Accounts, err = account.NewService(ctx, h.DB.Core, account.Config{SessionSecret: h.cfg.SessionSecret, SessionTTL: h.cfg.SessionTTL, Logger: h.logger,
 		Redis: h.Redis, RedisPrefix: h.cfg.RedisPrefix, SecretKey: secretKey})
 	if err != nil {
 		return err
+	}
+	// The tracking key comes before the providers: email providers sign their links with it.
+	trackingKey := []byte(h.cfg.TrackingKey)
+	if len(trackingKey) == 0 {
+		trackingKey = h.Accounts.DeriveKey("herald tracking key v1")
+	}
+	if h.Tracker, err = track.NewTracker(trackingKey, h.cfg.PublicURL); err != nil {
+		return fmt.Errorf("HERALD_TRACKING_KEY: %w", err)
+	}
+	allow, _ := netguard.ParseAllow(h.cfg.WebhookAllow) // validated at start
+	h.Registry, err = providers.Build(h.cfg.Providers, providers.Options{WebhookSecret: h.cfg.WebhookSecret, WebhookAllow: allow, Logger: h.logger, Accounts: h.cfg.ProviderAccounts,
+		Tracker: h.Tracker})
+	if err != nil {
+		return errors.New(h.cfg.Redact(err.Error())) // a part may quote a decrypted credential
 	}
 	h.Audience = audience.NewService(h.DB.Core, h.logger)
 	cache, err := audience.NewCache(h.Redis, h.cfg.RedisPrefix, h.Audience, audience.CacheOptions{Logger: h.logger})

@@ -24,7 +24,11 @@ var migrations embed.FS
 
 // Config says where Herald's databases live.
 type Config struct {
-	// DSN is the server DSN; database names come from Prefix.
+	// Driver is "mysql" (the default: MariaDB or MySQL) or "oracle", which needs a binary
+	// built with -tags oracle.
+	Driver string
+	// DSN is the server DSN; database names come from Prefix. On Oracle the databases are
+	// schemas of that name, which must exist.
 	DSN    string
 	Prefix string
 	// StatsShards and HistoryShards are the shard counts; StatsDSNs[i] and HistoryDSNs[i]
@@ -41,6 +45,8 @@ type DB struct {
 	Core    *sql.DB
 	Stats   []*sql.DB
 	History []*sql.DB
+	// Dialect writes the SQL that differs between servers.
+	Dialect Dialect
 	cfg     Config
 	names   map[*sql.DB]string
 }
@@ -59,8 +65,18 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	db := &DB{cfg: cfg, names: map[*sql.DB]string{}}
-	var err error
+	dialect, err := DialectFor(cfg.Driver)
+	if err != nil {
+		return nil, err
+	}
+	db := &DB{cfg: cfg, names: map[*sql.DB]string{}, Dialect: dialect}
+	openDatabase := openDatabase
+	if dialect.Name() == "oracle" {
+		if openOracle == nil {
+			return nil, errors.New("this Herald binary was built without Oracle support: build it with -tags oracle")
+		}
+		openDatabase = openOracle
+	}
 	if db.Core, err = openDatabase(ctx, cfg.DSN, cfg.CoreName()); err != nil {
 		return nil, err
 	}
@@ -92,6 +108,9 @@ func dsnAt(list []string, i int, def string) string {
 	}
 	return def
 }
+
+// openOracle connects to an Oracle schema; the oracle build tag sets it.
+var openOracle func(ctx context.Context, dsn, schema string) (*sql.DB, error)
 
 // openDatabase creates database name on the server of dsn when missing and connects to it.
 func openDatabase(ctx context.Context, dsn, name string) (*sql.DB, error) {
@@ -155,19 +174,22 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Migrate brings every database to the latest schema and creates the day tables from
 // today to ahead days on. Concurrent callers (several processes starting) serialise on a
-// MySQL named lock.
+// named lock (GET_LOCK on MySQL, DBMS_LOCK on Oracle).
 func (db *DB) Migrate(ctx context.Context, now time.Time, ahead int) error {
 	conn, err := db.Core.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("error connecting to %s: %w", db.cfg.CoreName(), err)
 	}
 	defer conn.Close()
-	lock := "herald_migrate_" + db.cfg.Prefix
-	var got sql.NullInt64
-	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 120)", lock).Scan(&got); err != nil || got.Int64 != 1 {
-		return fmt.Errorf("error taking the migration lock: %v", err)
+	release, err := db.Dialect.Lock(ctx, conn, "herald_migrate_"+db.cfg.Prefix, 120*time.Second)
+	if err != nil {
+		return fmt.Errorf("error taking the migration lock: %w", err)
 	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK(?)", lock) //nolint:errcheck
+	defer release()
+	migrate := migrate
+	if db.Dialect.Name() == "oracle" {
+		migrate = migrateOracle
+	}
 	if err := migrate(ctx, db.Core, "migrations/core"); err != nil {
 		return fmt.Errorf("error migrating %s: %w", db.cfg.CoreName(), err)
 	}
@@ -206,13 +228,13 @@ const DayFormat = "20060102"
 // DayTable is the delivery detail table of day (a YYYYMMDD string).
 func DayTable(day string) string { return "delivery_" + day }
 
-// EnsureDayTables creates delivery_YYYYMMDD on every statistics shard for the day of now and
-// the ahead days after it.
+// EnsureDayTables creates delivery_YYYYMMDD (on Oracle: the day's partition of delivery) on
+// every statistics shard for the day of now and the ahead days after it.
 func (db *DB) EnsureDayTables(ctx context.Context, now time.Time, ahead int) error {
 	for i, s := range db.Stats {
 		for d := 0; d <= ahead; d++ {
 			day := now.AddDate(0, 0, d).Format(DayFormat)
-			if _, err := s.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+DayTable(day)+" LIKE delivery_template"); err != nil {
+			if _, err := s.ExecContext(ctx, db.Dialect.CreateDay(day)); err != nil {
 				return fmt.Errorf("error creating %s on %s: %w", DayTable(day), db.cfg.StatsName(i), err)
 			}
 		}
@@ -245,6 +267,9 @@ func HistoryShardIndex(appID int64, userID string, n int) int {
 // Drop removes every database of the configuration; tests use it to clean up.
 func (db *DB) Drop(ctx context.Context) error {
 	var errs []error
+	if db.Dialect.Name() != "mysql" {
+		return fmt.Errorf("dropping databases is not supported on %s: drop the schemas by hand", db.Dialect.Name())
+	}
 	for _, d := range db.all() {
 		if _, err := d.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+db.names[d]+"`"); err != nil {
 			errs = append(errs, err)
@@ -253,38 +278,38 @@ func (db *DB) Drop(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// DropDayTablesBefore drops, on every statistics shard, the day tables of days before
-// cutoff (a YYYYMMDD day), and returns the names it dropped. Day tables are found by name, so
-// tables created by hand are never touched unless they follow the pattern.
+// DropDayTablesBefore drops, on every statistics shard, the day tables (on Oracle: the daily
+// partitions) of days before cutoff (a YYYYMMDD day), and returns the names it dropped. Day
+// tables are found by name, so tables created by hand are never touched unless they follow the
+// pattern.
 func (db *DB) DropDayTablesBefore(ctx context.Context, cutoff string) ([]string, error) {
 	var dropped []string
 	for i, s := range db.Stats {
-		rows, err := s.QueryContext(ctx, "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE 'delivery\\_%'")
+		rows, err := s.QueryContext(ctx, db.Dialect.ListDays())
 		if err != nil {
 			return dropped, fmt.Errorf("error listing day tables on %s: %w", db.cfg.StatsName(i), err)
 		}
-		var old []string
+		type oldDay struct{ name, day string }
+		var old []oldDay
 		for rows.Next() {
-			var name string
-			if err := rows.Scan(&name); err != nil {
+			var name, bound string
+			if err := rows.Scan(&name, &bound); err != nil {
 				rows.Close()
 				return dropped, err
 			}
-			day, ok := strings.CutPrefix(name, "delivery_")
-			if !ok || len(day) != 8 || day >= cutoff {
-				continue
+			if day, ok := db.Dialect.DayOf(name, bound); ok && day < cutoff {
+				old = append(old, oldDay{name, day})
 			}
-			if _, err := time.Parse(DayFormat, day); err != nil {
-				continue
-			}
-			old = append(old, name)
 		}
 		rows.Close()
-		for _, name := range old {
-			if _, err := s.ExecContext(ctx, "DROP TABLE IF EXISTS `"+name+"`"); err != nil {
-				return dropped, fmt.Errorf("error dropping %s on %s: %w", name, db.cfg.StatsName(i), err)
+		if err := rows.Err(); err != nil {
+			return dropped, fmt.Errorf("error listing day tables on %s: %w", db.cfg.StatsName(i), err)
+		}
+		for _, o := range old {
+			if _, err := s.ExecContext(ctx, db.Dialect.DropDay(o.day)); err != nil {
+				return dropped, fmt.Errorf("error dropping %s on %s: %w", o.name, db.cfg.StatsName(i), err)
 			}
-			dropped = append(dropped, db.cfg.StatsName(i)+"."+name)
+			dropped = append(dropped, db.cfg.StatsName(i)+"."+o.name)
 		}
 	}
 	return dropped, nil

@@ -131,6 +131,18 @@ func TestOpenRefusesABadDSN(t *testing.T) {
 	})
 }
 
+// deliveryTables keeps the day tables and their template: the other tables of a statistics
+// shard come and go with its migrations.
+func deliveryTables(ts []string) []string {
+	var out []string
+	for _, name := range ts {
+		if strings.HasPrefix(name, "delivery_") {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 func TestMigrateTwiceIsANoOp(t *testing.T) {
 	t.Parallel()
 	srv := server(t)
@@ -155,7 +167,8 @@ func TestMigrateTwiceIsANoOp(t *testing.T) {
 	require.Contains(t, first[cfg.Prefix], "apps")
 	require.Contains(t, first[cfg.Prefix], "templates")
 	require.Contains(t, first[cfg.Prefix+"_history_1"], "history")
-	require.Equal(t, []string{"delivery_20310506", "delivery_20310507", "delivery_template", "goose_db_version"}, first[cfg.Prefix+"_stats_1"])
+	require.Equal(t, []string{"delivery_20310506", "delivery_20310507", "delivery_template"}, deliveryTables(first[cfg.Prefix+"_stats_1"]))
+	require.Contains(t, first[cfg.Prefix+"_stats_1"], "goose_db_version")
 	coreVersions, statsVersions := versions(db.Core), versions(db.Stats[0])
 
 	// A row survives the second run: nothing was dropped and recreated.
@@ -185,8 +198,8 @@ func TestEnsureDayTablesOnEveryShard(t *testing.T) {
 		require.NoError(t, db.EnsureDayTables(t.Context(), now, 3))
 	}
 	for i := range cfg.StatsShards {
-		require.Equal(t, []string{"delivery_20300101", "delivery_20300130", "delivery_20300131", "delivery_20300201", "delivery_20300202", "delivery_template", "goose_db_version"},
-			tables(t, srv, cfg.StatsName(i)), "shard %d", i)
+		require.Equal(t, []string{"delivery_20300101", "delivery_20300130", "delivery_20300131", "delivery_20300201", "delivery_20300202", "delivery_template"},
+			deliveryTables(tables(t, srv, cfg.StatsName(i))), "shard %d", i)
 	}
 	// A day table has the template's shape.
 	var cols int

@@ -36,9 +36,11 @@ Usage:
                     import users from a CSV file (UTF-8 or GBK) with a progress bar
   herald encrypt    read a value on stdin and print its enc:v1: form under HERALD_SECRET_KEY
                     (--generate-key prints a new key)
+  herald reconcile [--day YYYYMMDD] [--days N] [--check]
+                    rebuild the hourly statistics rollups of days from their delivery rows
   herald version    print the version
 
-Every command but sim and version takes --config FILE (YAML); HERALD_* environment
+Every command but sim, encrypt and version takes --config FILE (YAML); HERALD_* environment
 variables override the file. See README.md for the variables.
 `
 
@@ -71,6 +73,8 @@ func run(args []string) error {
 		return runImport(ctx, args)
 	case "bench":
 		return runBench(ctx, args)
+	case "reconcile":
+		return runReconcile(ctx, args)
 	case "encrypt":
 		return encryptCommand(args)
 	case "version":
@@ -154,6 +158,13 @@ func runSim(ctx context.Context, args []string) error {
 	failure := fs.Float64("failure-rate", 0, "share of requests (0..1) answered with a transient vendor error")
 	rate := fs.Int("rate-limit", 0, "messages per second each vendor accepts (0: no limit)")
 	latency := fs.Duration("latency", 0, "added to every vendor answer")
+	appID := fs.String("app-id", "sim-app", "app id the vendors accept (WeChat appid, RCS chatbot and OAuth2 client id)")
+	tokenLife := fs.Duration("token-lifetime", 2*time.Hour, "lifetime of the WeChat and DingTalk access tokens handed out")
+	displayRate := fs.Float64("display-rate", 0, "share (0..1) of delivered messages that are displayed (DISPLAYED receipts)")
+	clickRate := fs.Float64("click-rate", 0, "share (0..1) of displayed messages that are clicked (CLICKED receipts)")
+	smtpAddr := fs.String("smtp-addr", "", "where the simulated SMTP server listens, e.g. 127.0.0.1:2525 (empty: off)")
+	mqttBroker := fs.String("mqtt-broker", "", "MQTT broker a simulated device fleet connects to, e.g. tcp://127.0.0.1:1883 (empty: off)")
+	mqttPrefix := fs.String("mqtt-prefix", sim.DefaultMQTTPrefix, "topic prefix of the device fleet: <prefix>/push/<device>, <prefix>/ack/<device>")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -161,9 +172,17 @@ func runSim(ctx context.Context, args []string) error {
 	if *failure < 0 || *failure > 1 {
 		return fmt.Errorf("--failure-rate %v must be between 0 and 1", *failure)
 	}
+	if *tokenLife <= 0 {
+		return fmt.Errorf("--token-lifetime %s must be positive", *tokenLife)
+	}
+	if *displayRate < 0 || *displayRate > 1 || *clickRate < 0 || *clickRate > 1 {
+		return fmt.Errorf("--display-rate %v and --click-rate %v must be between 0 and 1", *displayRate, *clickRate)
+	}
 	logger := newLogger(*logLevel, "text")
 	s := sim.New(sim.Config{Callback: *callback, AccessKeyID: *key, AccessKeySecret: *secret, WebhookSecret: *secret, CallbackToken: *secret,
-		ReceiptDelay: *delay, SlowDelay: *slow, FailureRate: *failure, RateLimit: *rate, Latency: *latency, Logger: logger})
+		ReceiptDelay: *delay, SlowDelay: *slow, FailureRate: *failure, RateLimit: *rate, Latency: *latency, Logger: logger,
+		AppID: *appID, TokenLifetime: *tokenLife, DisplayRate: *displayRate, ClickRate: *clickRate,
+		MQTTBroker: *mqttBroker, MQTTPrefix: *mqttPrefix, SMTPAddr: *smtpAddr})
 	defer s.Close()
 	if err := s.Start(); err != nil {
 		return err

@@ -107,11 +107,22 @@ type ComplexityRoot struct {
 	}
 
 	ChannelStatus struct {
+		Calls         func(childComplexity int) int
 		Channel       func(childComplexity int) int
 		Circuit       func(childComplexity int) int
+		CircuitAt     func(childComplexity int) int
+		FailedCalls   func(childComplexity int) int
+		Failures      func(childComplexity int) int
 		Healthy       func(childComplexity int) int
+		LatencyP50Ms  func(childComplexity int) int
+		LatencyP95Ms  func(childComplexity int) int
+		Messages      func(childComplexity int) int
+		Priority      func(childComplexity int) int
 		Provider      func(childComplexity int) int
 		RatePerSecond func(childComplexity int) int
+		SuccessRate   func(childComplexity int) int
+		Weight        func(childComplexity int) int
+		WindowSeconds func(childComplexity int) int
 	}
 
 	Delivery struct {
@@ -165,6 +176,11 @@ type ComplexityRoot struct {
 		Truncated func(childComplexity int) int
 	}
 
+	InboxSecret struct {
+		AppID  func(childComplexity int) int
+		Secret func(childComplexity int) int
+	}
+
 	Message struct {
 		Address func(childComplexity int) int
 		Body    func(childComplexity int) int
@@ -207,6 +223,7 @@ type ComplexityRoot struct {
 		Logout            func(childComplexity int) int
 		PauseTask         func(childComplexity int, id string) int
 		ResumeTask        func(childComplexity int, id string) int
+		RotateInboxSecret func(childComplexity int, appID string) int
 		Send              func(childComplexity int, input model.SendInput) int
 		SetOptOut         func(childComplexity int, appID string, userID string, channel *model.Channel, class *model.MessageClass, optedOut bool) int
 		TagUsers          func(childComplexity int, appID string, userIds []string, tags []string) int
@@ -455,6 +472,7 @@ type MutationResolver interface {
 	Logout(ctx context.Context) (bool, error)
 	CreateApp(ctx context.Context, name string) (*model.App, error)
 	CreateAPIKey(ctx context.Context, appID string, role model.Role) (*model.APIKeySecret, error)
+	RotateInboxSecret(ctx context.Context, appID string) (*model.InboxSecret, error)
 	UpdateAppSettings(ctx context.Context, appID string, input model.AppSettingsInput) (*model.App, error)
 	SetOptOut(ctx context.Context, appID string, userID string, channel *model.Channel, class *model.MessageClass, optedOut bool) (bool, error)
 	UpsertUsers(ctx context.Context, appID string, users []*model.UserInput) (*model.UpsertResult, error)
@@ -755,6 +773,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ChannelSplit.Users(childComplexity), true
 
+	case "ChannelStatus.calls":
+		if e.ComplexityRoot.ChannelStatus.Calls == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelStatus.Calls(childComplexity), true
 	case "ChannelStatus.channel":
 		if e.ComplexityRoot.ChannelStatus.Channel == nil {
 			break
@@ -767,12 +791,54 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ChannelStatus.Circuit(childComplexity), true
+	case "ChannelStatus.circuitAt":
+		if e.ComplexityRoot.ChannelStatus.CircuitAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelStatus.CircuitAt(childComplexity), true
+	case "ChannelStatus.failedCalls":
+		if e.ComplexityRoot.ChannelStatus.FailedCalls == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelStatus.FailedCalls(childComplexity), true
+	case "ChannelStatus.failures":
+		if e.ComplexityRoot.ChannelStatus.Failures == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelStatus.Failures(childComplexity), true
 	case "ChannelStatus.healthy":
 		if e.ComplexityRoot.ChannelStatus.Healthy == nil {
 			break
 		}
 
 		return e.ComplexityRoot.ChannelStatus.Healthy(childComplexity), true
+	case "ChannelStatus.latencyP50Ms":
+		if e.ComplexityRoot.ChannelStatus.LatencyP50Ms == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelStatus.LatencyP50Ms(childComplexity), true
+	case "ChannelStatus.latencyP95Ms":
+		if e.ComplexityRoot.ChannelStatus.LatencyP95Ms == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelStatus.LatencyP95Ms(childComplexity), true
+	case "ChannelStatus.messages":
+		if e.ComplexityRoot.ChannelStatus.Messages == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelStatus.Messages(childComplexity), true
+	case "ChannelStatus.priority":
+		if e.ComplexityRoot.ChannelStatus.Priority == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelStatus.Priority(childComplexity), true
 	case "ChannelStatus.provider":
 		if e.ComplexityRoot.ChannelStatus.Provider == nil {
 			break
@@ -785,6 +851,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ChannelStatus.RatePerSecond(childComplexity), true
+	case "ChannelStatus.successRate":
+		if e.ComplexityRoot.ChannelStatus.SuccessRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelStatus.SuccessRate(childComplexity), true
+	case "ChannelStatus.weight":
+		if e.ComplexityRoot.ChannelStatus.Weight == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelStatus.Weight(childComplexity), true
+	case "ChannelStatus.windowSeconds":
+		if e.ComplexityRoot.ChannelStatus.WindowSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelStatus.WindowSeconds(childComplexity), true
 
 	case "Delivery.address":
 		if e.ComplexityRoot.Delivery.Address == nil {
@@ -972,6 +1056,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImportReport.Truncated(childComplexity), true
+
+	case "InboxSecret.appId":
+		if e.ComplexityRoot.InboxSecret.AppID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InboxSecret.AppID(childComplexity), true
+	case "InboxSecret.secret":
+		if e.ComplexityRoot.InboxSecret.Secret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InboxSecret.Secret(childComplexity), true
 
 	case "Message.address":
 		if e.ComplexityRoot.Message.Address == nil {
@@ -1211,6 +1308,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ResumeTask(childComplexity, args["id"].(string)), true
+	case "Mutation.rotateInboxSecret":
+		if e.ComplexityRoot.Mutation.RotateInboxSecret == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rotateInboxSecret_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RotateInboxSecret(childComplexity, args["appId"].(string)), true
 	case "Mutation.send":
 		if e.ComplexityRoot.Mutation.Send == nil {
 			break
@@ -2439,6 +2547,8 @@ type Mutation {
   createApp(name: String!): App!
   "Creates an API key for an app; the secret is shown once."
   createApiKey(appId: ID!, role: Role!): ApiKeySecret!
+  "Creates a new inbox secret for an app (tokens signed with the old one stop working) and returns it this once; ADMIN of the app. The app's backend signs end-user inbox tokens with it (docs/api.md)."
+  rotateInboxSecret(appId: ID!): InboxSecret!
   "Replaces an app's delivery policies; ADMIN of the app."
   updateAppSettings(appId: ID!, input: AppSettingsInput!): App!
   "Opts a user out of (optedOut true) or back into a message class on a channel; a missing channel or class means all."
@@ -2488,6 +2598,8 @@ input AppSettingsInput { timeZone: String!, quietHours: QuietHoursInput!, freque
 input QuietHoursInput { enabled: Boolean!, start: String!, end: String! }
 input FrequencyCapInput { max: Int!, window: Duration! }
 type ApiKeySecret { id: ID!, role: Role!, secret: String! }
+"An app's inbox secret, shown once; Herald keeps it encrypted."
+type InboxSecret { appId: ID!, secret: String! }
 
 type PageInfo { hasNextPage: Boolean!, endCursor: String }
 
@@ -2587,7 +2699,23 @@ type StatsRow { day: String, hour: Int, appId: ID, channel: Channel, templateId:
                 cost: Float! }
 
 "A provider of a channel: its health, circuit breaker state (CLOSED, OPEN or HALF_OPEN) and the messages per second it is capped at across every worker (null: no cap)."
-type ChannelStatus { channel: Channel!, provider: String!, healthy: Boolean!, circuit: String!, ratePerSecond: Float }
+type ChannelStatus {
+  channel: Channel!, provider: String!, healthy: Boolean!
+  "CLOSED, OPEN or HALF_OPEN: the state a worker last reported within windowSeconds (at circuitAt), else this process's own."
+  circuit: String!, ratePerSecond: Float
+  "When a worker reported circuit; null when it is this process's own state."
+  circuitAt: Time
+  "Place in the channel's route: every provider of a lower priority is tried first; weight is the share of its priority group (at least 1)."
+  priority: Int!, weight: Int!
+  "The window the following figures cover, in seconds (the current minute and the ones before it), across every worker."
+  windowSeconds: Int!
+  "Vendor calls (batches), those that failed as a whole, messages handed over and those the vendor did not take."
+  calls: Int!, failedCalls: Int!, messages: Int!, failures: Int!
+  "Share of the messages the vendor took, 0 to 1; null without messages."
+  successRate: Float
+  "Median and 95th percentile of the vendor calls' latency in milliseconds, from a histogram; null without calls."
+  latencyP50Ms: Float, latencyP95Ms: Float
+}
 
 type AuditEntry { id: ID!, at: Time!, actor: String!, action: String!, appId: ID, target: String, remoteAddr: String }
 type AuditEdge { cursor: String!, node: AuditEntry! }
@@ -2736,6 +2864,28 @@ func (ec *executionContext) childFields_ChannelStatus(ctx context.Context, field
 		return ec.fieldContext_ChannelStatus_circuit(ctx, field)
 	case "ratePerSecond":
 		return ec.fieldContext_ChannelStatus_ratePerSecond(ctx, field)
+	case "circuitAt":
+		return ec.fieldContext_ChannelStatus_circuitAt(ctx, field)
+	case "priority":
+		return ec.fieldContext_ChannelStatus_priority(ctx, field)
+	case "weight":
+		return ec.fieldContext_ChannelStatus_weight(ctx, field)
+	case "windowSeconds":
+		return ec.fieldContext_ChannelStatus_windowSeconds(ctx, field)
+	case "calls":
+		return ec.fieldContext_ChannelStatus_calls(ctx, field)
+	case "failedCalls":
+		return ec.fieldContext_ChannelStatus_failedCalls(ctx, field)
+	case "messages":
+		return ec.fieldContext_ChannelStatus_messages(ctx, field)
+	case "failures":
+		return ec.fieldContext_ChannelStatus_failures(ctx, field)
+	case "successRate":
+		return ec.fieldContext_ChannelStatus_successRate(ctx, field)
+	case "latencyP50Ms":
+		return ec.fieldContext_ChannelStatus_latencyP50Ms(ctx, field)
+	case "latencyP95Ms":
+		return ec.fieldContext_ChannelStatus_latencyP95Ms(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ChannelStatus", field.Name)
 }
@@ -2840,6 +2990,16 @@ func (ec *executionContext) childFields_ImportReport(ctx context.Context, field 
 		return ec.fieldContext_ImportReport_encoding(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ImportReport", field.Name)
+}
+
+func (ec *executionContext) childFields_InboxSecret(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "appId":
+		return ec.fieldContext_InboxSecret_appId(ctx, field)
+	case "secret":
+		return ec.fieldContext_InboxSecret_secret(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InboxSecret", field.Name)
 }
 
 func (ec *executionContext) childFields_Message(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3613,6 +3773,20 @@ func (ec *executionContext) field_Mutation_resumeTask_args(ctx context.Context, 
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_rotateInboxSecret_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "appId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["appId"] = arg0
 	return args, nil
 }
 
@@ -5410,6 +5584,259 @@ func (ec *executionContext) fieldContext_ChannelStatus_ratePerSecond(_ context.C
 	return graphql.NewScalarFieldContext("ChannelStatus", field, false, false, "Float")
 }
 
+func (ec *executionContext) _ChannelStatus_circuitAt(ctx context.Context, field graphql.CollectedField, obj *model.ChannelStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelStatus_circuitAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CircuitAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelStatus_circuitAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelStatus", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ChannelStatus_priority(ctx context.Context, field graphql.CollectedField, obj *model.ChannelStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelStatus_priority(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Priority, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelStatus_priority(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ChannelStatus_weight(ctx context.Context, field graphql.CollectedField, obj *model.ChannelStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelStatus_weight(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Weight, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelStatus_weight(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ChannelStatus_windowSeconds(ctx context.Context, field graphql.CollectedField, obj *model.ChannelStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelStatus_windowSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WindowSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelStatus_windowSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ChannelStatus_calls(ctx context.Context, field graphql.CollectedField, obj *model.ChannelStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelStatus_calls(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Calls, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelStatus_calls(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ChannelStatus_failedCalls(ctx context.Context, field graphql.CollectedField, obj *model.ChannelStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelStatus_failedCalls(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FailedCalls, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelStatus_failedCalls(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ChannelStatus_messages(ctx context.Context, field graphql.CollectedField, obj *model.ChannelStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelStatus_messages(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Messages, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelStatus_messages(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ChannelStatus_failures(ctx context.Context, field graphql.CollectedField, obj *model.ChannelStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelStatus_failures(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failures, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelStatus_failures(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ChannelStatus_successRate(ctx context.Context, field graphql.CollectedField, obj *model.ChannelStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelStatus_successRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SuccessRate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelStatus_successRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelStatus", field, false, false, "Float")
+}
+
+func (ec *executionContext) _ChannelStatus_latencyP50Ms(ctx context.Context, field graphql.CollectedField, obj *model.ChannelStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelStatus_latencyP50Ms(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LatencyP50Ms, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelStatus_latencyP50Ms(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelStatus", field, false, false, "Float")
+}
+
+func (ec *executionContext) _ChannelStatus_latencyP95Ms(ctx context.Context, field graphql.CollectedField, obj *model.ChannelStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelStatus_latencyP95Ms(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LatencyP95Ms, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelStatus_latencyP95Ms(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelStatus", field, false, false, "Float")
+}
+
 func (ec *executionContext) _Delivery_id(ctx context.Context, field graphql.CollectedField, obj *model.Delivery) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6145,6 +6572,52 @@ func (ec *executionContext) fieldContext_ImportReport_encoding(_ context.Context
 	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "String")
 }
 
+func (ec *executionContext) _InboxSecret_appId(ctx context.Context, field graphql.CollectedField, obj *model.InboxSecret) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InboxSecret_appId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AppID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InboxSecret_appId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InboxSecret", field, false, false, "ID")
+}
+
+func (ec *executionContext) _InboxSecret_secret(ctx context.Context, field graphql.CollectedField, obj *model.InboxSecret) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InboxSecret_secret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Secret, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InboxSecret_secret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InboxSecret", field, false, false, "String")
+}
+
 func (ec *executionContext) _Message_id(ctx context.Context, field graphql.CollectedField, obj *model.Message) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6689,6 +7162,50 @@ func (ec *executionContext) fieldContext_Mutation_createApiKey(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_createApiKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rotateInboxSecret(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rotateInboxSecret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RotateInboxSecret(ctx, fc.Args["appId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.InboxSecret) graphql.Marshaler {
+			return ec.marshalNInboxSecret2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐInboxSecret(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rotateInboxSecret(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InboxSecret(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rotateInboxSecret_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -13989,6 +14506,61 @@ func (ec *executionContext) _ChannelStatus(ctx context.Context, sel ast.Selectio
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "circuitAt":
+			out.Values[i] = ec._ChannelStatus_circuitAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "priority":
+			out.Values[i] = ec._ChannelStatus_priority(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "weight":
+			out.Values[i] = ec._ChannelStatus_weight(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "windowSeconds":
+			out.Values[i] = ec._ChannelStatus_windowSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "calls":
+			out.Values[i] = ec._ChannelStatus_calls(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failedCalls":
+			out.Values[i] = ec._ChannelStatus_failedCalls(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "messages":
+			out.Values[i] = ec._ChannelStatus_messages(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failures":
+			out.Values[i] = ec._ChannelStatus_failures(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "successRate":
+			out.Values[i] = ec._ChannelStatus_successRate(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "latencyP50Ms":
+			out.Values[i] = ec._ChannelStatus_latencyP50Ms(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "latencyP95Ms":
+			out.Values[i] = ec._ChannelStatus_latencyP95Ms(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -14353,6 +14925,44 @@ func (ec *executionContext) _ImportReport(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var inboxSecretImplementors = []string{"InboxSecret"}
+
+func (ec *executionContext) _InboxSecret(ctx context.Context, sel ast.SelectionSet, obj *model.InboxSecret) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, inboxSecretImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("InboxSecret")
+		case "appId":
+			out.Values[i] = ec._InboxSecret_appId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "secret":
+			out.Values[i] = ec._InboxSecret_secret(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var messageImplementors = []string{"Message"}
 
 func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, obj *model.Message) graphql.Marshaler {
@@ -14588,6 +15198,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "createApiKey":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createApiKey(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rotateInboxSecret":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rotateInboxSecret(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -17022,6 +17639,14 @@ func (ec *executionContext) marshalNImportReport2ᚖgithubᚗcomᚋheraldᚑmsg�
 		return graphql.Null
 	}
 	return ec._ImportReport(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNInboxSecret2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐInboxSecret(ctx context.Context, sel ast.SelectionSet, v *model.InboxSecret) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "InboxSecret!")
+		return graphql.Null
+	}
+	return ec._InboxSecret(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {

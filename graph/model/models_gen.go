@@ -91,11 +91,29 @@ type ChannelSplit struct {
 
 // A provider of a channel: its health, circuit breaker state (CLOSED, OPEN or HALF_OPEN) and the messages per second it is capped at across every worker (null: no cap).
 type ChannelStatus struct {
-	Channel       Channel  `json:"channel"`
-	Provider      string   `json:"provider"`
-	Healthy       bool     `json:"healthy"`
+	Channel  Channel `json:"channel"`
+	Provider string  `json:"provider"`
+	Healthy  bool    `json:"healthy"`
+	// CLOSED, OPEN or HALF_OPEN: the state a worker last reported within windowSeconds (at circuitAt), else this process's own.
 	Circuit       string   `json:"circuit"`
 	RatePerSecond *float64 `json:"ratePerSecond,omitempty"`
+	// When a worker reported circuit; null when it is this process's own state.
+	CircuitAt *time.Time `json:"circuitAt,omitempty"`
+	// Place in the channel's route: every provider of a lower priority is tried first; weight is the share of its priority group (at least 1).
+	Priority int `json:"priority"`
+	Weight   int `json:"weight"`
+	// The window the following figures cover, in seconds (the current minute and the ones before it), across every worker.
+	WindowSeconds int `json:"windowSeconds"`
+	// Vendor calls (batches), those that failed as a whole, messages handed over and those the vendor did not take.
+	Calls       int `json:"calls"`
+	FailedCalls int `json:"failedCalls"`
+	Messages    int `json:"messages"`
+	Failures    int `json:"failures"`
+	// Share of the messages the vendor took, 0 to 1; null without messages.
+	SuccessRate *float64 `json:"successRate,omitempty"`
+	// Median and 95th percentile of the vendor calls' latency in milliseconds, from a histogram; null without calls.
+	LatencyP50Ms *float64 `json:"latencyP50Ms,omitempty"`
+	LatencyP95Ms *float64 `json:"latencyP95Ms,omitempty"`
 }
 
 type Delivery struct {
@@ -163,6 +181,12 @@ type ImportReport struct {
 	Truncated bool           `json:"truncated"`
 	Stopped   bool           `json:"stopped"`
 	Encoding  string         `json:"encoding"`
+}
+
+// An app's inbox secret, shown once; Herald keeps it encrypted.
+type InboxSecret struct {
+	AppID  string `json:"appId"`
+	Secret string `json:"secret"`
 }
 
 type Message struct {

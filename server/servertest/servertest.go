@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -34,6 +35,7 @@ import (
 	"github.com/herald-msg/herald/channels"
 	"github.com/herald-msg/herald/channels/sim"
 	"github.com/herald-msg/herald/dispatch"
+	"github.com/herald-msg/herald/secret"
 	"github.com/herald-msg/herald/server"
 	"github.com/herald-msg/herald/store"
 	"github.com/herald-msg/herald/store/storetest"
@@ -108,6 +110,7 @@ type options struct {
 	configure []func(*server.Config)
 	simConfig []func(*sim.Config)
 	noWait    bool
+	smtp      bool
 }
 
 // Option changes how Start runs Herald.
@@ -126,6 +129,12 @@ func WithConfig(f func(*server.Config)) Option {
 // WithSimConfig changes the simulator's configuration (its Callback is always Herald).
 func WithSimConfig(f func(*sim.Config)) Option {
 	return func(o *options) { o.simConfig = append(o.simConfig, f) }
+}
+
+// WithSMTP starts the simulator's SMTP server and points an EMAIL provider at it
+// (sim-smtp= in HERALD_PROVIDERS).
+func WithSMTP() Option {
+	return func(o *options) { o.smtp = true }
 }
 
 // NoWait returns from Start as soon as Herald listens, without waiting for it to be ready;
@@ -173,6 +182,21 @@ func Start(t testing.TB, opts ...Option) *Env {
 		"HERALD_PROVIDERS":      "sim=" + simSrv.URL,
 		"HERALD_ADMIN_EMAIL":    AdminEmail,
 		"HERALD_ADMIN_PASSWORD": AdminPassword,
+		// Inbox secrets are stored encrypted: each test has its own key.
+		"HERALD_SECRET_KEY": secret.GenerateKey(),
+		// Tests send mutations as fast as they can; the per-caller limit is exercised, not
+		// reached, unless a test sets its own.
+		"HERALD_MUTATION_RATE":  "100000/s",
+		"HERALD_MUTATION_BURST": "1000000",
+	}
+	var smtpLn net.Listener
+	if o.smtp {
+		// The listener is made now so that Herald's provider setting can name its address.
+		var err error
+		smtpLn, err = net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = smtpLn.Close() })
+		vars["HERALD_PROVIDERS"] += ",sim-smtp=" + smtpLn.Addr().String()
 	}
 	for k, v := range o.env {
 		vars[k] = v
@@ -200,6 +224,9 @@ func Start(t testing.TB, opts ...Option) *Env {
 		f(&scfg)
 	}
 	scfg.Callback = e.URL
+	if smtpLn != nil {
+		scfg.SMTPListener = smtpLn
+	}
 	e.Sim = sim.New(scfg)
 	if err := e.Sim.Start(); err != nil {
 		t.Fatalf("starting the simulator: %v", err)

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every fuzz target of the module (every `func FuzzXxx` of a *_test.go file) for the
+# given time each, one at a time: `scripts/fuzz.sh 10s` is the short pass of `make test`,
+# `scripts/fuzz.sh 10m` the long one of `make fuzz`. A failing input is written by go test
+# to the package's testdata/fuzz/<FuzzXxx>/ directory; keep it there once the bug is fixed,
+# so that every later `go test` replays it.
+set -euo pipefail
+fuzztime="${1:-10s}"
+go="${GO:-go}"
+cd "$(dirname "$0")/.."
+
+targets=$(git ls-files --cached --others --exclude-standard -- '*_test.go' |
+	xargs -r grep -H -o -E '^func Fuzz[A-Za-z0-9_]+\(' |
+	sed -E 's/^(.*)\/[^/]*:func (Fuzz[A-Za-z0-9_]+)\($/\1 \2/; s/^[^/ ]*:func (Fuzz[A-Za-z0-9_]+)\($/. \1/' | sort -u)
+if [ -z "$targets" ]; then
+	echo "fuzz: no fuzz targets"
+	exit 0
+fi
+failed=0
+while read -r dir name; do
+	echo "$go test -run '^\$' -fuzz '^${name}\$' -fuzztime $fuzztime ./$dir/"
+	if ! "$go" test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "./$dir/"; then
+		failed=$((failed + 1))
+	fi
+done <<<"$targets"
+if [ "$failed" -gt 0 ]; then
+	echo "fuzz: $failed target(s) failed; the failing inputs are in their package's testdata/fuzz/"
+	exit 1
+fi

@@ -1,0 +1,1 @@
+SELECT message_id, task_id, channel, address, title, body, status, created_at FROM history WHERE app_id = ? AND user_id = ? AND (rtime, message_id) > (?,?) AND channel = ? ORDER BY rtime, message_id LIMIT ?

@@ -1,0 +1,1 @@
+SELECT COUNT(*), COUNT(sent_at), COUNT(delivered_at), COUNT(displayed_at), COUNT(clicked_at), SUM(status = 'FAILED'), SUM(status = 'SUPPRESSED'), SUM(status = 'REDUNDANT'), COUNT(fallback_at), COALESCE(SUM(cost), 0) FROM delivery_20261127 WHERE id > ? AND id < ?

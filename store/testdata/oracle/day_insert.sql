@@ -1,0 +1,1 @@
+MERGE INTO delivery t USING (SELECT DATE '2026-11-27' AS day, :1 AS id, :2 AS app_id, CAST(:3 AS TIMESTAMP(3)) AS sent_at FROM dual UNION ALL SELECT DATE '2026-11-27' AS day, :4 AS id, :5 AS app_id, CAST(:6 AS TIMESTAMP(3)) AS sent_at FROM dual) s ON (t.day = s.day AND t.id = s.id) WHEN NOT MATCHED THEN INSERT (day, id, app_id, sent_at) VALUES (s.day, s.id, s.app_id, s.sent_at)

@@ -1,0 +1,1 @@
+SELECT id FROM audit_log WHERE app_id = :1 ORDER BY id DESC FETCH FIRST :2 ROWS ONLY

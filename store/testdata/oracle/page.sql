@@ -1,0 +1,1 @@
+SELECT id, name FROM tasks WHERE app_id = :1 ORDER BY id OFFSET :2 ROWS FETCH NEXT :3 ROWS ONLY

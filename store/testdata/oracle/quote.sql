@@ -1,0 +1,1 @@
+SELECT "SIZE", "WE""IRD" FROM task_shards

@@ -1,0 +1,1 @@
+SELECT id, app_id, task_id, template_id, user_id, channel, address, provider, vendor_id, status, reason, cost_units, cost, created_at, updated_at FROM (SELECT * FROM delivery WHERE day = DATE '2026-11-27') WHERE id = :1

@@ -1,0 +1,1 @@
+SELECT message_id, task_id, channel, address, title, body, status, created_at FROM history WHERE app_id = :1 AND user_id = :2 AND ((rtime > :3) OR (rtime = :4 AND message_id > :5)) AND channel = :6 ORDER BY rtime, message_id FETCH FIRST :7 ROWS ONLY
