@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/herald-msg/herald/channels"
 	"github.com/herald-msg/herald/reports"
@@ -165,13 +166,16 @@ func (w *Worker) sendThrough(ctx context.Context, j *job, p channels.Provider, c
 			return nil, err
 		}
 		out.marked = append(out.marked, ids...)
+		started := time.Now()
 		results, err := p.Send(ctx, batch)
+		latency := time.Since(started)
 		if ctx.Err() != nil {
 			// Stopping mid-call: the vendor may have the batch. Its marks stay, so whoever
 			// takes the job over does not send it blindly again.
 			return nil, ctx.Err()
 		}
 		w.breakers.Record(p.Name(), err == nil && !anyRetryable(results))
+		w.recordCall(ctx, p.Name(), batch, results, err, latency)
 		if err != nil {
 			w.logger.WarnContext(ctx, "provider batch failed", "provider", p.Name(), "channel", ch, "messages", len(batch), "error", err)
 			out.lastFailure = fmt.Errorf("%s: %w", p.Name(), err)
@@ -213,4 +217,26 @@ func (w *Worker) sendThrough(ctx context.Context, j *job, p channels.Provider, c
 		w.rememberVendorIDs(ctx, p, byVendorID)
 	}
 	return left, nil
+}
+
+// recordCall adds one vendor call to the provider health figures the channels query reads,
+// with the circuit state it left: the messages the vendor did not take (all of them when the
+// call failed) count as failures. A Redis failure is logged by the recorder and otherwise
+// ignored: the figures never hold up sending.
+func (w *Worker) recordCall(ctx context.Context, provider string, batch []channels.Message, results []channels.Result, err error, latency time.Duration) {
+	if w.health == nil {
+		return
+	}
+	c := Call{Provider: provider, Messages: len(batch), Latency: latency, Circuit: w.breakers.State(provider)}
+	if err != nil {
+		c.Failed, c.Failures = true, len(batch)
+	} else {
+		c.Failures = max(len(batch)-len(results), 0)
+		for _, r := range results[:min(len(results), len(batch))] {
+			if r.Status == channels.Failed {
+				c.Failures++
+			}
+		}
+	}
+	_ = w.health.Record(ctx, c)
 }

@@ -75,6 +75,8 @@ type Worker struct {
 	breakers *Breakers
 	limiter  *RateLimiter
 	rates    map[string]float64
+	// health records every vendor call in Redis for the channels query; nil without Redis.
+	health *HealthRecorder
 
 	mu       sync.Mutex
 	delays   map[string]broker.Queue
@@ -123,6 +125,7 @@ func NewWorker(d WorkerDeps) *Worker {
 		realtimePrefetch: max(d.RealtimePrefetch, 1), receiptPrefetch: max(d.ReceiptPrefetch, 1)}
 	if d.Redis != nil {
 		w.limiter = NewRateLimiter(d.Redis, d.RedisPrefix, d.Logger)
+		w.health = NewHealthRecorder(d.Redis, d.RedisPrefix, d.Logger)
 	}
 	return w
 }
