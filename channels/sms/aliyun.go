@@ -439,7 +439,6 @@ func (a *Aliyun) mapAnswer(id string, status int, ans APIResponse) channels.Resu
 	return channels.Permanent(id, reason)
 }
 
-
 // sign adds the common parameters and the signature to form.
 func (a *Aliyun) sign(form url.Values) error {
 	return SignRequest(form, APIVersion, a.cfg.RegionID, a.cfg.AccessKeyID, a.cfg.AccessKeySecret, a.cfg.NowFunc())
