@@ -10,6 +10,7 @@ export {
   CreateTaskDocument as CreateTaskMutation,
   CreateTemplateDocument as CreateTemplateMutation,
   IdentityOwnersDocument as IdentityOwnersQuery,
+  ImportUsersDocument as ImportUsersMutation,
   LoginDocument as LoginMutation,
   LogoutDocument as LogoutMutation,
   MeDocument as MeQuery,

@@ -145,3 +145,4 @@ export type RoutePlan = G.PlanRouteQuery['planRoute'];
 export type Audience = G.AudienceFieldsFragment;
 export type AudienceSample = NonNullable<G.AudienceSampleQuery['audience']>;
 export type ChannelStatus = G.ChannelsQuery['channels'][number];
+export type ImportReport = G.ImportUsersMutation['importUsers'];

@@ -145,7 +145,7 @@ function PageView({ appId, viewer, route, navigate }: PageViewProps) {
     case 'tasks':
       return <Tasks appId={appId} role={viewer.role} openTaskId={route.id} onOpenTask={open('tasks')} />;
     case 'users':
-      return <Users appId={appId} userId={route.id} onOpenUser={open('users')} />;
+      return <Users appId={appId} role={viewer.role} userId={route.id} onOpenUser={open('users')} />;
     case 'audiences':
       return (
         <Audiences

@@ -26,8 +26,10 @@ import { useTranslation } from 'react-i18next';
 import { useQuery } from 'urql';
 import { IdentityOwnersQuery, UserQuery } from '../graphql/documents';
 import { errorCode } from '../graphql/errors';
-import { CHANNELS, type Channel, type DeliveryStatus, type UserSummary } from '../graphql/types';
+import { CHANNELS, type Channel, type DeliveryStatus, type Role, type UserSummary } from '../graphql/types';
 import { maskAddress } from '../lib/mask';
+import { canOperate } from '../lib/roles';
+import { UserImport } from './UserImport';
 
 type Mode = 'id' | 'address';
 
@@ -38,12 +40,13 @@ interface AddressSearch {
 
 interface UsersProps {
   appId: string;
+  role: Role;
   /** The user shown (from the route), or null for the search. */
   userId: string | null;
   onOpenUser: (id: string | null) => void;
 }
 
-export function Users({ appId, userId, onOpenUser }: UsersProps) {
+export function Users({ appId, role, userId, onOpenUser }: UsersProps) {
   const { t } = useTranslation();
   const [mode, setMode] = useState<Mode>('id');
   const [search, setSearch] = useState<AddressSearch | null>(null);
@@ -55,6 +58,7 @@ export function Users({ appId, userId, onOpenUser }: UsersProps) {
           <Typography.Title level={3}>{t('users.title')}</Typography.Title>
           <Typography.Text type="secondary">{t('users.subtitle')}</Typography.Text>
         </div>
+        {canOperate(role) && <UserImport appId={appId} />}
       </div>
 
       <Card size="small">
