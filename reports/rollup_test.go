@@ -173,6 +173,8 @@ func TestRollupEqualsRowsAfterMixedWorkload(t *testing.T) {
 		{start.Add(17 * time.Minute), start.AddDate(0, 0, 2).Add(-43 * time.Minute)},
 		{start.Add(25*time.Hour + 5*time.Minute), start.Add(25*time.Hour + 50*time.Minute)},
 		{start.Add(5*time.Hour + 10*time.Minute), start.AddDate(0, 0, 3).Add(-90 * time.Minute)},
+		// Ends deep inside their hours: answered as the hours' rollups less the rows outside.
+		{start.Add(3 * time.Minute), start.AddDate(0, 0, 2).Add(-7 * time.Minute)},
 	}
 	for _, app := range []int64{1, 2} {
 		ctx := viewerOf(t, app)

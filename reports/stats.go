@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -148,7 +149,8 @@ func (s *Stats) validate(ctx context.Context, q StatsQuery) error {
 // from the coarsest rollup level that keeps the query's dimensions and filters: whole local
 // days from the daily rollup (when neither TASK nor HOUR is asked for or filtered on), whole
 // local hours from the hourly one (or the task-hourly one for TASK), and the rows of a partial
-// hour at either end (a range that does not start or end on the hour) from the day tables, so
+// hour at either end (a range that does not start or end on the hour) from the day tables (or
+// as its hour's rollup less the rows outside the range, when that is fewer rows), so
 // the answer is exactly the one the delivery rows give.
 func (s *Stats) Query(ctx context.Context, q StatsQuery) (*StatsResult, error) {
 	if err := s.validate(ctx, q); err != nil {
@@ -182,11 +184,22 @@ func (s *Stats) plan(q StatsQuery) []statsPart {
 			return
 		}
 		parts = append(parts, s.rollupPart(q, hourly, hStart, hEnd))
+		// A partial hour at either end is read from the rows of that part, or, when that
+		// part is most of the hour, as the hour's rollup less the rows of the rest: a range
+		// that ends "now" reads the few rows recorded since, not the whole hour's.
 		if from.Before(hStart) {
-			parts = append(parts, s.rowsPart(q, from, hStart))
+			if first := hStart.Add(-time.Hour); hStart.Sub(from) > from.Sub(first) {
+				parts = append(parts, s.rollupPart(q, hourly, first, hStart), negated(s.rowsPart(q, first, from)))
+			} else {
+				parts = append(parts, s.rowsPart(q, from, hStart))
+			}
 		}
 		if hEnd.Before(to) {
-			parts = append(parts, s.rowsPart(q, hEnd, to))
+			if last := hEnd.Add(time.Hour); to.Sub(hEnd) > last.Sub(to) {
+				parts = append(parts, s.rollupPart(q, hourly, hEnd, last), negated(s.rowsPart(q, to, last)))
+			} else {
+				parts = append(parts, s.rowsPart(q, hEnd, to))
+			}
 		}
 	}
 	if !needsTask && !needsHour {
@@ -200,6 +213,23 @@ func (s *Stats) plan(q StatsQuery) []statsPart {
 	}
 	hours(q.From, q.To)
 	return parts
+}
+
+// negated is a part whose counts are taken away from the others'.
+func negated(p statsPart) statsPart {
+	return func(ctx context.Context, add func([]StatsRow)) error {
+		return p(ctx, func(rows []StatsRow) {
+			for i := range rows {
+				rows[i].Counts = rows[i].Counts.negated()
+			}
+			add(rows)
+		})
+	}
+}
+
+func (c Counts) negated() Counts {
+	return Counts{Sent: -c.Sent, Delivered: -c.Delivered, Displayed: -c.Displayed, Clicked: -c.Clicked, Failed: -c.Failed,
+		Suppressed: -c.Suppressed, Redundant: -c.Redundant, Total: -c.Total, Fallbacks: -c.Fallbacks, Cost: -c.Cost}
 }
 
 // ceilHour is the start of the first local hour that begins at or after t.
@@ -270,8 +300,9 @@ func (s *Stats) merge(ctx context.Context, q StatsQuery, parts []statsPart) (*St
 	res := &StatsResult{Rows: make([]StatsRow, 0, len(merged))}
 	for _, r := range merged {
 		if r.Total == 0 {
-			continue // every message of the group moved to another status group
+			continue // every message of the group moved to another status group, or was taken away
 		}
+		r.Cost = math.Round(r.Cost*1e4) / 1e4 // costs are kept to 4 decimals; sums and differences stay so
 		res.Rows = append(res.Rows, *r)
 	}
 	slices.SortFunc(res.Rows, func(a, b StatsRow) int { return strings.Compare(rowKey(a), rowKey(b)) })
