@@ -10,13 +10,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -34,14 +38,33 @@ import (
 // benchFigures is what `herald bench` measured.
 type benchFigures struct {
 	Date              string                `json:"date"`
+	Command           string                `json:"command"`
 	Users             int                   `json:"users"`
 	Baselines         *bench.BaselineResult `json:"baselines,omitempty"`
+	Import            importFigures         `json:"import"`
 	BulkSeconds       float64               `json:"bulk_seconds"`
 	BulkPerSecond     float64               `json:"bulk_deliveries_per_second"`
+	BulkRatioInsert   float64               `json:"bulk_ratio_to_mysql_insert"`
+	BulkRatioAMQP     float64               `json:"bulk_ratio_to_amqp"`
 	RealtimeIdle      latency               `json:"realtime_idle"`
 	RealtimeUnderBulk latency               `json:"realtime_under_bulk"`
-	PeakRSSMB         float64               `json:"peak_rss_mb"`
-	CPUSeconds        float64               `json:"cpu_seconds"`
+	RealtimeRatio     float64               `json:"realtime_p99_under_bulk_to_idle"`
+	// RealtimeRatioHTTP is the idle realtime p50 over one loopback HTTP request's time at the
+	// baseline's rate per worker.
+	RealtimeRatioHTTP float64 `json:"realtime_idle_p50_to_http_request"`
+	// BulkPeakRSSMB is the largest resident memory of the process while the broadcast ran.
+	BulkPeakRSSMB float64 `json:"bulk_peak_rss_mb"`
+	// BulkCPUSeconds is the process's CPU time during the broadcast.
+	BulkCPUSeconds float64          `json:"bulk_cpu_seconds"`
+	History        *historyFigures  `json:"history,omitempty"`
+	Stats          *statsFigures    `json:"stats,omitempty"`
+	Fallback       *fallbackFigures `json:"fallback,omitempty"`
+	PeakRSSMB      float64          `json:"peak_rss_mb"`
+	CPUSeconds     float64          `json:"cpu_seconds"`
+	// SimProcess says the simulator ran as a child process, outside the measured memory.
+	SimProcess bool `json:"sim_process"`
+	// prefix named the run's databases, queues and keys.
+	prefix string
 }
 
 type latency struct {
@@ -51,43 +74,141 @@ type latency struct {
 	P99ms   float64 `json:"p99_ms"`
 }
 
-// runBench runs Herald in this process against the local services, with the simulator as
-// every vendor, on databases, queues and keys of its own that it removes afterwards, and
-// measures a bulk broadcast and realtime send latency, idle and under the broadcast.
+// benchOptions scales each scenario of `herald bench`.
+type benchOptions struct {
+	Users          int
+	Samples        int
+	HistoryUsers   int
+	HistoryPerUser int
+	HistoryReads   int
+	StatsGroups    int
+	StatsReads     int
+	FallbackUsers  int
+	FallbackShare  float64
+	FallbackAfter  time.Duration
+	// SimProcess runs the simulator as a `herald sim` child process.
+	SimProcess bool
+	// CPUProfile, when set, receives a CPU profile of the broadcast.
+	CPUProfile string
+	// Trace, when set, receives an execution trace of the broadcast (where goroutines wait).
+	Trace string
+	// Baselines configures the raw baselines (zero: their defaults).
+	Baselines bench.BaselineConfig
+}
+
+func (o benchOptions) validate() error {
+	switch {
+	case o.Users < 100 || o.Users > 10_000_000:
+		return fmt.Errorf("--users %d must be between 100 and 10,000,000", o.Users)
+	case o.Samples < 1:
+		return fmt.Errorf("--samples %d must be at least 1", o.Samples)
+	case o.HistoryUsers < 0 || o.HistoryUsers > o.Users:
+		return fmt.Errorf("--history-users %d must be between 0 (skip) and --users (%d)", o.HistoryUsers, o.Users)
+	case o.HistoryPerUser < 1 || o.HistoryPerUser > 1000:
+		return fmt.Errorf("--history-per-user %d must be between 1 and 1,000", o.HistoryPerUser)
+	case o.HistoryReads < 1 || o.StatsReads < 1:
+		return fmt.Errorf("--history-reads and --stats-reads must be at least 1")
+	case o.StatsGroups < 0 || o.StatsGroups > 10_000:
+		return fmt.Errorf("--stats-groups %d must be between 0 (skip) and 10,000", o.StatsGroups)
+	case o.FallbackUsers < 0 || o.FallbackUsers > 10_000:
+		return fmt.Errorf("--fallback-users %d must be between 0 (skip) and 10,000", o.FallbackUsers)
+	case o.FallbackShare <= 0 || o.FallbackShare > 1:
+		return fmt.Errorf("--fallback-share %g must be above 0 and at most 1", o.FallbackShare)
+	case o.FallbackAfter < 100*time.Millisecond || o.FallbackAfter > time.Minute:
+		return fmt.Errorf("--fallback-after %s must be between 100ms and 1m", o.FallbackAfter)
+	}
+	return nil
+}
+
+// runBench parses the flags of `herald bench`, runs it, prints the table and writes the JSON.
 func runBench(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	users := fs.Int("users", 20000, "users of the broadcast")
-	samples := fs.Int("samples", 200, "realtime sends measured, idle and under load")
+	var o benchOptions
+	fs.IntVar(&o.Users, "users", 1_000_000, "users imported from CSV and reached by the broadcast")
+	fs.IntVar(&o.Samples, "samples", 200, "realtime sends measured, idle and under load")
+	fs.IntVar(&o.HistoryUsers, "history-users", 10_000, "users whose history is seeded and read (0 skips the history scenario)")
+	fs.IntVar(&o.HistoryPerUser, "history-per-user", 30, "history rows seeded per user")
+	fs.IntVar(&o.HistoryReads, "history-reads", 1000, "history queries timed")
+	fs.IntVar(&o.StatsGroups, "stats-groups", 300, "task-hourly rollup groups seeded an hour over 30 days (0 skips the stats scenario)")
+	fs.IntVar(&o.StatsReads, "stats-reads", 50, "stats queries timed")
+	fs.IntVar(&o.FallbackUsers, "fallback-users", 2000, "users of the fallback broadcast (0 skips the fallback scenario)")
+	fs.Float64Var(&o.FallbackShare, "fallback-share", 0.2, "share of the fallback users whose SMS gets no receipt")
+	fs.DurationVar(&o.FallbackAfter, "fallback-after", 2*time.Second, "fallbackAfter of the fallback route")
+	fs.BoolVar(&o.SimProcess, "sim-process", true, "run the simulator as a child process, outside the measured memory")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the broadcast to this file")
+	fs.StringVar(&o.Trace, "trace", "", "write an execution trace of the broadcast to this file (go tool trace -pprof=net|sync|syscall)")
 	jsonOut := fs.String("json", "", "also write the figures as JSON to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *users < 1000 || *users > 10_000_000 {
-		return fmt.Errorf("--users %d must be between 1,000 and 10,000,000", *users)
+	if err := o.validate(); err != nil {
+		return err
+	}
+	figures, err := benchRun(ctx, o, os.Stderr)
+	if err != nil {
+		return err
+	}
+	figures.Command = "herald bench " + strings.Join(args, " ")
+	printBench(os.Stdout, figures)
+	if *jsonOut != "" {
+		b, _ := json.MarshalIndent(figures, "", "  ")
+		if err := os.WriteFile(*jsonOut, b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// benchRun runs Herald in this process against the local services, with the simulator as
+// every vendor, on databases, queues and keys of its own that it removes afterwards, and
+// measures the baselines, then the scenarios, writing progress to progress.
+func benchRun(ctx context.Context, o benchOptions, progress io.Writer) (*benchFigures, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
 	}
 	logger := slog.New(slog.NewTextHandler(benchLog(), nil))
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	prefix := "hbench_" + hex.EncodeToString(b)
 
-	var simHandler http.Handler = http.NotFoundHandler()
-	var mu sync.RWMutex
-	simSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.RLock()
-		h := simHandler
-		mu.RUnlock()
-		h.ServeHTTP(w, r)
-	}))
-	defer simSrv.Close()
+	// The providers need the simulator's URL before Herald starts, and the simulator needs
+	// Herald's address: an in-process simulator sits behind a proxy set once both are up; a
+	// child process gets a free port picked now.
+	var (
+		simURL     string
+		simHandler http.Handler = http.NotFoundHandler()
+		mu         sync.RWMutex
+		simAddr    string
+	)
+	if o.SimProcess {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		simAddr = l.Addr().String()
+		l.Close()
+		simURL = "http://" + simAddr
+	} else {
+		simSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.RLock()
+			h := simHandler
+			mu.RUnlock()
+			h.ServeHTTP(w, r)
+		}))
+		defer simSrv.Close()
+		simURL = simSrv.URL
+	}
 	env := append(os.Environ(), "HERALD_HTTP_ADDR=127.0.0.1:0", "HERALD_DB_PREFIX="+prefix, "HERALD_AMQP_PREFIX="+prefix+".",
-		"HERALD_REDIS_PREFIX="+prefix+":", "HERALD_PROVIDERS=sim="+simSrv.URL, "HERALD_DEMO=false", "HERALD_PUBLIC_URL=http://127.0.0.1:1")
+		"HERALD_REDIS_PREFIX="+prefix+":", "HERALD_PROVIDERS=sim="+simURL, "HERALD_DEMO=false", "HERALD_PUBLIC_URL=http://127.0.0.1:1",
+		"HERALD_TIME_ZONE=UTC",
+		"HERALD_MUTATION_RATE=off") // the benchmark measures sending, not the per-key mutation limit
 	cfg, err := server.LoadConfig("", env)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	h, err := server.New(cfg, server.Mode{API: true, Workers: true}, logger)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	hctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -98,23 +219,43 @@ func runBench(ctx context.Context, args []string) error {
 		cleanupBench(cfg, prefix)
 	}()
 	for h.Addr.Load() == nil {
-		time.Sleep(5 * time.Millisecond)
+		select {
+		case err := <-done:
+			return nil, fmt.Errorf("herald stopped: %v", err)
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 	base := "http://" + h.Addr.Load().(string)
-	s := sim.New(sim.Config{Callback: base, ReceiptDelay: 20 * time.Millisecond, KeepPerAddress: 1000, Logger: logger})
-	defer s.Close()
-	if err := s.Start(); err != nil {
-		return err
+	var sv simView
+	if o.SimProcess {
+		sctx, sstop := context.WithCancel(ctx)
+		cmd, err := startSimProcess(sctx, simAddr, base)
+		if err != nil {
+			sstop()
+			return nil, err
+		}
+		defer func() {
+			sstop()
+			_ = cmd.Wait()
+		}()
+		sv = remoteSim{base: simURL, hc: &http.Client{Timeout: 30 * time.Second}}
+	} else {
+		s := sim.New(sim.Config{Callback: base, ReceiptDelay: 20 * time.Millisecond, KeepPerAddress: 8, Logger: logger})
+		defer s.Close()
+		if err := s.Start(); err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		simHandler = s.Handler()
+		mu.Unlock()
+		sv = localSim{s}
 	}
-	mu.Lock()
-	simHandler = s.Handler()
-	mu.Unlock()
 	select {
 	case <-h.Ready:
 	case err := <-done:
-		return fmt.Errorf("herald stopped: %v", err)
+		return nil, fmt.Errorf("herald stopped: %v", err)
 	case <-time.After(2 * time.Minute):
-		return fmt.Errorf("herald was not ready within two minutes")
+		return nil, fmt.Errorf("herald was not ready within two minutes")
 	}
 
 	// The app and its key are made in-process, as an administrator would in the console; every
@@ -122,44 +263,47 @@ func runBench(ctx context.Context, args []string) error {
 	admin := account.WithPrincipal(ctx, &account.Principal{Email: "bench", Role: account.Admin, AllApps: true})
 	a, err := h.Accounts.CreateApp(admin, "bench")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	key, err := h.Accounts.CreateAPIKey(admin, a.ID, account.Operator)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	hc := client.New(base, client.WithAPIKey(key.Secret), client.WithHTTPClient(&http.Client{Timeout: time.Minute}))
 	do := func(query string, vars map[string]any, out any) error { return hc.Do(ctx, query, vars, out) }
 	appID := strconv.FormatInt(a.ID, 10)
-	fmt.Fprintf(os.Stderr, "seeding %d users", *users)
-	for start := 0; start < *users; start += 10000 {
-		var batch []map[string]any
-		for i := start; i < min(start+10000, *users); i++ {
-			batch = append(batch, map[string]any{"id": fmt.Sprintf("u%08d", i), "identities": []map[string]any{{"channel": "SMS", "address": benchPhone(i)}}})
-		}
-		if err := do(`mutation($a: ID!, $u: [UserInput!]!) { upsertUsers(appId: $a, users: $u) { created } }`, map[string]any{"a": appID, "u": batch}, nil); err != nil {
-			return err
-		}
-		fmt.Fprint(os.Stderr, ".")
+
+	figures := &benchFigures{Date: time.Now().UTC().Format(time.RFC3339), Users: o.Users, SimProcess: o.SimProcess, prefix: prefix}
+	fmt.Fprintln(progress, "raw baselines of the services underneath")
+	bc := o.Baselines
+	bc.AMQPURL, bc.RedisURL, bc.MySQLDSN = cfg.AMQPURL, cfg.RedisURL, cfg.MySQLDSN
+	if figures.Baselines, err = bench.Baselines(ctx, bc); err != nil {
+		return nil, fmt.Errorf("measuring baselines: %w", err)
 	}
-	fmt.Fprintln(os.Stderr)
+	bl := figures.Baselines
+
+	if figures.Import, err = runImportScenario(admin, h, a.ID, o.Users, progress); err != nil {
+		return nil, err
+	}
+	figures.Import.RatioToInsert = figures.Import.RowsPerSecond / bl.MySQL.Rate
+
 	var tpl struct {
 		CreateTemplate struct{ ID string } `json:"createTemplate"`
 	}
 	if err := do(`mutation($a: ID!) { createTemplate(input: {appId: $a, name: "bench", variables: [{name: "n", type: "string"}],
 		variants: [{channel: SMS, body: "Herald bench {{n}}", extra: {sign: "Herald"}}]}) { id } }`, map[string]any{"a": appID}, &tpl); err != nil {
-		return err
+		return nil, err
 	}
 	var rl struct {
 		CreateRule struct{ ID string } `json:"createRule"`
 	}
 	if err := do(`mutation($a: ID!) { createRule(input: {appId: $a, name: "sms", routes: [{strategy: CONCURRENT, channels: [SMS]}]}) { id } }`, map[string]any{"a": appID}, &rl); err != nil {
-		return err
+		return nil, err
 	}
 	realtime := func(n int, tag string) (latency, error) {
 		var ds []time.Duration
 		for i := range n {
-			user := fmt.Sprintf("u%08d", i%(*users))
+			user := fmt.Sprintf("u%08d", i%o.Users)
 			started := time.Now()
 			var res struct {
 				Send struct {
@@ -172,10 +316,12 @@ func runBench(ctx context.Context, args []string) error {
 				return latency{}, fmt.Errorf("realtime send: %v", err)
 			}
 			id := res.Send.Messages[0].ID
-			phone := benchPhone(i % *users)
+			phone := benchPhone(i % o.Users)
 			deadline := time.Now().Add(30 * time.Second)
 			for {
-				if at, ok := receivedAt(s, phone, id); ok {
+				if at, ok, err := receivedAt(sv, phone, id); err != nil {
+					return latency{}, err
+				} else if ok {
 					ds = append(ds, at.Sub(started))
 					break
 				}
@@ -187,79 +333,169 @@ func runBench(ctx context.Context, args []string) error {
 		}
 		return summarize(ds), nil
 	}
-	figures := benchFigures{Date: time.Now().Format(time.RFC3339), Users: *users}
-	fmt.Fprintln(os.Stderr, "raw baselines of the services underneath")
-	if figures.Baselines, err = bench.Baselines(ctx, bench.BaselineConfig{AMQPURL: cfg.AMQPURL, RedisURL: cfg.RedisURL, MySQLDSN: cfg.MySQLDSN}); err != nil {
-		return fmt.Errorf("measuring baselines: %w", err)
+	fmt.Fprintf(progress, "realtime sends, idle (%d)\n", o.Samples)
+	if figures.RealtimeIdle, err = realtime(o.Samples, "idle"); err != nil {
+		return nil, err
 	}
-	fmt.Fprintln(os.Stderr, "realtime sends, idle")
-	if figures.RealtimeIdle, err = realtime(*samples, "idle"); err != nil {
-		return err
+	if bl.HTTP.Rate > 0 {
+		perRequestMs := 1000 * float64(bench.DefaultHTTPWorkers) / bl.HTTP.Rate
+		figures.RealtimeRatioHTTP = figures.RealtimeIdle.P50ms / perRequestMs
 	}
-	fmt.Fprintln(os.Stderr, "bulk broadcast, with realtime sends alongside")
-	before := s.Stats().Received[channels.SMS]
+
+	fmt.Fprintf(progress, "bulk broadcast to %d users, with realtime sends alongside\n", o.Users)
+	before, err := sv.received(channels.SMS)
+	if err != nil {
+		return nil, err
+	}
+	if o.CPUProfile != "" {
+		pf, err := os.Create(o.CPUProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return nil, err
+		}
+	}
+	if o.Trace != "" {
+		tf, err := os.Create(o.Trace)
+		if err != nil {
+			return nil, err
+		}
+		defer tf.Close()
+		if err := trace.Start(tf); err != nil {
+			return nil, err
+		}
+	}
+	rss := startRSSSampler()
+	_, cpuBefore := processUsage()
 	started := time.Now()
 	var task struct {
 		CreateTask struct{ ID string } `json:"createTask"`
 	}
 	if err := do(`mutation($a: ID!, $t: ID!, $r: ID!) { createTask(input: {appId: $a, name: "bench", kind: BROADCAST, templateId: $t, ruleId: $r, variables: {n: "bulk"}, priority: 1}) { id } }`,
 		map[string]any{"a": appID, "t": tpl.CreateTemplate.ID, "r": rl.CreateRule.ID}, &task); err != nil {
-		return err
+		return nil, err
 	}
 	var (
-		loadErr error
-		loadWG  sync.WaitGroup
+		loadErr    error
+		loadWG     sync.WaitGroup
+		loadFailed atomic.Bool
 	)
 	loadWG.Add(1)
 	go func() {
 		defer loadWG.Done()
-		figures.RealtimeUnderBulk, loadErr = realtime(*samples, "load")
+		figures.RealtimeUnderBulk, loadErr = realtime(o.Samples, "load")
+		loadFailed.Store(loadErr != nil)
 	}()
-	for s.Stats().Received[channels.SMS]-before < int64(*users) {
+	last := time.Now()
+	for {
+		got, err := sv.received(channels.SMS)
+		if err != nil {
+			return nil, err
+		}
+		if got-before >= int64(o.Users)+int64(o.Samples) || loadFailed.Load() {
+			break
+		}
 		if time.Since(started) > time.Hour {
-			return fmt.Errorf("the broadcast did not finish within an hour")
+			return nil, fmt.Errorf("the broadcast did not finish within an hour")
+		}
+		if time.Since(last) >= 5*time.Second {
+			last = time.Now()
+			fmt.Fprintf(progress, "  %d/%d delivered to the vendor, %.0f/s\n", got-before, int64(o.Users)+int64(o.Samples), float64(got-before)/time.Since(started).Seconds())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	bulk := time.Since(started)
 	loadWG.Wait()
+	if o.CPUProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	if o.Trace != "" {
+		trace.Stop()
+	}
+	figures.BulkPeakRSSMB = rss.Stop()
+	_, cpuAfter := processUsage()
+	figures.BulkCPUSeconds = cpuAfter - cpuBefore
 	if loadErr != nil {
-		return loadErr
+		return nil, loadErr
 	}
+	// The realtime sends under load are deliveries of the same period too.
 	figures.BulkSeconds = bulk.Seconds()
-	figures.BulkPerSecond = float64(*users) / bulk.Seconds()
-	figures.PeakRSSMB, figures.CPUSeconds = processUsage()
-
-	bl := figures.Baselines
-	fmt.Printf("\nHerald bench — %s, %d users, simulator as the SMS vendor\n\n", figures.Date, figures.Users)
-	fmt.Printf("  baseline RabbitMQ       %10.0f persistent msgs/s published and consumed\n", bl.AMQP.Rate)
-	fmt.Printf("  baseline Redis          %10.0f keys/s by pipelined HGETALL\n", bl.Redis.Rate)
-	fmt.Printf("  baseline MariaDB        %10.0f rows/s by 1,000-row INSERT\n", bl.MySQL.Rate)
-	fmt.Printf("  baseline loopback HTTP  %10.0f requests/s\n\n", bl.HTTP.Rate)
-	fmt.Printf("  bulk broadcast          %8.1f s   %10.0f deliveries/s   (%.3f of the MariaDB INSERT rate, %.3f of loopback HTTP)\n",
-		figures.BulkSeconds, figures.BulkPerSecond, figures.BulkPerSecond/bl.MySQL.Rate, figures.BulkPerSecond/bl.HTTP.Rate)
-	fmt.Printf("  realtime idle           p50 %6.1f ms   p95 %6.1f ms   p99 %6.1f ms   (%d sends)\n", figures.RealtimeIdle.P50ms, figures.RealtimeIdle.P95ms, figures.RealtimeIdle.P99ms, figures.RealtimeIdle.Samples)
-	fmt.Printf("  realtime under bulk     p50 %6.1f ms   p95 %6.1f ms   p99 %6.1f ms   (%d sends)\n", figures.RealtimeUnderBulk.P50ms, figures.RealtimeUnderBulk.P95ms, figures.RealtimeUnderBulk.P99ms, figures.RealtimeUnderBulk.Samples)
+	figures.BulkPerSecond = float64(o.Users) / bulk.Seconds()
+	figures.BulkRatioInsert = figures.BulkPerSecond / bl.MySQL.Rate
+	figures.BulkRatioAMQP = figures.BulkPerSecond / bl.AMQP.Rate
 	if figures.RealtimeIdle.P99ms > 0 {
-		fmt.Printf("  p99 under bulk / idle   %8.2f\n", figures.RealtimeUnderBulk.P99ms/figures.RealtimeIdle.P99ms)
+		figures.RealtimeRatio = figures.RealtimeUnderBulk.P99ms / figures.RealtimeIdle.P99ms
 	}
-	fmt.Printf("  process                 peak RSS %.0f MB, CPU %.1f s\n", figures.PeakRSSMB, figures.CPUSeconds)
-	if *jsonOut != "" {
-		b, _ := json.MarshalIndent(figures, "", "  ")
-		if err := os.WriteFile(*jsonOut, b, 0o644); err != nil {
-			return err
+
+	if o.HistoryUsers > 0 {
+		hf, err := runHistoryScenario(ctx, h, hc, a.ID, o.HistoryUsers, o.HistoryPerUser, o.HistoryReads, progress)
+		if err != nil {
+			return nil, err
 		}
+		figures.History = &hf
 	}
-	return nil
+	if o.StatsGroups > 0 {
+		sf, err := runStatsScenario(ctx, h, hc, a.ID, o.StatsGroups, o.StatsReads, progress)
+		if err != nil {
+			return nil, err
+		}
+		figures.Stats = &sf
+	}
+	if o.FallbackUsers > 0 {
+		ff, err := runFallbackScenario(ctx, h, base, admin, sv, o.FallbackUsers, o.FallbackShare, o.FallbackAfter, progress)
+		if err != nil {
+			return nil, err
+		}
+		figures.Fallback = &ff
+	}
+	figures.PeakRSSMB, figures.CPUSeconds = processUsage()
+	return figures, nil
 }
 
-func receivedAt(s *sim.Server, phone, id string) (time.Time, bool) {
-	for _, m := range s.Messages(channels.SMS, phone) {
+// printBench prints the figures as a table, each with its ratio to the relevant baseline.
+func printBench(w io.Writer, f *benchFigures) {
+	bl := f.Baselines
+	where := "in this process"
+	if f.SimProcess {
+		where = "in a child process"
+	}
+	fmt.Fprintf(w, "\nHerald bench — %s, %d users, simulator (%s) as every vendor\n\n", f.Date, f.Users, where)
+	fmt.Fprintf(w, "  %-26s %12s  %s\n", "figure", "value", "ratio to baseline")
+	row := func(name, value, ratio string) { fmt.Fprintf(w, "  %-26s %12s  %s\n", name, value, ratio) }
+	row("baseline RabbitMQ", fmt.Sprintf("%.0f/s", bl.AMQP.Rate), "persistent msgs published+consumed")
+	row("baseline Redis", fmt.Sprintf("%.0f/s", bl.Redis.Rate), "keys by pipelined HGETALL")
+	row("baseline MariaDB", fmt.Sprintf("%.0f/s", bl.MySQL.Rate), "rows by 1,000-row INSERT")
+	row("baseline loopback HTTP", fmt.Sprintf("%.0f/s", bl.HTTP.Rate), "requests")
+	row("CSV import", fmt.Sprintf("%.0f rows/s", f.Import.RowsPerSecond), fmt.Sprintf("%.3f × MariaDB INSERT; %d rows in %.1f s (1M: %.0f s)", f.Import.RatioToInsert, f.Import.Rows, f.Import.Seconds, f.Import.Projected1MSeconds))
+	row("bulk broadcast", fmt.Sprintf("%.0f/s", f.BulkPerSecond), fmt.Sprintf("%.3f × MariaDB INSERT, %.3f × RabbitMQ; %d in %.1f s", f.BulkRatioInsert, f.BulkRatioAMQP, f.Users, f.BulkSeconds))
+	row("realtime idle p50/p99", fmt.Sprintf("%.1f/%.1f ms", f.RealtimeIdle.P50ms, f.RealtimeIdle.P99ms), fmt.Sprintf("p50 %.1f × one loopback HTTP request; p95 %.1f ms, %d sends", f.RealtimeRatioHTTP, f.RealtimeIdle.P95ms, f.RealtimeIdle.Samples))
+	row("realtime under bulk p50/p99", fmt.Sprintf("%.1f/%.1f ms", f.RealtimeUnderBulk.P50ms, f.RealtimeUnderBulk.P99ms), fmt.Sprintf("p99 %.2f × idle; p95 %.1f ms, %d sends", f.RealtimeRatio, f.RealtimeUnderBulk.P95ms, f.RealtimeUnderBulk.Samples))
+	row("RSS during broadcast", fmt.Sprintf("%.0f MB", f.BulkPeakRSSMB), fmt.Sprintf("CPU %.1f s over %.1f s (%.2f cores)", f.BulkCPUSeconds, f.BulkSeconds, f.BulkCPUSeconds/max(f.BulkSeconds, 1e-3)))
+	if s := f.History; s != nil {
+		row("history p50/p99", fmt.Sprintf("%.1f/%.1f ms", s.API.P50ms, s.API.P99ms), fmt.Sprintf("p99 %.1f × the store read (%.2f ms); %d rows seeded, %d reads", s.RatioP99, s.Store.P99ms, s.SeededRows, s.API.Samples))
+	}
+	if s := f.Stats; s != nil {
+		row("stats 30 days p50/p99", fmt.Sprintf("%.1f/%.1f ms", s.API.P50ms, s.API.P99ms), fmt.Sprintf("p50 %.1f × a raw SELECT of the daily rollups (%.2f ms); up to now; %d rollup rows seeded", s.RatioP50, s.Select.P50ms, s.RollupRows))
+		row("stats whole hours p50/p99", fmt.Sprintf("%.1f/%.1f ms", s.APIWholeHours.P50ms, s.APIWholeHours.P99ms), fmt.Sprintf("p50 %.1f × the raw SELECT; the rollups alone", s.APIWholeHours.P50ms/max(s.Select.P50ms, 1e-9)))
+	}
+	if s := f.Fallback; s != nil {
+		row("fallback share", fmt.Sprintf("%.3f", s.Share), fmt.Sprintf("%.2f × expected %.3f (VOICE reached %.3f); %d users", s.Share/max(s.ExpectedShare, 1e-9), s.ExpectedShare, s.VoiceShare, s.Users))
+		row("fallback timer p50/p99", fmt.Sprintf("%.0f/%.0f ms", s.Timer.P50ms, s.Timer.P99ms), fmt.Sprintf("p99 %.3f × fallbackAfter (%.1f s); fallback_at − (sent_at + fallbackAfter)", s.TimerP99OfAfter, s.AfterSeconds))
+		row("fallback end to end", fmt.Sprintf("%.0f/%.0f ms", s.EndToEnd.P50ms, s.EndToEnd.P99ms), "VOICE at vendor − (SMS at vendor + fallbackAfter)")
+	}
+	row("process", fmt.Sprintf("%.0f MB", f.PeakRSSMB), fmt.Sprintf("peak RSS of the whole run, CPU %.1f s", f.CPUSeconds))
+}
+
+func receivedAt(sv simView, phone, id string) (time.Time, bool, error) {
+	ms, err := sv.messages(channels.SMS, phone)
+	for _, m := range ms {
 		if m.MessageID == id {
-			return m.ReceivedAt, true
+			return m.ReceivedAt, true, nil
 		}
 	}
-	return time.Time{}, false
+	return time.Time{}, false, err
 }
 
 func summarize(ds []time.Duration) latency {
@@ -324,10 +560,21 @@ func cleanupBench(cfg server.Config, prefix string) {
 		conn.Close()
 	}
 	if o, err := redis.ParseURL(cfg.RedisURL); err == nil {
+		// A run of a million users leaves about as many cache keys: unlinked a thousand at a
+		// time, with time to do it.
+		rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer rcancel()
 		rdb := redis.NewClient(o)
-		iter := rdb.Scan(ctx, 0, prefix+":*", 1000).Iterator()
-		for iter.Next(ctx) {
-			rdb.Unlink(ctx, iter.Val())
+		var batch []string
+		iter := rdb.Scan(rctx, 0, prefix+":*", 1000).Iterator()
+		for iter.Next(rctx) {
+			if batch = append(batch, iter.Val()); len(batch) == 1000 {
+				rdb.Unlink(rctx, batch...)
+				batch = batch[:0]
+			}
+		}
+		if len(batch) > 0 {
+			rdb.Unlink(rctx, batch...)
 		}
 		rdb.Close()
 	}
