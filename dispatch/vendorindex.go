@@ -44,10 +44,11 @@ func (w *Worker) rememberVendorIDs(ctx context.Context, p channels.Provider, pai
 }
 
 // resolveVendorIDs sets the message id of receipts that name only a vendor id, with one
-// pipeline for the batch.
-func (w *Worker) resolveVendorIDs(ctx context.Context, rs []channels.Receipt) error {
+// pipeline for the batch, and returns how many it could not resolve: a receipt can overtake
+// the worker's note of its vendor id by a few milliseconds.
+func (w *Worker) resolveVendorIDs(ctx context.Context, rs []channels.Receipt) (int, error) {
 	if w.redis == nil {
-		return nil
+		return 0, nil
 	}
 	var idx []int
 	pipe := w.redis.Pipeline()
@@ -59,15 +60,18 @@ func (w *Worker) resolveVendorIDs(ctx context.Context, rs []channels.Receipt) er
 		}
 	}
 	if len(idx) == 0 {
-		return nil
+		return 0, nil
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return err // Redis is away: the receipts wait on the queue rather than being lost
+		return 0, err // Redis is away: the receipts wait on the queue rather than being lost
 	}
+	missing := 0
 	for k, i := range idx {
 		if id, err := cmds[k].Result(); err == nil {
 			rs[i].MessageID = id
+		} else {
+			missing++
 		}
 	}
-	return nil
+	return missing, nil
 }

@@ -544,7 +544,8 @@ func (w *Worker) handleReceipts(ctx context.Context, d broker.Delivery) error {
 	if err := w.resolveBatches(ctx, b.Receipts); err != nil {
 		return err
 	}
-	if err := w.resolveVendorIDs(ctx, b.Receipts); err != nil {
+	unresolved, err := w.resolveVendorIDs(ctx, b.Receipts)
+	if err != nil {
 		return err
 	}
 	updates := make([]reports.Update, 0, len(b.Receipts))
@@ -566,7 +567,7 @@ func (w *Worker) handleReceipts(ctx context.Context, d broker.Delivery) error {
 		updates = append(updates, reports.Update{ID: r.MessageID, Status: r.Status, Reason: r.Reason, VendorID: r.VendorID, At: at})
 	}
 	if len(updates) == 0 {
-		return nil
+		return w.retryUnresolved(d, unresolved)
 	}
 	n, err := w.writer.Apply(ctx, updates)
 	if err != nil {
@@ -575,5 +576,24 @@ func (w *Worker) handleReceipts(ctx context.Context, d broker.Delivery) error {
 	if n < len(updates) {
 		w.logger.WarnContext(ctx, "receipts for unknown messages", "unknown", len(updates)-n, "receipts", len(updates))
 	}
-	return nil
+	return w.retryUnresolved(d, unresolved)
+}
+
+// maxVendorIDAttempts is how often a receipt batch is taken again for receipts whose vendor
+// id is not known yet (the broker's backoff spaces the attempts); after that they are
+// receipts for unknown messages, logged and dropped.
+const maxVendorIDAttempts = 3
+
+// retryUnresolved makes the broker deliver the batch again, later, while some of its
+// receipts name a vendor id not known yet; the receipts already applied change nothing the
+// second time, since statuses only move forward.
+func (w *Worker) retryUnresolved(d broker.Delivery, unresolved int) error {
+	if unresolved == 0 {
+		return nil
+	}
+	if d.Attempt >= maxVendorIDAttempts {
+		w.logger.Warn("receipts naming unknown vendor ids dropped", "receipts", unresolved, "attempts", d.Attempt)
+		return nil
+	}
+	return fmt.Errorf("%d receipts name vendor ids not known yet", unresolved)
 }

@@ -251,6 +251,11 @@ func NewGetui(cfg GetuiConfig) (*Getui, error) {
 // Name identifies the provider.
 func (g *Getui) Name() string { return g.cfg.Name }
 
+// ReceiptsByVendorID is true: Getui's receipts name the taskid of each push, not the
+// request_id Herald sent, so the dispatcher keeps taskid → message id for every Herald
+// process (channels.VendorKeyedReceipts).
+func (g *Getui) ReceiptsByVendorID() bool { return true }
+
 // Channel is APP_PUSH.
 func (g *Getui) Channel() channels.Channel { return channels.AppPush }
 
