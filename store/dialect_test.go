@@ -383,3 +383,21 @@ func TestMySQLDialectRuns(t *testing.T) {
 	require.True(t, m.MissingTable(err), "%v", err)
 	require.False(t, m.Retryable(err))
 }
+
+// TestHistoryEngine checks the engine the history migrations pick: ROCKSDB when the server
+// has it, InnoDB otherwise (see docs/architecture.md, "History storage engine").
+func TestHistoryEngine(t *testing.T) {
+	t.Parallel()
+	db := storetest.New(t)
+	var rocks int
+	require.NoError(t, db.History[0].QueryRowContext(t.Context(), "SELECT COUNT(*) FROM information_schema.engines WHERE engine = 'ROCKSDB' AND support IN ('YES', 'DEFAULT')").Scan(&rocks))
+	want := "InnoDB"
+	if rocks > 0 {
+		want = "ROCKSDB"
+	}
+	for i, h := range db.History {
+		var engine string
+		require.NoError(t, h.QueryRowContext(t.Context(), "SELECT engine FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'history'").Scan(&engine))
+		require.Equal(t, want, engine, "history shard %d", i)
+	}
+}

@@ -95,13 +95,13 @@ CREATE TABLE rollup_daily (
 -- 00002_rollup.sql
 CREATE INDEX rollup_daily_period ON rollup_daily (period)
 /
--- 00005_inflight.sql
+-- 00003_inflight.sql
 CREATE TABLE inflight (
   id VARCHAR2(64 CHAR) NOT NULL PRIMARY KEY,
   provider VARCHAR2(32 CHAR) NOT NULL,
   started_at TIMESTAMP(3) NOT NULL
 )
 /
--- 00005_inflight.sql
+-- 00003_inflight.sql
 CREATE INDEX inflight_started ON inflight (started_at)
 /

@@ -1,5 +1,5 @@
 -- +goose Up
--- The Oracle form of migrations/stats/00005_inflight.sql: messages handed to a vendor whose
+-- The Oracle form of migrations/stats/00003_inflight.sql: messages handed to a vendor whose
 -- answer is not recorded yet.
 CREATE TABLE inflight (
   id VARCHAR2(64 CHAR) NOT NULL PRIMARY KEY,
