@@ -249,8 +249,21 @@ export const tests = [
       page.on('request', watch);
       await go(page, '#/explorer');
       await page.locator('.graphiql-container').waitFor({ timeout: 30_000 });
-      await page.locator('.graphiql-execute-button').click();
-      await page.locator('.graphiql-response').getByText(state.admin.email).waitFor();
+      await page.locator('.graphiql-query-editor .CodeMirror').waitFor();
+      const answer = page.locator('.graphiql-response').getByText(state.admin.email);
+      // The run button does nothing until GraphiQL has set its editors up: press it until the
+      // answer comes, a few times at most.
+      for (let attempt = 1; ; attempt++) {
+        await page.locator('.graphiql-execute-button').click();
+        try {
+          await answer.waitFor({ timeout: 5_000 });
+          break;
+        } catch (err) {
+          if (attempt === 4) {
+            throw err;
+          }
+        }
+      }
       page.off('request', watch);
       expect(outside).toEqual([]);
       // Without a session the schema is not given out.

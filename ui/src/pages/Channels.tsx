@@ -1,5 +1,6 @@
-// Channels: each provider's health, its circuit breaker state and its rate limit, read again
-// every few seconds.
+// Channels: each provider's health (success rate and latency of its recent vendor calls, across
+// every worker), its circuit breaker state, its place in the channel's route and its rate
+// limit, read again every few seconds.
 import { ReloadOutlined } from '@ant-design/icons';
 import { Alert, Badge, Button, Card, Space, Switch, Table, Tag, Tooltip, Typography } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
@@ -11,6 +12,7 @@ import { ChannelsQuery } from '../graphql/documents';
 import { errorCode } from '../graphql/errors';
 import type { ChannelStatus } from '../graphql/types';
 import { circuitState } from '../lib/channels';
+import { formatPercent } from '../lib/format';
 
 const POLL_MS = 5000;
 
@@ -35,7 +37,10 @@ export function Channels({ appId }: { appId: string }) {
   }, [auto, refetch]);
 
   const rows = data?.channels ?? [];
+  const time = new Intl.DateTimeFormat(i18n.language, { timeStyle: 'medium' });
   const rate = new Intl.NumberFormat(i18n.language, { maximumFractionDigits: 1 });
+  const count = new Intl.NumberFormat(i18n.language);
+  const ms = new Intl.NumberFormat(i18n.language, { maximumFractionDigits: 0 });
   const columns: ColumnsType<ChannelStatus> = [
     {
       key: 'channel',
@@ -44,9 +49,33 @@ export function Channels({ appId }: { appId: string }) {
     },
     { key: 'provider', title: t('channels.column.provider'), render: (_, c) => <Typography.Text code>{c.provider}</Typography.Text> },
     {
+      key: 'route',
+      title: t('channels.column.route'),
+      render: (_, c) => t('channels.priorityWeight', { priority: c.priority, weight: c.weight }),
+    },
+    {
       key: 'health',
       title: t('channels.column.health'),
       render: (_, c) => <Badge status={c.healthy ? 'success' : 'error'} text={t(c.healthy ? 'channels.healthy' : 'channels.unhealthy')} />,
+    },
+    {
+      key: 'success',
+      title: t('channels.column.success'),
+      align: 'right',
+      render: (_, c) => (
+        <Tooltip title={t('channels.window', { seconds: c.windowSeconds, calls: count.format(c.calls), failedCalls: count.format(c.failedCalls), messages: count.format(c.messages), failures: count.format(c.failures) })}>
+          <span>{formatPercent(c.successRate ?? null, i18n.language)}</span>
+        </Tooltip>
+      ),
+    },
+    {
+      key: 'latency',
+      title: t('channels.column.latency'),
+      align: 'right',
+      render: (_, c) =>
+        c.latencyP50Ms === null || c.latencyP95Ms === null
+          ? '—'
+          : t('channels.latency', { p50: ms.format(c.latencyP50Ms), p95: ms.format(c.latencyP95Ms) }),
     },
     {
       key: 'circuit',
@@ -54,7 +83,13 @@ export function Channels({ appId }: { appId: string }) {
       render: (_, c) => {
         const s = circuitState(c.circuit);
         return (
-          <Tooltip title={t(`channels.circuitHelp.${s}`)}>
+          <Tooltip
+            title={
+              c.circuitAt
+                ? `${t(`channels.circuitHelp.${s}`)} · ${t('channels.reportedAt', { time: time.format(new Date(c.circuitAt)) })}`
+                : t(`channels.circuitHelp.${s}`)
+            }
+          >
             <Tag color={s === 'CLOSED' ? 'green' : s === 'OPEN' ? 'red' : s === 'HALF_OPEN' ? 'orange' : 'default'}>{t(`channels.circuit.${s}`)}</Tag>
           </Tooltip>
         );
@@ -68,7 +103,6 @@ export function Channels({ appId }: { appId: string }) {
     },
   ];
   const unhealthy = rows.filter((c) => !c.healthy).length;
-  const time = new Intl.DateTimeFormat(i18n.language, { timeStyle: 'medium' });
 
   return (
     <Space direction="vertical" size="large" className="page">

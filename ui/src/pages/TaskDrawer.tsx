@@ -210,6 +210,7 @@ function TaskBody({ taskId, role, onChanged }: { taskId: string; role: Role; onC
         </div>
         <Progress
           percent={percent}
+          format={(pct) => `${pct ?? 0}%`}
           status={task.status === 'FAILED' || task.status === 'CANCELLED' ? 'exception' : live ? 'active' : undefined}
         />
       </div>
