@@ -204,8 +204,13 @@ type cachedStatus struct {
 	at     time.Time
 }
 
-// shardLease is how long a shard claimed by a worker that died stays blocked.
-const shardLease = 2 * time.Minute
+// shardLease is how long a shard claimed by a worker that died stays blocked. The worker
+// sending a shard renews its claim every shardRenew, so a shard that takes longer than the
+// lease keeps its claim while its worker lives.
+const (
+	shardLease = 30 * time.Second
+	shardRenew = 10 * time.Second
+)
 
 // handleShard sends one shard: it claims the shard (so a shard published twice is sent by
 // one worker), plans each user's messages and delivers them; a paused task's shard waits on
@@ -232,7 +237,10 @@ func (w *Worker) handleShard(ctx context.Context, m *shardMessage, d broker.Deli
 	if !mine {
 		return w.requeueLater(ctx, t, d)
 	}
-	if err := w.sendShard(ctx, t, m, d); err != nil {
+	stopRenewing := w.keepClaim(ctx, m, token)
+	err = w.sendShard(ctx, t, m, d)
+	stopRenewing()
+	if err != nil {
 		if _, rerr := w.db.Core.ExecContext(context.WithoutCancel(ctx), "UPDATE task_shards SET claimed_by = NULL WHERE task_id = ? AND shard_no = ? AND claimed_by = ?", m.Task, m.ShardNo, token); rerr != nil {
 			w.logger.WarnContext(ctx, "error releasing shard", "task_id", m.Task, "shard", m.ShardNo, "error", rerr)
 		}
@@ -252,13 +260,16 @@ func (w *Worker) handleShard(ctx context.Context, m *shardMessage, d broker.Deli
 }
 
 // claimShard takes the shard for token unless another worker holds an unexpired claim.
+// MariaDB applies the assignments in order: claimed_by is decided on the old claim, then
+// claimed_at moves only when the claim is now token's (tokens are unique per attempt), so a
+// claim renewed in the same second as a takeover attempt is kept.
 func (w *Worker) claimShard(ctx context.Context, m *shardMessage, token string) (mine, done bool, err error) {
 	now := w.nowFunc().UTC()
 	_, err = w.db.Core.ExecContext(ctx, `INSERT INTO task_shards (task_id, shard_no, first_user, last_user, size, claimed_by, claimed_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON DUPLICATE KEY UPDATE
-			claimed_at = IF(done OR (claimed_by IS NOT NULL AND claimed_at > ?), claimed_at, VALUES(claimed_at)),
-			claimed_by = IF(claimed_at = VALUES(claimed_at) AND NOT done, VALUES(claimed_by), claimed_by)`,
+			claimed_by = IF(done OR (claimed_by IS NOT NULL AND claimed_at > ?), claimed_by, VALUES(claimed_by)),
+			claimed_at = IF(claimed_by = VALUES(claimed_by) AND NOT done, VALUES(claimed_at), claimed_at)`,
 		m.Task, m.ShardNo, m.UserIDs[0], m.UserIDs[len(m.UserIDs)-1], len(m.UserIDs), token, now, now, now.Add(-shardLease))
 	if err != nil {
 		return false, false, fmt.Errorf("error claiming shard: %w", err)
@@ -268,6 +279,40 @@ func (w *Worker) claimShard(ctx context.Context, m *shardMessage, token string) 
 		return false, false, fmt.Errorf("error reading shard claim: %w", err)
 	}
 	return owner.String == token, done, nil
+}
+
+// keepClaim renews token's claim on the shard every shardRenew until the returned function
+// is called (it waits for a renewal under way).
+func (w *Worker) keepClaim(ctx context.Context, m *shardMessage, token string) (stop func()) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(shardRenew)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if _, err := w.renewClaim(ctx, m, token); err != nil && ctx.Err() == nil {
+					w.logger.WarnContext(ctx, "error renewing shard claim", "task_id", m.Task, "shard", m.ShardNo, "error", err)
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// renewClaim starts token's lease on the shard again; false means token no longer holds it.
+func (w *Worker) renewClaim(ctx context.Context, m *shardMessage, token string) (bool, error) {
+	res, err := w.db.Core.ExecContext(ctx, "UPDATE task_shards SET claimed_at = ? WHERE task_id = ? AND shard_no = ? AND claimed_by = ? AND NOT done",
+		w.nowFunc().UTC(), m.Task, m.ShardNo, token)
+	if err != nil {
+		return false, fmt.Errorf("error renewing shard claim: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // requeueLater puts a lane message back after ten seconds.

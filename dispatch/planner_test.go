@@ -186,3 +186,38 @@ func TestShardClaims(t *testing.T) {
 	require.False(t, mine)
 	require.True(t, done, "a finished shard is never sent again")
 }
+
+// A live worker renews its claim, so a shard that takes longer than the lease to send is
+// not taken over; a worker that lost its claim cannot renew it.
+func TestShardClaimRenewed(t *testing.T) {
+	t.Parallel()
+	b := setupPlanner(t, 3)
+	taskID := b.broadcast(t)
+	m := &shardMessage{Task: taskID, ShardNo: 0, UserIDs: b.users}
+	ctx := context.Background()
+
+	mine, _, err := b.worker.claimShard(ctx, m, "worker-a")
+	require.NoError(t, err)
+	require.True(t, mine)
+	_, err = b.svc.db.Core.Exec("UPDATE task_shards SET claimed_at = ? WHERE task_id = ?", time.Now().UTC().Add(-shardLease-time.Second), taskID)
+	require.NoError(t, err)
+	renewed, err := b.worker.renewClaim(ctx, m, "worker-a")
+	require.NoError(t, err)
+	require.True(t, renewed)
+	mine, _, err = b.worker.claimShard(ctx, m, "worker-b")
+	require.NoError(t, err)
+	require.False(t, mine, "a renewed claim is not taken over")
+
+	renewed, err = b.worker.renewClaim(ctx, m, "worker-b")
+	require.NoError(t, err)
+	require.False(t, renewed, "only the holder renews a claim")
+
+	_, err = b.svc.db.Core.Exec("UPDATE task_shards SET claimed_at = ? WHERE task_id = ?", time.Now().UTC().Add(-shardLease-time.Second), taskID)
+	require.NoError(t, err)
+	mine, _, err = b.worker.claimShard(ctx, m, "worker-b")
+	require.NoError(t, err)
+	require.True(t, mine, "a claim left to expire is taken over")
+	renewed, err = b.worker.renewClaim(ctx, m, "worker-a")
+	require.NoError(t, err)
+	require.False(t, renewed, "the worker that lost the claim cannot renew it")
+}
