@@ -23,8 +23,9 @@ HERALD_ADMIN_EMAIL ?= admin@herald.local
 HERALD_ADMIN_PASSWORD ?= herald-admin
 HERALD_DEMO ?= true
 
-# Generated Go code that `make check` requires to be committed up to date.
-GENERATED := graph/generated graph/model
+# Generated code (gqlgen's, and the console's typed documents) that `make check` requires to be
+# committed up to date.
+GENERATED := graph/generated graph/model ui/src/graphql/generated.ts
 
 # What the console build reads: when ui/dist/index.html is newer than all of it, `make ui`
 # does nothing.
@@ -39,8 +40,10 @@ UI_DEPS := ui/node_modules/.package-lock.json
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
 
-generate: ## regenerate the gqlgen code from schema.graphql
+generate: ## regenerate the gqlgen code and the console's typed documents from schema.graphql
 	$(GO) tool gqlgen generate
+	$(MAKE) ui-deps
+	cd ui && $(NPM) run codegen
 
 $(UI_DEPS): ui/package.json ui/package-lock.json
 	cd ui && $(NPM) ci --no-audit --no-fund
