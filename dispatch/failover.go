@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/herald-msg/herald/channels"
+	"github.com/herald-msg/herald/content"
 	"github.com/herald-msg/herald/reports"
 )
 
@@ -33,18 +34,44 @@ const reasonInterrupted = "the sending worker stopped during the vendor call; no
 // of a provider whose vendor drops repeats of a message id are sent to it again; the others
 // are recorded as SENT without a vendor id (their receipt, if the vendor echoes Herald's id,
 // still moves them on) and removed from byChannel.
-func (w *Worker) resumeInterrupted(ctx context.Context, j *job, byChannel map[channels.Channel][]channels.Message, out *sendOutcome) error {
+//
+// A message in settled (past QUEUED already: its receipt overtook the stopped worker's
+// record of the vendor call) is not sent either; if it is marked, the call's provider and
+// cost are recorded.
+func (w *Worker) resumeInterrupted(ctx context.Context, j *job, byChannel map[channels.Channel][]channels.Message,
+	settled map[string]channels.Channel, rendered map[string]*content.Rendered, out *sendOutcome) error {
 	var ids []string
 	for _, msgs := range byChannel {
 		for _, m := range msgs {
 			ids = append(ids, m.ID)
 		}
 	}
+	for id := range settled {
+		ids = append(ids, id)
+	}
 	inflight, err := w.writer.Interrupted(ctx, ids)
 	if err != nil || len(inflight) == 0 {
 		return err
 	}
 	now := w.nowFunc()
+	for id, ch := range settled {
+		name, ok := inflight[id]
+		if !ok {
+			continue
+		}
+		units := 1
+		if r := rendered[id]; r != nil && r.Segments > 0 {
+			units = r.Segments
+		}
+		// SENT ranks below the row's status, so only the provider and the cost are filled in.
+		out.updates = append(out.updates, reports.Update{ID: id, Status: channels.Sent, Provider: name, CostUnits: units, Cost: out.prices.Cost(ch, units), At: now})
+		out.marked = append(out.marked, id)
+		if r := rendered[id]; r != nil {
+			it := out.itemOf[id]
+			out.history = append(out.history, reports.HistoryEntry{AppID: j.AppID, UserID: it.UserID, MessageID: id, TaskID: j.TaskID,
+				Channel: ch, Address: it.Address, Title: r.Title, Body: r.Body, Status: out.final[id], CreatedAt: now})
+		}
+	}
 	for ch, msgs := range byChannel {
 		keep := msgs[:0]
 		var again map[string][]channels.Message
@@ -67,6 +94,8 @@ func (w *Worker) resumeInterrupted(ctx context.Context, j *job, byChannel map[ch
 			out.updates = append(out.updates, reports.Update{ID: m.ID, Status: channels.Sent, Provider: name, Reason: reasonInterrupted, At: now})
 			out.final[m.ID] = channels.Sent
 			out.marked = append(out.marked, m.ID)
+			out.history = append(out.history, reports.HistoryEntry{AppID: j.AppID, UserID: out.itemOf[m.ID].UserID, MessageID: m.ID, TaskID: j.TaskID,
+				Channel: ch, Address: m.Address, Title: m.Title, Body: m.Body, Status: channels.Sent, CreatedAt: now})
 		}
 		byChannel[ch] = keep
 		for name, msgs := range again {

@@ -285,9 +285,16 @@ func (w *Worker) deliverOnce(ctx context.Context, j *job, tpl *content.Template,
 	byChannel := map[channels.Channel][]channels.Message{}
 	itemOf := make(map[string]item, len(items))
 	var updates []reports.Update
+	// settled are messages planned for sending whose rows are already past QUEUED; on a
+	// retry, one of them may have been sent by a worker that stopped before recording it
+	// (its receipt came first), which resumeInterrupted completes.
+	settled := map[string]channels.Channel{}
 	for _, it := range items {
 		itemOf[it.ID] = it
 		final[it.ID] = stored[it.ID]
+		if it.Status == reports.Queued && stored[it.ID] != reports.Queued && j.Retry {
+			settled[it.ID] = it.Channel
+		}
 		if it.Status != reports.Queued || stored[it.ID] != reports.Queued {
 			continue
 		}
@@ -305,8 +312,8 @@ func (w *Worker) deliverOnce(ctx context.Context, j *job, tpl *content.Template,
 	if st, err := w.appSettings(ctx, j.AppID); err == nil {
 		out.prices = out.prices.With(st.Prices)
 	}
-	if j.Retry && len(byChannel) > 0 {
-		if err := w.resumeInterrupted(ctx, j, byChannel, out); err != nil {
+	if j.Retry && (len(byChannel) > 0 || len(settled) > 0) {
+		if err := w.resumeInterrupted(ctx, j, byChannel, settled, rendered, out); err != nil {
 			return nil, err
 		}
 	}
