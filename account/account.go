@@ -241,23 +241,47 @@ func (s *Service) mac(payload string) string {
 
 // Session returns the console user of a session token.
 func (s *Service) Session(ctx context.Context, token string) (*Principal, error) {
+	p, _, err := s.session(ctx, token)
+	return p, err
+}
+
+// SessionRenewal returns the console user of a session token and, once less than half of
+// the session's lifetime is left, a fresh token for another full lifetime and its expiry
+// ("" when the token is kept), so a console in use stays signed in while an abandoned one
+// expires.
+func (s *Service) SessionRenewal(ctx context.Context, token string) (p *Principal, renewed string, exp time.Time, err error) {
+	p, until, err := s.session(ctx, token)
+	if err != nil {
+		return nil, "", time.Time{}, err
+	}
+	now := s.nowFunc()
+	if time.Unix(until, 0).Sub(now) >= s.sessionTTL/2 {
+		return p, "", time.Time{}, nil
+	}
+	exp = now.Add(s.sessionTTL)
+	return p, s.signSession(p.UserID, exp), exp, nil
+}
+
+// session verifies a session token and returns its user and expiry (Unix seconds).
+func (s *Service) session(ctx context.Context, token string) (*Principal, int64, error) {
 	parts := strings.Split(token, ".")
 	if len(parts) != 4 || parts[0] != "v1" {
-		return nil, fault.Unauthenticated("invalid session; sign in again")
+		return nil, 0, fault.Unauthenticated("invalid session; sign in again")
 	}
 	payload := strings.Join(parts[:3], ".")
 	if !hmac.Equal([]byte(s.mac(payload)), []byte(parts[3])) {
-		return nil, fault.Unauthenticated("invalid session; sign in again")
+		return nil, 0, fault.Unauthenticated("invalid session; sign in again")
 	}
 	id, err1 := strconv.ParseInt(parts[1], 10, 64)
 	exp, err2 := strconv.ParseInt(parts[2], 10, 64)
 	if err1 != nil || err2 != nil {
-		return nil, fault.Unauthenticated("invalid session; sign in again")
+		return nil, 0, fault.Unauthenticated("invalid session; sign in again")
 	}
 	if s.nowFunc().Unix() > exp {
-		return nil, fault.Unauthenticated("session expired; sign in again")
+		return nil, 0, fault.Unauthenticated("session expired; sign in again")
 	}
-	return s.consoleUser(ctx, id)
+	p, err := s.consoleUser(ctx, id)
+	return p, exp, err
 }
 
 func (s *Service) consoleUser(ctx context.Context, id int64) (*Principal, error) {

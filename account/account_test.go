@@ -206,6 +206,27 @@ func TestSession(t *testing.T) {
 		require.Contains(t, fe.Message, "expired")
 	})
 
+	t.Run("renewed past half its lifetime", func(t *testing.T) {
+		s, err := NewService(ctx, b.core, Config{SessionTTL: time.Hour})
+		require.NoError(t, err)
+		_, renewed, _, err := s.SessionRenewal(ctx, token)
+		require.NoError(t, err)
+		require.Empty(t, renewed, "a fresh session is kept")
+
+		at := time.Now().Add(45 * time.Minute)
+		s.nowFunc = func() time.Time { return at }
+		p, renewed, exp, err := s.SessionRenewal(ctx, token)
+		require.NoError(t, err)
+		require.NotEmpty(t, renewed, "a quarter of its lifetime left: renewed")
+		require.Equal(t, at.Add(time.Hour).Unix(), exp.Unix())
+		s.nowFunc = func() time.Time { return at.Add(50 * time.Minute) } // the old token has expired by now
+		_, err = s.Session(ctx, token)
+		requireCode(t, err, fault.CodeUnauthenticated, "")
+		p2, err := s.Session(ctx, renewed)
+		require.NoError(t, err, "the renewed token lasts another full lifetime")
+		require.Equal(t, p.UserID, p2.UserID)
+	})
+
 	t.Run("user deleted", func(t *testing.T) {
 		_, err := b.core.ExecContext(ctx, "DELETE FROM console_users WHERE id = ?", opID)
 		require.NoError(t, err)

@@ -123,7 +123,7 @@ func (h *Herald) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		secure := r.TLS != nil || strings.HasPrefix(h.cfg.PublicURL, "https://")
-		ctx = graph.WithSessionFunc(ctx, func(token string, exp time.Time) {
+		setSession := func(token string, exp time.Time) {
 			c := &http.Cookie{Name: account.SessionCookie, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure}
 			if token == "" {
 				c.MaxAge = -1
@@ -131,7 +131,8 @@ func (h *Herald) authenticate(next http.Handler) http.Handler {
 				c.Expires = exp
 			}
 			http.SetCookie(w, c)
-		})
+		}
+		ctx = graph.WithSessionFunc(ctx, setSession)
 		var p *account.Principal
 		if auth := r.Header.Get("Authorization"); auth != "" {
 			secret, ok := strings.CutPrefix(auth, "Bearer ")
@@ -145,8 +146,12 @@ func (h *Herald) authenticate(next http.Handler) http.Handler {
 				return
 			}
 		} else if c, err := r.Cookie(account.SessionCookie); err == nil && c.Value != "" && (isJSONPost(r) || isSameOriginUpgrade(r) || isConsoleUpload(r)) {
-			if p, err = h.Accounts.Session(ctx, c.Value); err != nil {
+			var renewed string
+			var exp time.Time
+			if p, renewed, exp, err = h.Accounts.SessionRenewal(ctx, c.Value); err != nil {
 				p = nil // an expired session is simply signed out
+			} else if renewed != "" {
+				setSession(renewed, exp) // past half its lifetime: renewed while in use
 			}
 		}
 		if p != nil {
