@@ -214,7 +214,7 @@ export const tests = [
       await page.getByLabel('Tag expression').fill('vip && !churned');
       await page.getByRole('button', { name: 'Create audience' }).click();
       await toast(page, `Audience "e2e-vip-${state.id}" created`);
-      await page.getByText('1 users; a sample:').waitFor();
+      await page.getByText('Users: 1. A sample of them:').waitFor();
       await page.locator('.ant-table-row', { hasText: 'alice' }).waitFor();
     },
   },

@@ -155,9 +155,7 @@ function AudienceForm({ appId, onCreated, onCancel }: { appId: string; onCreated
   const { t } = useTranslation();
   const { message } = App.useApp();
   const [form] = Form.useForm<AudienceFormValues>();
-  // The API names tagExpr and segment; the form has one expression field for both.
-  const known = (path: (string | number)[]) => audienceFields(path);
-  const problems = useFormProblems(form, known);
+  const problems = useFormProblems(form, audienceFields);
   const [failure, setFailure] = useState<ErrorCode | null>(null);
   const [{ fetching }, create] = useMutation(CreateAudienceMutation);
   const kind = Form.useWatch('kind', form) ?? 'TAG';
@@ -172,7 +170,7 @@ function AudienceForm({ appId, onCreated, onCancel }: { appId: string; onCreated
     }
     const result = await create({ input: built.input });
     if (result.error) {
-      // tagExpr / segment errors belong on the expression field.
+      // The API names tagExpr or segment; the form has one expression field for both.
       const err = result.error.graphQLErrors.find((e) => ['input.tagExpr', 'input.segment'].includes(String(e.extensions?.['field'])));
       if (err) {
         form.setFields([{ name: 'expression', errors: [err.message] }]);

@@ -27,6 +27,8 @@ interface ReportsForm {
 
 interface Report {
   dimensions: StatsDimension[];
+  /** Every day of the range (YYYY-MM-DD), so a chart over days has no gaps. */
+  days: string[];
   rows: StatsRow[];
   totals: StatsCounts;
 }
@@ -90,7 +92,11 @@ export function Reports({ appId }: { appId: string }) {
     }
     setFailure(null);
     if (r.data) {
-      setReport({ dimensions: input.dimensions, rows: r.data.stats.rows, totals: r.data.stats.totals });
+      const days: string[] = [];
+      for (let d = from.startOf('day'); !d.isAfter(to, 'day') && days.length < 400; d = d.add(1, 'day')) {
+        days.push(d.format('YYYY-MM-DD'));
+      }
+      setReport({ dimensions: input.dimensions, days, rows: r.data.stats.rows, totals: r.data.stats.totals });
     }
   };
 
@@ -143,9 +149,10 @@ export function Reports({ appId }: { appId: string }) {
     const timeDim = report.dimensions.find((d) => d === 'DAY' || d === 'HOUR');
     if (timeDim) {
       const others = report.dimensions.filter((d) => d !== timeDim);
-      const xs = [...new Set(report.rows.map((r) => String(r[DIMENSION_FIELD[timeDim]] ?? '')))].sort((a, b) =>
-        timeDim === 'HOUR' ? Number(a) - Number(b) : a.localeCompare(b),
-      );
+      // Every day of the range, or every hour of the day, plus any value outside them.
+      const axis = timeDim === 'DAY' ? report.days : Array.from({ length: 24 }, (_, h) => String(h));
+      const seen = report.rows.map((r) => String(r[DIMENSION_FIELD[timeDim]] ?? ''));
+      const xs = [...new Set([...axis, ...seen])].sort((a, b) => (timeDim === 'HOUR' ? Number(a) - Number(b) : a.localeCompare(b)));
       const groups = new Map<string, number[]>();
       for (const row of report.rows) {
         const key = others.length ? rowLabel(row, others, label) : t(`reports.count.${metric}`);
@@ -161,7 +168,7 @@ export function Reports({ appId }: { appId: string }) {
         dataZoom: [{ type: 'inside' }, { type: 'slider', height: 16, bottom: 8 }],
         xAxis: { type: 'category', data: xs.map((x) => label(timeDim, x)) },
         yAxis: { type: 'value' },
-        series: [...groups.entries()].map(([name, data]) => ({ name, type: 'line' as const, smooth: true, showSymbol: false, data })),
+        series: [...groups.entries()].map(([name, data]) => ({ name, type: 'line' as const, smooth: true, showSymbol: xs.length <= 31, data })),
       };
     }
     const top = [...report.rows].sort((a, b) => count(b, metric) - count(a, metric)).slice(0, 30);
