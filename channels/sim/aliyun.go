@@ -298,11 +298,12 @@ func (s *Server) acceptSms(w http.ResponseWriter, reqID string, call *aliyunRequ
 	for _, o := range outs {
 		content := renderSms(o.sign, o.code, o.param)
 		b := phoneBehavior(o.phone)
+		undeliv := b == deliver && s.undelivered(channels.SMS, bizID+"/"+o.phone)
 		s.store.record(Message{
 			Channel: channels.SMS, Address: o.phone, Content: content, ReceivedAt: now,
-			VendorID: bizID, MessageID: outID, Behavior: b.String(),
+			VendorID: bizID, MessageID: outID, Behavior: behaviorName(b, undeliv),
 		})
-		s.logger.Debug("sms accepted", "phone", channels.MaskPhone(o.phone), "out_id", outID, "behavior", b.String())
+		s.logger.Debug("sms accepted", "phone", channels.MaskPhone(o.phone), "out_id", outID, "behavior", behaviorName(b, undeliv))
 		if b == silent {
 			continue
 		}
@@ -310,7 +311,7 @@ func (s *Server) acceptSms(w http.ResponseWriter, reqID string, call *aliyunRequ
 		if b == slow {
 			delay = s.cfg.SlowDelay
 		}
-		s.schedule(delay, vendorAliyun, sms.Report{
+		rep := sms.Report{
 			PhoneNumber: o.phone,
 			SendTime:    now.In(sms.ChinaTime).Format(sms.ReportTimeLayout),
 			Success:     true,
@@ -319,7 +320,11 @@ func (s *Server) acceptSms(w http.ResponseWriter, reqID string, call *aliyunRequ
 			SmsSize:     strconv.Itoa(sms.Segments(content)),
 			BizID:       bizID,
 			OutID:       outID,
-		})
+		}
+		if undeliv {
+			rep.Success, rep.ErrCode, rep.ErrMsg = false, undelivAliyunCode, undelivAliyunMsg
+		}
+		s.schedule(delay, vendorAliyun, rep)
 	}
 	s.aliyunWrite(w, call.xml, call.action, http.StatusOK, sms.APIResponse{Code: sms.CodeOK, Message: "OK", BizID: bizID, RequestID: reqID})
 }

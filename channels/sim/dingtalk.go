@@ -45,6 +45,8 @@ type dingUser struct {
 	behavior behavior
 	due      time.Time
 	reported bool // its delivery was reported once (counted in Stats.Receipts)
+	// undelivered: picked by the undelivered rate, it shows in failed_user_id_list.
+	undelivered bool
 }
 
 type dingTasks struct {
@@ -185,15 +187,19 @@ func (s *Server) handleDingTalkSend(w http.ResponseWriter, r *http.Request, d *d
 	}
 	id := d.add(t)
 	task := strconv.FormatInt(id, 10)
-	for _, u := range t.users {
+	d.mu.Lock()
+	for i := range t.users {
+		u := &t.users[i]
 		if u.behavior == reject {
 			s.store.add(rejected, channels.DingTalk, 1)
 			s.logger.Info("dingtalk user invalid", "userid", dingtalk.MaskID(u.id), "task_id", id)
 			continue
 		}
+		u.undelivered = u.behavior == deliver && s.undelivered(channels.DingTalk, task+":"+u.id)
 		s.store.record(Message{Channel: channels.DingTalk, Address: u.id, Content: content, ReceivedAt: now,
-			VendorID: task + ":" + u.id, Behavior: u.behavior.String()})
+			VendorID: task + ":" + u.id, Behavior: behaviorName(u.behavior, u.undelivered)})
 	}
+	d.mu.Unlock()
 	writeJSON(w, http.StatusOK, dingtalk.Answer{ErrCode: 0, ErrMsg: "ok", TaskID: id, RequestID: dingRequestID(s)})
 }
 
@@ -230,6 +236,12 @@ func (s *Server) handleDingTalkResult(w http.ResponseWriter, r *http.Request, d 
 		case u.behavior == reject:
 			res.InvalidUserIDList = append(res.InvalidUserIDList, u.id)
 		case u.behavior == silent || now.Before(u.due):
+		case u.undelivered:
+			res.FailedUserIDList = append(res.FailedUserIDList, u.id)
+			if !u.reported {
+				u.reported = true
+				s.store.add(receiptsPosted, channels.DingTalk, 1)
+			}
 		default:
 			res.UnreadUserIDList = append(res.UnreadUserIDList, u.id)
 			if !u.reported {

@@ -216,8 +216,12 @@ func (ss *smtpSession) Data(r io.Reader) error {
 	b := addressBehavior(ss.to)
 	behaviour := b.String()
 	bounce := b == deliver && strings.Contains(strings.ToLower(ss.to), "bounce")
+	status, diagnostic := bounceNoSuchUser, bounceNoSuchUserDiagnostic
 	if bounce {
 		behaviour = "bounce"
+	} else if b == deliver && m.s.undelivered(channels.Email, parsed.messageID+"/"+ss.to) {
+		bounce, status, diagnostic = true, undelivDSNStatus, undelivDSNDiagnostic
+		behaviour = behaviorName(b, true)
 	}
 	m.s.store.record(Message{
 		Channel: channels.Email, Address: ss.to, Content: parsed.subject + "\n" + parsed.text, ReceivedAt: time.Now(),
@@ -225,7 +229,7 @@ func (ss *smtpSession) Data(r io.Reader) error {
 	})
 	if bounce {
 		// Accepted now, refused by the recipient's server later: a bounce goes back.
-		dsn := bounceDSN(ss.from, ss.to, msg.Header)
+		dsn := bounceDSN(ss.from, ss.to, msg.Header, status, diagnostic)
 		m.later(m.s.cfg.ReceiptDelay, func() {
 			m.s.post(channels.Email, 1, func() (*http.Request, error) {
 				u := m.s.callbackURL(channels.Email, vendorSMTP) + "?token=" + url.QueryEscape(m.s.cfg.CallbackToken)
@@ -319,9 +323,16 @@ func (m *smtpSim) get(u string) error {
 	return nil
 }
 
+// The DSN of the bounce test address: the mailbox does not exist.
+const (
+	bounceNoSuchUser           = "5.1.1"
+	bounceNoSuchUserDiagnostic = "smtp; 550 5.1.1 The email account that you tried to reach does not exist"
+)
+
 // bounceDSN is the delivery status notification (RFC 3464) a mail system returns to the
-// sender when the recipient's server refuses a message it had accepted.
-func bounceDSN(from, to string, original mail.Header) string {
+// sender when the recipient's server refuses a message it had accepted, with the DSN status
+// code and the remote server's diagnostic.
+func bounceDSN(from, to string, original mail.Header, status, diagnostic string) string {
 	const host = "smtp.sim.herald.local"
 	boundary := fmt.Sprintf("dsn-%d", time.Now().UnixNano())
 	var b strings.Builder
@@ -346,9 +357,9 @@ func bounceDSN(from, to string, original mail.Header) string {
 	line("Final-Recipient: rfc822; %s", to)
 	line("Original-Recipient: rfc822; %s", to)
 	line("Action: failed")
-	line("Status: 5.1.1")
+	line("Status: %s", status)
 	line("Remote-MTA: dns; mx.example.com")
-	line("Diagnostic-Code: smtp; 550 5.1.1 The email account that you tried to reach does not exist")
+	line("Diagnostic-Code: %s", diagnostic)
 	line("")
 	line("--%s", boundary)
 	line("Content-Type: text/rfc822-headers")

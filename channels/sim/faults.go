@@ -14,7 +14,7 @@ import (
 
 // Faults are the vendor errors the simulator injects, changed at run time with
 // POST /sim/faults (the body is the JSON of Faults; GET /sim/faults reads them). They start
-// from Config.FailureRate.
+// from Config.FailureRate and Config.UndeliveredRate.
 type Faults struct {
 	// FailureRate, from 0 to 1, is the share of requests answered with a transient vendor
 	// error (HTTP 5xx).
@@ -23,6 +23,9 @@ type Faults struct {
 	// flow-control error (HTTP 429, or the vendor's own throttling code), on top of
 	// Config.RateLimit.
 	ThrottleRate float64 `json:"throttle_rate"`
+	// UndeliveredRate, from 0 to 1, is the share of accepted messages to ordinary addresses
+	// whose final receipt says they could not be delivered (see Config.UndeliveredRate).
+	UndeliveredRate float64 `json:"undelivered_rate"`
 }
 
 // Validate reports a rate outside 0..1, naming the field.
@@ -30,7 +33,7 @@ func (f Faults) Validate() error {
 	for _, r := range []struct {
 		name string
 		v    float64
-	}{{"failure_rate", f.FailureRate}, {"throttle_rate", f.ThrottleRate}} {
+	}{{"failure_rate", f.FailureRate}, {"throttle_rate", f.ThrottleRate}, {"undelivered_rate", f.UndeliveredRate}} {
 		if math.IsNaN(r.v) || r.v < 0 || r.v > 1 {
 			return fmt.Errorf("%s %v must be between 0 and 1", r.name, r.v)
 		}
@@ -40,16 +43,18 @@ func (f Faults) Validate() error {
 
 // faultSwitch holds the injected fault rates as float64 bits, read on every vendor request.
 type faultSwitch struct {
-	failure, throttle atomic.Uint64
+	failure, throttle, undelivered atomic.Uint64
 }
 
 func (f *faultSwitch) load() Faults {
-	return Faults{FailureRate: math.Float64frombits(f.failure.Load()), ThrottleRate: math.Float64frombits(f.throttle.Load())}
+	return Faults{FailureRate: math.Float64frombits(f.failure.Load()), ThrottleRate: math.Float64frombits(f.throttle.Load()),
+		UndeliveredRate: math.Float64frombits(f.undelivered.Load())}
 }
 
 func (f *faultSwitch) store(v Faults) {
 	f.failure.Store(math.Float64bits(v.FailureRate))
 	f.throttle.Store(math.Float64bits(v.ThrottleRate))
+	f.undelivered.Store(math.Float64bits(v.UndeliveredRate))
 }
 
 // SetFaults changes the injected faults; a rate outside 0..1 is refused and changes nothing.
@@ -58,7 +63,8 @@ func (s *Server) SetFaults(f Faults) error {
 		return err
 	}
 	s.inject.store(f)
-	s.logger.Info("injected faults changed", "failure_rate", f.FailureRate, "throttle_rate", f.ThrottleRate)
+	s.logger.Info("injected faults changed", "failure_rate", f.FailureRate, "throttle_rate", f.ThrottleRate,
+		"undelivered_rate", f.UndeliveredRate)
 	return nil
 }
 

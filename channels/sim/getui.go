@@ -63,6 +63,8 @@ type getuiTask struct{ taskID, cid, status string }
 // getuiEvent is a scheduled receipt line.
 type getuiEvent struct {
 	cid, taskID, msgID, action string
+	// code and desc are the receipt's result; empty means 200 成功.
+	code, desc string
 }
 
 func (g *getuiAPI) answer(w http.ResponseWriter, status, code int, msg string, data any) {
@@ -325,8 +327,9 @@ func (g *getuiAPI) accept(ps []push.GetuiPush) map[string]map[string]string {
 		}
 		n := p.PushMessage.Notification
 		b := addressBehavior(cid)
+		undeliv := b == deliver && g.s.undelivered(channels.AppPush, task.taskID)
 		g.s.store.record(Message{Channel: channels.AppPush, Address: cid, Content: n.Title + "\n" + n.Body,
-			ReceivedAt: now, VendorID: task.taskID, MessageID: p.RequestID, Behavior: b.String()})
+			ReceivedAt: now, VendorID: task.taskID, MessageID: p.RequestID, Behavior: behaviorName(b, undeliv)})
 		if b == silent {
 			continue
 		}
@@ -336,6 +339,11 @@ func (g *getuiAPI) accept(ps []push.GetuiPush) map[string]map[string]string {
 		}
 		msgID := hex.EncodeToString([]byte(task.taskID))[:16]
 		ev := getuiEvent{cid: cid, taskID: task.taskID, msgID: msgID}
+		if undeliv {
+			ev.action, ev.code, ev.desc = getuiActionArrived, undelivGetuiCode, undelivGetuiDesc
+			g.s.schedule(delay, vendorGetui, ev)
+			continue
+		}
 		g.s.scheduleEngagement(delay, vendorGetui, func(action string) any {
 			e := ev
 			e.action = action
@@ -375,9 +383,13 @@ func (s *Server) getuiReceiptRequest(batch []any) (*http.Request, error) {
 	now := time.Now().UnixMilli()
 	for _, b := range batch {
 		ev := b.(getuiEvent)
+		code, desc := push.GetuiReceiptSuccess, "成功"
+		if ev.code != "" {
+			code, desc = ev.code, ev.desc
+		}
 		line, err := json.Marshal(push.GetuiReceipt{
-			AppID: s.cfg.AppID, CID: ev.cid, TaskID: ev.taskID, MsgID: ev.msgID, Code: push.GetuiReceiptSuccess,
-			Desc: "成功", Sign: push.GetuiReceiptSign(s.cfg.AppID, ev.cid, ev.taskID, ev.msgID, s.cfg.AccessKeySecret),
+			AppID: s.cfg.AppID, CID: ev.cid, TaskID: ev.taskID, MsgID: ev.msgID, Code: code,
+			Desc: desc, Sign: push.GetuiReceiptSign(s.cfg.AppID, ev.cid, ev.taskID, ev.msgID, s.cfg.AccessKeySecret),
 			ActionID: ev.action, RecvTime: now,
 		})
 		if err != nil {

@@ -90,7 +90,8 @@ func tokenErr(tok mqtt.Token) error {
 
 // onPush is a device receiving a message: the test device ids apply (containing "fail":
 // FAILED ack, as MQTT itself has no permanent error; "silent": no ack; "slow": the
-// DELIVERED ack after SlowDelay), then DISPLAYED and CLICKED follow at the configured rates.
+// DELIVERED ack after SlowDelay), an ordinary device picked by the undelivered rate sends a
+// FAILED ack, then DISPLAYED and CLICKED follow at the configured rates.
 func (f *mqttFleet) onPush(_ mqtt.Client, m mqtt.Message) {
 	device, ok := strings.CutPrefix(m.Topic(), f.prefix+"/push/")
 	var p push.DevicePush
@@ -109,14 +110,19 @@ func (f *mqttFleet) onPush(_ mqtt.Client, m mqtt.Message) {
 	if p.Title != "" {
 		content = p.Title + "\n" + p.Body
 	}
+	undeliv := b == deliver && s.undelivered(channels.AppPush, p.ID)
 	s.store.record(Message{Channel: channels.AppPush, Address: device, Content: content, ReceivedAt: time.Now(),
-		MessageID: p.ID, Behavior: b.String()})
+		MessageID: p.ID, Behavior: behaviorName(b, undeliv)})
 	if b == silent {
 		return
 	}
 	delay := s.cfg.ReceiptDelay
 	if b == slow {
 		delay = s.cfg.SlowDelay
+	}
+	if undeliv {
+		f.ackAfter(delay, device, push.DeviceAck{ID: p.ID, Status: channels.Failed, Reason: undelivMQTTReason})
+		return
 	}
 	f.ackAfter(delay, device, push.DeviceAck{ID: p.ID, Status: channels.Delivered})
 	if s.cfg.DisplayRate <= 0 || mrand.Float64() >= s.cfg.DisplayRate {

@@ -150,9 +150,11 @@ func (s *Server) handleRCSOutbound(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	for _, addr := range req.DestinationAddress {
 		b := phoneBehavior(addr)
+		toSMS := strings.HasSuffix(phoneDigits(addr), rcsNotCapableSuffix)
+		undeliv := b == deliver && !toSMS && s.undelivered(channels.RCS, req.MessageID+"/"+addr)
 		s.store.record(Message{
 			Channel: channels.RCS, Address: addr, Content: content, ReceivedAt: now,
-			VendorID: req.MessageID, MessageID: req.MessageID, Behavior: b.String(),
+			VendorID: req.MessageID, MessageID: req.MessageID, Behavior: behaviorName(b, undeliv),
 		})
 		if b == silent {
 			continue
@@ -162,8 +164,10 @@ func (s *Server) handleRCSOutbound(w http.ResponseWriter, r *http.Request) {
 			delay = s.cfg.SlowDelay
 		}
 		status := rcs.StatusDeliveredToTerminal
-		if strings.HasSuffix(phoneDigits(addr), rcsNotCapableSuffix) {
+		if toSMS {
 			status = rcs.StatusDeliveredToSMS // the platform's own fallback, when allowed
+		} else if undeliv {
+			status = rcs.StatusDeliveryImpossible
 		}
 		s.schedule(delay, vendorMaaP, rcs.DeliveryInfo{Address: addr, MessageID: req.MessageID, DeliveryStatus: status})
 		if status == rcs.StatusDeliveredToTerminal {

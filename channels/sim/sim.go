@@ -63,6 +63,11 @@ type Config struct {
 	// FailureRate, from 0 to 1, is the share of requests answered with a transient vendor
 	// error (5xx, throttling).
 	FailureRate float64
+	// UndeliveredRate, from 0 to 1, is the share of accepted messages to ordinary addresses
+	// whose final receipt says the message could not be delivered, in each vendor's own
+	// failure format and reason code (see undelivered.go). Test addresses keep their fixed
+	// behaviour.
+	UndeliveredRate float64
 	// RateLimit is how many messages per second each vendor accepts; 0 means no limit.
 	// Above it the vendor answers with its flow-control error.
 	RateLimit int
@@ -135,6 +140,7 @@ func New(cfg Config) *Server {
 	cfg.TokenLifetime = cmp.Or(cfg.TokenLifetime, DefaultTokenLifetime)
 	cfg.MQTTPrefix = cmp.Or(cfg.MQTTPrefix, DefaultMQTTPrefix)
 	cfg.FailureRate = min(max(cfg.FailureRate, 0), 1)
+	cfg.UndeliveredRate = min(max(cfg.UndeliveredRate, 0), 1)
 	cfg.DisplayRate = min(max(cfg.DisplayRate, 0), 1)
 	cfg.ClickRate = min(max(cfg.ClickRate, 0), 1)
 	if cfg.HTTPClient == nil {
@@ -167,7 +173,7 @@ func New(cfg Config) *Server {
 	s.mux.HandleFunc("GET /sim/faults", s.handleFaults)
 	s.mux.HandleFunc("POST /sim/faults", s.handleFaults)
 	s.mux.HandleFunc("GET /sim/counts", s.handleCounts)
-	s.inject.store(Faults{FailureRate: cfg.FailureRate})
+	s.inject.store(Faults{FailureRate: cfg.FailureRate, UndeliveredRate: cfg.UndeliveredRate})
 	s.wg.Add(1)
 	go s.runReceipts()
 	return s
@@ -226,6 +232,9 @@ type Stats struct {
 	Receipts map[channels.Channel]int64 `json:"receipts"`
 	// ReceiptsDropped counts receipts given up after every attempt failed.
 	ReceiptsDropped map[channels.Channel]int64 `json:"receipts_dropped"`
+	// Undelivered counts accepted messages picked by the undelivered rate, whose final
+	// receipt says they could not be delivered.
+	Undelivered map[channels.Channel]int64 `json:"undelivered"`
 }
 
 // Message is one accepted message as /sim/messages lists it.
@@ -236,7 +245,8 @@ type Message struct {
 	ReceivedAt time.Time        `json:"received_at"`          // when the simulator accepted it
 	VendorID   string           `json:"vendor_id"`            // id the vendor answered with (BizId, ...)
 	MessageID  string           `json:"message_id,omitempty"` // Herald's id when the request carried it
-	// Behavior is what the simulator does next: "deliver", "slow" or "silent".
+	// Behavior is what the simulator does next: "deliver", "slow", "silent", "undelivered"
+	// (picked by the undelivered rate) or, for email, "bounce".
 	Behavior string `json:"behavior"`
 }
 

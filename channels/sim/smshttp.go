@@ -108,16 +108,21 @@ func (s *Server) handleSMSGW(w http.ResponseWriter, r *http.Request) {
 		content = "【" + req.Sign + "】" + req.Text
 	}
 	b := phoneBehavior(req.To)
+	undeliv := b == deliver && s.undelivered(channels.SMS, id)
 	s.store.record(Message{
 		Channel: channels.SMS, Address: req.To, Content: content, ReceivedAt: time.Now(),
-		VendorID: id, MessageID: req.Ref, Behavior: b.String(),
+		VendorID: id, MessageID: req.Ref, Behavior: behaviorName(b, undeliv),
 	})
 	if b != silent {
 		delay := s.cfg.ReceiptDelay
 		if b == slow {
 			delay = s.cfg.SlowDelay
 		}
-		s.schedule(delay, vendorSMSGW, smsgwReport{MsgID: id, Ref: req.Ref, To: req.To, Status: "DELIVRD"})
+		rep := smsgwReport{MsgID: id, Ref: req.Ref, To: req.To, Status: "DELIVRD"}
+		if undeliv {
+			rep.Status, rep.Error = undelivSMSGW, undelivSMSGWError
+		}
+		s.schedule(delay, vendorSMSGW, rep)
 	}
 	smsgwAnswer(w, http.StatusOK, 0, "accepted", map[string]any{"id": id, "segments": sms.Segments(content)})
 }

@@ -134,6 +134,7 @@ const (
 	faults
 	receiptsPosted
 	receiptsDropped
+	undeliveredCount
 	numCounters
 )
 
@@ -217,6 +218,7 @@ func (s *store) stats() Stats {
 		Faults:          clone(s.counters[faults]),
 		Receipts:        clone(s.counters[receiptsPosted]),
 		ReceiptsDropped: clone(s.counters[receiptsDropped]),
+		Undelivered:     clone(s.counters[undeliveredCount]),
 	}
 	for ch, byAddr := range s.addresses {
 		st.Addresses[ch] = int64(len(byAddr))

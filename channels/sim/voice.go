@@ -78,9 +78,11 @@ func (s *Server) singleCallByTts(w http.ResponseWriter, reqID string, call *aliy
 	callID := fmt.Sprintf("%d^%d", time.Now().Unix(), s.ids.n.Add(1))
 	now := time.Now()
 	b := phoneBehavior(phone)
+	noAnswer := strings.HasSuffix(phoneDigits(phone), voiceNoAnswerSuffix)
+	undeliv := b == deliver && !noAnswer && s.undelivered(channels.Voice, callID)
 	s.store.record(Message{
 		Channel: channels.Voice, Address: phone, Content: renderTts(p["TtsCode"], p["TtsParam"]), ReceivedAt: now,
-		VendorID: callID, MessageID: p["OutId"], Behavior: b.String(),
+		VendorID: callID, MessageID: p["OutId"], Behavior: behaviorName(b, undeliv),
 	})
 	if b != silent {
 		delay := s.cfg.ReceiptDelay
@@ -92,8 +94,10 @@ func (s *Server) singleCallByTts(w http.ResponseWriter, reqID string, call *aliy
 			OriginateTime: now.In(sms.ChinaTime).Format(sms.ReportTimeLayout),
 			StatusCode:    voice.StatusListened, StatusMsg: "用户听完语音", Duration: "12", OutID: p["OutId"],
 		}
-		if strings.HasSuffix(phoneDigits(phone), voiceNoAnswerSuffix) {
+		if noAnswer {
 			rep.StatusCode, rep.StatusMsg, rep.Duration = "200003", "用户收到呼叫但未接听", "0"
+		} else if undeliv {
+			rep.StatusCode, rep.StatusMsg, rep.Duration = undelivVoiceCode, undelivVoiceMsg, "0"
 		}
 		s.schedule(delay, vendorAliyunVoice, rep)
 	}

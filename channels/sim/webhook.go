@@ -72,18 +72,21 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	if p.Title != "" {
 		content = p.Title + "\n" + p.Body
 	}
+	undeliv := b == deliver && s.undelivered(channels.Webhook, vendorID)
 	s.store.record(Message{
 		Channel: channels.Webhook, Address: address, Content: content, ReceivedAt: time.Now(),
-		VendorID: vendorID, MessageID: messageID, Behavior: b.String(),
+		VendorID: vendorID, MessageID: messageID, Behavior: behaviorName(b, undeliv),
 	})
 	if b != silent {
 		delay := s.cfg.ReceiptDelay
 		if b == slow {
 			delay = s.cfg.SlowDelay
 		}
-		s.schedule(delay, vendorWebhook, webhook.CallbackReceipt{
-			MessageID: messageID, Status: channels.Delivered,
-		})
+		rc := webhook.CallbackReceipt{MessageID: messageID, Status: channels.Delivered}
+		if undeliv {
+			rc.Status, rc.Reason = channels.Failed, undelivWebhookReason
+		}
+		s.schedule(delay, vendorWebhook, rc)
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": vendorID})
 }

@@ -145,16 +145,21 @@ func (s *Server) handleWeChatTemplateSend(w http.ResponseWriter, r *http.Request
 		return
 	}
 	msgID := time.Now().Unix()<<20 + int64(s.ids.n.Add(1)%(1<<20))
+	undeliv := b == deliver && s.undelivered(channels.WeChat, strconv.FormatInt(msgID, 10))
 	s.store.record(Message{
 		Channel: channels.WeChat, Address: req.ToUser, Content: renderWeChat(&req), ReceivedAt: time.Now(),
-		VendorID: strconv.FormatInt(msgID, 10), MessageID: req.ClientMsgID, Behavior: b.String(),
+		VendorID: strconv.FormatInt(msgID, 10), MessageID: req.ClientMsgID, Behavior: behaviorName(b, undeliv),
 	})
 	if b != silent {
 		delay := s.cfg.ReceiptDelay
 		if b == slow {
 			delay = s.cfg.SlowDelay
 		}
-		s.schedule(delay, vendorWeChat, wechatEvent{openid: req.ToUser, msgID: msgID, status: wechat.StatusSuccess})
+		status := wechat.StatusSuccess
+		if undeliv {
+			status = wechat.StatusUserBlock
+		}
+		s.schedule(delay, vendorWeChat, wechatEvent{openid: req.ToUser, msgID: msgID, status: status})
 	}
 	writeJSON(w, http.StatusOK, wechat.Answer{ErrCode: 0, ErrMsg: "ok", MsgID: msgID})
 }

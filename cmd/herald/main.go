@@ -134,7 +134,7 @@ func migrate(ctx context.Context, args []string) error {
 		return err
 	}
 	loc, _ := cfg.Location()
-	db, err := store.Open(ctx, store.Config{DSN: cfg.MySQLDSN, Prefix: cfg.DBPrefix, StatsShards: cfg.StatsShards, HistoryShards: cfg.HistoryShards,
+	db, err := store.Open(ctx, store.Config{Driver: cfg.DBDriver, DSN: cfg.DatabaseDSN(), Prefix: cfg.DBPrefix, StatsShards: cfg.StatsShards, HistoryShards: cfg.HistoryShards,
 		StatsDSNs: cfg.StatsDSNs, HistoryDSNs: cfg.HistoryDSNs, Logger: logger})
 	if err != nil {
 		return err
@@ -156,6 +156,7 @@ func runSim(ctx context.Context, args []string) error {
 	delay := fs.Duration("receipt-delay", 50*time.Millisecond, "delay of an ordinary DELIVERED receipt")
 	slow := fs.Duration("slow-delay", 10*time.Second, "delay of the receipt of a slow test address")
 	failure := fs.Float64("failure-rate", 0, "share of requests (0..1) answered with a transient vendor error")
+	undelivered := fs.Float64("undelivered-rate", 0, "share (0..1) of accepted messages to ordinary addresses whose final receipt says undelivered")
 	rate := fs.Int("rate-limit", 0, "messages per second each vendor accepts (0: no limit)")
 	latency := fs.Duration("latency", 0, "added to every vendor answer")
 	appID := fs.String("app-id", "sim-app", "app id the vendors accept (WeChat appid, RCS chatbot and OAuth2 client id)")
@@ -172,6 +173,9 @@ func runSim(ctx context.Context, args []string) error {
 	if *failure < 0 || *failure > 1 {
 		return fmt.Errorf("--failure-rate %v must be between 0 and 1", *failure)
 	}
+	if !(*undelivered >= 0 && *undelivered <= 1) { // NaN too
+		return fmt.Errorf("--undelivered-rate %v must be between 0 and 1", *undelivered)
+	}
 	if *tokenLife <= 0 {
 		return fmt.Errorf("--token-lifetime %s must be positive", *tokenLife)
 	}
@@ -180,7 +184,7 @@ func runSim(ctx context.Context, args []string) error {
 	}
 	logger := newLogger(*logLevel, "text")
 	s := sim.New(sim.Config{Callback: *callback, AccessKeyID: *key, AccessKeySecret: *secret, WebhookSecret: *secret, CallbackToken: *secret,
-		ReceiptDelay: *delay, SlowDelay: *slow, FailureRate: *failure, RateLimit: *rate, Latency: *latency, Logger: logger,
+		ReceiptDelay: *delay, SlowDelay: *slow, FailureRate: *failure, UndeliveredRate: *undelivered, RateLimit: *rate, Latency: *latency, Logger: logger,
 		AppID: *appID, TokenLifetime: *tokenLife, DisplayRate: *displayRate, ClickRate: *clickRate,
 		MQTTBroker: *mqttBroker, MQTTPrefix: *mqttPrefix, SMTPAddr: *smtpAddr})
 	defer s.Close()
