@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/herald-msg/herald/channels"
-	"github.com/herald-msg/herald/store"
 )
 
 // ErrBadBatchRef reports a batch reference that names no batch of messages.
@@ -46,10 +43,8 @@ func (w *Writer) ResolveBatch(ctx context.Context, ref string, addresses []strin
 			}
 		}
 	}
-	rows, err := w.db.Stats[k.shard].QueryContext(ctx, "SELECT id, address FROM "+store.DayTable(k.day)+
-		" WHERE id BETWEEN ? AND ? AND address IN ("+store.Placeholders(len(args)-2)+")", args...)
-	var me *mysql.MySQLError
-	if errors.As(err, &me) && me.Number == 1146 { // the day's table is gone
+	rows, err := w.db.Stats[k.shard].QueryContext(ctx, batchRefSQL(w.db.Dialect, k.day, len(args)-2), args...)
+	if w.db.Dialect.MissingTable(err) { // the day's table is gone
 		return map[string]string{}, nil
 	}
 	if err != nil {

@@ -253,7 +253,7 @@ func (w *Writer) insert(ctx context.Context, tx *sql.Tx, k tableKey, ds []Delive
 		if n, err := res.RowsAffected(); err != nil || n != int64(missing) {
 			return errRecordRace
 		}
-		if err := applyRollup(ctx, tx, deltas, w.loc); err != nil {
+		if err := applyRollup(ctx, tx, w.db.Dialect, deltas, w.loc); err != nil {
 			return err
 		}
 	}
@@ -359,7 +359,7 @@ func (w *Writer) applyBatch(ctx context.Context, tx *sql.Tx, k tableKey, us []Up
 	for i, u := range us {
 		ids[i] = u.ID
 	}
-	before, err := rowStates(ctx, tx, k.day, ids, w.loc, true)
+	before, err := rowStates(ctx, tx, w.db.Dialect, k.day, ids, w.loc, true)
 	if err != nil {
 		return 0, err
 	}
@@ -377,7 +377,7 @@ func (w *Writer) applyBatch(ctx context.Context, tx *sql.Tx, k tableKey, us []Up
 	if _, err := tx.ExecContext(ctx, applySQL(w.db.Dialect, k.day, len(us)), args...); err != nil {
 		return 0, err
 	}
-	after, err := rowStates(ctx, tx, k.day, ids, w.loc, false)
+	after, err := rowStates(ctx, tx, w.db.Dialect, k.day, ids, w.loc, false)
 	if err != nil {
 		return 0, err
 	}
@@ -388,7 +388,7 @@ func (w *Writer) applyBatch(ctx context.Context, tx *sql.Tx, k tableKey, us []Up
 			deltas.add(a, 1)
 		}
 	}
-	if err := applyRollup(ctx, tx, deltas, w.loc); err != nil {
+	if err := applyRollup(ctx, tx, w.db.Dialect, deltas, w.loc); err != nil {
 		return 0, err
 	}
 	return len(before), nil

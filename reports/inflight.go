@@ -3,10 +3,7 @@ package reports
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
-
-	"github.com/herald-msg/herald/store"
 )
 
 // MarkSending records that the messages ids are being handed to provider, with one
@@ -22,9 +19,7 @@ func (w *Writer) MarkSending(ctx context.Context, provider string, ids []string,
 		for _, id := range part {
 			args = append(args, id, provider, at.UTC())
 		}
-		q := "INSERT INTO inflight (id, provider, started_at) VALUES " + strings.TrimSuffix(strings.Repeat("(?,?,?),", len(part)), ",") +
-			" ON DUPLICATE KEY UPDATE provider = VALUES(provider), started_at = VALUES(started_at)"
-		if _, err := w.db.Stats[shard].ExecContext(ctx, q, args...); err != nil {
+		if _, err := w.db.Stats[shard].ExecContext(ctx, markSendingSQL(w.db.Dialect, len(part)), args...); err != nil {
 			return fmt.Errorf("error marking messages in flight: %w", err)
 		}
 	}
@@ -44,7 +39,7 @@ func (w *Writer) Interrupted(ctx context.Context, ids []string) (map[string]stri
 		for i, id := range part {
 			args[i] = id
 		}
-		rows, err := w.db.Stats[shard].QueryContext(ctx, "SELECT id, provider FROM inflight WHERE id IN ("+store.Placeholders(len(part))+")", args...)
+		rows, err := w.db.Stats[shard].QueryContext(ctx, interruptedSQL(w.db.Dialect, len(part)), args...)
 		if err != nil {
 			return nil, fmt.Errorf("error reading messages in flight: %w", err)
 		}
@@ -77,8 +72,7 @@ func (w *Writer) ClearSending(ctx context.Context, ids []string) error {
 		for i, id := range part {
 			args[i] = id
 		}
-		q := "DELETE FROM inflight WHERE id IN (" + store.Placeholders(len(part)) + ")"
-		if _, err := w.db.Stats[shard].ExecContext(ctx, q, args...); err != nil {
+		if _, err := w.db.Stats[shard].ExecContext(ctx, clearSendingSQL(w.db.Dialect, len(part)), args...); err != nil {
 			return fmt.Errorf("error clearing messages in flight: %w", err)
 		}
 	}
@@ -86,10 +80,11 @@ func (w *Writer) ClearSending(ctx context.Context, ids []string) error {
 }
 
 // DropStaleInflight removes marks older than before, left by messages whose answer was
-// recorded by a worker that stopped before clearing them.
+// recorded by a worker that stopped before clearing them: up to 10,000 per shard a call.
 func (w *Writer) DropStaleInflight(ctx context.Context, before time.Time) error {
+	q := dropStaleInflightSQL(w.db.Dialect)
 	for _, db := range w.db.Stats {
-		if _, err := db.ExecContext(ctx, "DELETE FROM inflight WHERE started_at < ? LIMIT 10000", before.UTC()); err != nil {
+		if _, err := db.ExecContext(ctx, q, before.UTC()); err != nil {
 			return fmt.Errorf("error dropping stale in-flight marks: %w", err)
 		}
 	}

@@ -26,12 +26,13 @@ func (h *SQLHistory) PurgeBefore(ctx context.Context, cutoff time.Time, batch in
 		batch = HistoryPurgeBatch
 	}
 	var total int64
+	q := purgeHistorySQL(h.db.Dialect)
 	for i, db := range h.db.History {
 		for {
 			if err := ctx.Err(); err != nil {
 				return total, err
 			}
-			res, err := db.ExecContext(ctx, "DELETE FROM history WHERE created_at < ? ORDER BY created_at LIMIT ?", cutoff.UTC(), batch)
+			res, err := db.ExecContext(ctx, q, cutoff.UTC(), batch)
 			if err != nil {
 				return total, fmt.Errorf("error purging history on shard %d: %w", i, err)
 			}

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/herald-msg/herald/store"
 )
 
@@ -162,10 +160,10 @@ func formatCost4(n int64) string {
 }
 
 // rollupUpsertSQL is the statement that applies a batch's deltas, grouped as level groups
-// them, to level's table: a multi-row INSERT … ON DUPLICATE KEY UPDATE, rows in key order so
-// that concurrent batches lock rollup rows in the same order. It returns "" when nothing
-// changes.
-func rollupUpsertSQL(level RollupLevel, d rollupDeltas) (string, []any) {
+// them, to level's table: a multi-row upsert that adds them (rollupAddSQL: INSERT … ON
+// DUPLICATE KEY UPDATE on MySQL, MERGE on Oracle), rows in key order so that concurrent
+// batches lock rollup rows in the same order on MySQL. It returns "" when nothing changes.
+func rollupUpsertSQL(dl store.Dialect, level RollupLevel, d rollupDeltas) (string, []any) {
 	keys := make([]rollupKey, 0, len(d))
 	for k, s := range d {
 		if !s.zero() {
@@ -176,23 +174,13 @@ func rollupUpsertSQL(level RollupLevel, d rollupDeltas) (string, []any) {
 		return "", nil
 	}
 	slices.SortFunc(keys, compareRollupKeys)
-	var sb strings.Builder
-	sb.WriteString("INSERT INTO " + level.Table +
-		" (app_id, period, task_id, template_id, channel, status, messages, sent, delivered, displayed, clicked, cost_units, cost) VALUES ")
-	args := make([]any, 0, len(keys)*13)
-	for i, k := range keys {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?)")
+	args := make([]any, 0, len(keys)*len(rollupCols))
+	for _, k := range keys {
 		s := d[k]
 		args = append(args, k.app, k.period, k.task, k.template, k.channel, k.status,
 			s.messages, s.sent, s.delivered, s.displayed, s.clicked, s.costUnits, formatCost4(s.cost))
 	}
-	sb.WriteString(" ON DUPLICATE KEY UPDATE messages = messages + VALUES(messages), sent = sent + VALUES(sent)," +
-		" delivered = delivered + VALUES(delivered), displayed = displayed + VALUES(displayed), clicked = clicked + VALUES(clicked)," +
-		" cost_units = cost_units + VALUES(cost_units), cost = cost + VALUES(cost)")
-	return sb.String(), args
+	return rollupAddSQL(dl, level.Table, len(keys)), args
 }
 
 // byLevel groups task-hourly deltas as level groups them.
@@ -225,9 +213,9 @@ func (s *rollupSums) plus(o rollupSums) {
 
 // applyRollup applies task-hourly deltas to every level, one statement per level, in the
 // transaction that changed the rows.
-func applyRollup(ctx context.Context, tx *sql.Tx, d rollupDeltas, loc *time.Location) error {
+func applyRollup(ctx context.Context, tx *sql.Tx, dl store.Dialect, d rollupDeltas, loc *time.Location) error {
 	for _, level := range rollupLevels {
-		if q, args := rollupUpsertSQL(level, d.byLevel(level, loc)); q != "" {
+		if q, args := rollupUpsertSQL(dl, level, d.byLevel(level, loc)); q != "" {
 			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return fmt.Errorf("error updating %s: %w", level.Table, err)
 			}
@@ -241,23 +229,22 @@ func applyRollup(ctx context.Context, tx *sql.Tx, d rollupDeltas, loc *time.Loca
 var errRecordRace = errors.New("rows were recorded concurrently")
 
 // inTx runs f in a READ COMMITTED transaction on a day table's shard, creating the table
-// first when it is missing (CREATE TABLE would end the transaction, so it runs outside) and
-// starting over when InnoDB picked the transaction as a deadlock victim or a concurrent
-// writer got in between.
+// (on Oracle: the day's partition) first when it is missing (CREATE TABLE would end the
+// transaction, so it runs outside) and starting over when the server picked the transaction
+// as a deadlock victim, a lock wait timed out or a concurrent writer got in between.
 func (w *Writer) inTx(ctx context.Context, k tableKey, f func(tx *sql.Tx) error) error {
-	db := w.db.Stats[k.shard]
+	db, dl := w.db.Stats[k.shard], w.db.Dialect
 	var err error
 	for attempt := 0; attempt < 8; attempt++ {
 		err = runTx(ctx, db, f)
-		var me *mysql.MySQLError
 		switch {
 		case err == nil:
 			return nil
-		case errors.As(err, &me) && me.Number == 1146:
-			if _, cerr := db.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+store.DayTable(k.day)+" LIKE delivery_template"); cerr != nil {
+		case dl.MissingTable(err):
+			if _, cerr := db.ExecContext(ctx, dl.CreateDay(k.day)); cerr != nil {
 				return cerr
 			}
-		case errors.Is(err, errRecordRace), errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205):
+		case errors.Is(err, errRecordRace), dl.Retryable(err):
 			select {
 			case <-ctx.Done():
 				return err
@@ -289,18 +276,12 @@ type queryer interface {
 
 // rowStates reads what the rows of ids contribute to the rollup, keyed by id; lock makes it
 // a locking read, so that the rows do not change before the transaction ends.
-func rowStates(ctx context.Context, q queryer, day string, ids []string, loc *time.Location, lock bool) (map[string]rowState, error) {
+func rowStates(ctx context.Context, q queryer, dl store.Dialect, day string, ids []string, loc *time.Location, lock bool) (map[string]rowState, error) {
 	args := make([]any, len(ids))
 	for i, id := range ids {
 		args[i] = id
 	}
-	query := "SELECT id, app_id, task_id, template_id, channel, status, created_at, sent_at IS NOT NULL, delivered_at IS NOT NULL," +
-		" displayed_at IS NOT NULL, clicked_at IS NOT NULL, cost_units, cost FROM " + store.DayTable(day) +
-		" WHERE id IN (" + store.Placeholders(len(ids)) + ")"
-	if lock {
-		query += " FOR UPDATE"
-	}
-	rows, err := q.QueryContext(ctx, query, args...)
+	rows, err := q.QueryContext(ctx, rowStatesSQL(dl, day, len(ids), lock), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -356,15 +337,16 @@ func (w *Writer) Reconcile(ctx context.Context, day string, fix bool) (Reconcile
 	}
 	end := start.AddDate(0, 0, 1)
 	prev := start.AddDate(0, 0, -1).Format(store.DayFormat)
+	dl := w.db.Dialect
 	tables := make([][]string, len(w.db.Stats))
 	for shard, db := range w.db.Stats {
+		have, err := storedDays(ctx, db, dl)
+		if err != nil {
+			return rep, fmt.Errorf("error listing day tables on statistics shard %d: %w", shard, err)
+		}
 		for _, d := range []string{prev, day} {
-			var n int
-			if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?", store.DayTable(d)).Scan(&n); err != nil {
-				return rep, err
-			}
 			switch {
-			case n > 0:
+			case have[d]:
 				tables[shard] = append(tables[shard], d)
 			case d == day:
 				return rep, fmt.Errorf("table %s is missing on statistics shard %d: the day cannot be recomputed from its rows", store.DayTable(d), shard)
@@ -377,7 +359,7 @@ func (w *Writer) Reconcile(ctx context.Context, day string, fix bool) (Reconcile
 		err := runTx(ctx, w.db.Stats[shard], func(tx *sql.Tx) error {
 			rows := rollupDeltas{}
 			for _, d := range tables[shard] {
-				if err := rollupFromRows(ctx, tx, d, start, end, w.loc, rows); err != nil {
+				if err := rollupFromRows(ctx, tx, dl, d, start, end, w.loc, rows); err != nil {
 					return err
 				}
 			}
@@ -386,7 +368,7 @@ func (w *Writer) Reconcile(ctx context.Context, day string, fix bool) (Reconcile
 			}
 			for _, level := range rollupLevels {
 				want := rows.byLevel(level, w.loc)
-				have, err := storedRollup(ctx, tx, level, start, end)
+				have, err := storedRollup(ctx, tx, dl, level, start, end)
 				if err != nil {
 					return err
 				}
@@ -410,7 +392,7 @@ func (w *Writer) Reconcile(ctx context.Context, day string, fix bool) (Reconcile
 				if !fix || differing == 0 {
 					continue
 				}
-				if _, err := tx.ExecContext(ctx, "DELETE FROM "+level.Table+" WHERE period >= ? AND period < ?", start.UTC(), end.UTC()); err != nil {
+				if _, err := tx.ExecContext(ctx, deleteRollupSQL(dl, level.Table), start.UTC(), end.UTC()); err != nil {
 					return err
 				}
 				keys := make([]rollupKey, 0, len(want))
@@ -423,7 +405,7 @@ func (w *Writer) Reconcile(ctx context.Context, day string, fix bool) (Reconcile
 					for _, k := range keys[i:min(i+1000, len(keys))] {
 						part[k] = want[k]
 					}
-					if q, args := rollupUpsertSQL(level, part); q != "" {
+					if q, args := rollupUpsertSQL(dl, level, part); q != "" {
 						if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 							return err
 						}
@@ -440,21 +422,23 @@ func (w *Writer) Reconcile(ctx context.Context, day string, fix bool) (Reconcile
 	return rep, nil
 }
 
-// rawBucket is the SQL of the quarter hour (UTC) of created_at, counted from 2000-01-01.
-// Every time zone's offset is a whole number of quarter hours, so the rows of a quarter hour
-// share their local hour and day; rawBucketTime converts it back. The expression does not
-// depend on the session's time zone.
-const rawBucket = "TIMESTAMPDIFF(MINUTE, '2000-01-01 00:00:00', created_at) DIV 15"
-
+// Delivery rows are summed by their quarter hour (UTC) of created_at, counted from
+// bucketEpoch (rowsBucket, the dialect's QuarterHours). Every time zone's offset is a whole
+// number of quarter hours, so the rows of a quarter hour share their local hour and day;
+// rawBucketTime converts it back. The expression does not depend on the session's time zone.
 var bucketEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func rawBucketTime(q int64) time.Time { return bucketEpoch.Add(time.Duration(q) * 15 * time.Minute) }
 
 // rollupFromRows adds the rollup of a day table's rows created in [from, to) to out.
-func rollupFromRows(ctx context.Context, tx *sql.Tx, day string, from, to time.Time, loc *time.Location, out rollupDeltas) error {
-	rows, err := tx.QueryContext(ctx, "SELECT "+rawBucket+" AS q, app_id, task_id, template_id, channel, status, COUNT(*), COUNT(sent_at),"+
-		" COUNT(delivered_at), COUNT(displayed_at), COUNT(clicked_at), COALESCE(SUM(cost_units), 0), COALESCE(SUM(cost), 0) FROM "+store.DayTable(day)+
-		" WHERE created_at >= ? AND created_at < ? GROUP BY q, app_id, task_id, template_id, channel, status LOCK IN SHARE MODE", from.UTC(), to.UTC())
+func rollupFromRows(ctx context.Context, tx *sql.Tx, dl store.Dialect, day string, from, to time.Time, loc *time.Location, out rollupDeltas) error {
+	lock, query := rollupFromRowsSQL(dl, day)
+	if lock != "" {
+		if _, err := tx.ExecContext(ctx, lock); err != nil {
+			return err
+		}
+	}
+	rows, err := tx.QueryContext(ctx, query, from.UTC(), to.UTC())
 	if err != nil {
 		return err
 	}
@@ -491,9 +475,8 @@ func rollupFromRows(ctx context.Context, tx *sql.Tx, day string, from, to time.T
 
 // storedRollup reads the rows of a rollup level whose period starts in [from, to), locking
 // them; empty groups are left out.
-func storedRollup(ctx context.Context, tx *sql.Tx, level RollupLevel, from, to time.Time) (rollupDeltas, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT app_id, period, task_id, template_id, channel, status, messages, sent, delivered, displayed, clicked, cost_units, cost FROM "+
-		level.Table+" WHERE period >= ? AND period < ? FOR UPDATE", from.UTC(), to.UTC())
+func storedRollup(ctx context.Context, tx *sql.Tx, dl store.Dialect, level RollupLevel, from, to time.Time) (rollupDeltas, error) {
+	rows, err := tx.QueryContext(ctx, storedRollupSQL(dl, level.Table), from.UTC(), to.UTC())
 	if err != nil {
 		return nil, err
 	}
@@ -516,6 +499,27 @@ func storedRollup(ctx context.Context, tx *sql.Tx, level RollupLevel, from, to t
 			continue
 		}
 		out[k] = &s
+	}
+	return out, rows.Err()
+}
+
+// storedDays are the days that have detail on a statistics shard (day tables on MySQL,
+// materialised partitions on Oracle).
+func storedDays(ctx context.Context, db *sql.DB, dl store.Dialect) (map[string]bool, error) {
+	rows, err := db.QueryContext(ctx, dl.ListDays())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var name, bound string
+		if err := rows.Scan(&name, &bound); err != nil {
+			return nil, err
+		}
+		if d, ok := dl.DayOf(name, bound); ok {
+			out[d] = true
+		}
 	}
 	return out, rows.Err()
 }

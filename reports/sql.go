@@ -1,7 +1,9 @@
 package reports
 
 import (
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/herald-msg/herald/store"
 )
@@ -15,7 +17,7 @@ var historyCols = []string{"app_id", "user_id", "rtime", "message_id", "task_id"
 
 // historyInsertSQL writes n history rows, skipping those already written.
 func historyInsertSQL(dl store.Dialect, n int) string {
-	return dl.Rebind(dl.InsertIgnore("history", historyCols, n, []string{"app_id", "user_id", "rtime", "message_id"}))
+	return dl.Rebind(dl.InsertIgnore("history", historyCols, n, historyKey))
 }
 
 // historyListSQL reads a page of a user's history; where ends with its own conditions and
@@ -110,4 +112,138 @@ func taskCountsSQL(dl store.Dialect, day string) string {
 	return dl.Rebind("SELECT COUNT(*), COUNT(sent_at), COUNT(delivered_at), COUNT(displayed_at), COUNT(clicked_at), " +
 		dl.CountIf("status = 'FAILED'") + ", " + dl.CountIf("status = 'SUPPRESSED'") + ", " + dl.CountIf("status = 'REDUNDANT'") +
 		", COUNT(fallback_at), COALESCE(SUM(cost), 0) FROM " + dl.DayTable(day) + " WHERE id > ? AND id < ?")
+}
+
+// rollupCols are the columns of a rollup upsert; period and cost carry their Oracle types,
+// which the MERGE casts its binds to (cost is bound as decimal text, exact).
+var rollupCols = []string{"app_id", "period DATE", "task_id", "template_id", "channel", "status",
+	"messages", "sent", "delivered", "displayed", "clicked", "cost_units", "cost NUMBER(20,4)"}
+
+// rollupKeyCols are the primary key of a rollup table, rollupSumCols the metrics an upsert adds.
+var (
+	rollupKeyCols = []string{"app_id", "period", "task_id", "template_id", "channel", "status"}
+	rollupSumCols = []string{"messages", "sent", "delivered", "displayed", "clicked", "cost_units", "cost"}
+)
+
+// rollupAddSQL adds n rows of metrics to table, inserting the groups that have no row yet.
+func rollupAddSQL(dl store.Dialect, table string, n int) string {
+	return dl.Rebind(dl.UpsertAdd(table, rollupCols, n, rollupKeyCols, rollupSumCols))
+}
+
+// isSet is 1 when the column col is not NULL, else 0.
+func isSet(dl store.Dialect, col string) string { return dl.If(col+" IS NOT NULL", "1", "0") }
+
+// rowStatesSQL reads what n rows of the detail of day contribute to the rollup; lock makes it
+// a locking read.
+func rowStatesSQL(dl store.Dialect, day string, n int, lock bool) string {
+	q := "SELECT id, app_id, task_id, template_id, channel, status, created_at, " + isSet(dl, "sent_at") + ", " + isSet(dl, "delivered_at") +
+		", " + isSet(dl, "displayed_at") + ", " + isSet(dl, "clicked_at") + ", cost_units, cost FROM " + dl.DayTable(day) + " WHERE " + inIDs(n)
+	if lock {
+		q += " FOR UPDATE"
+	}
+	return dl.Rebind(q)
+}
+
+// rowsBucket is the quarter hour (UTC) of created_at, counted from 2000-01-01 (bucketEpoch).
+func rowsBucket(dl store.Dialect) string { return dl.QuarterHours("created_at") }
+
+// rollupFromRowsSQL sums the rows of the detail of day created in [?, ?) by quarter hour and
+// rollup group, reading them in share mode; lock is a statement to run first in the
+// transaction ("" for none).
+func rollupFromRowsSQL(dl store.Dialect, day string) (lock, query string) {
+	lock, suffix := dl.ShareLockDay(day)
+	q := rowsBucket(dl)
+	return lock, dl.Rebind("SELECT " + q + " AS q, app_id, task_id, template_id, channel, status, COUNT(*), COUNT(sent_at)," +
+		" COUNT(delivered_at), COUNT(displayed_at), COUNT(clicked_at), COALESCE(SUM(cost_units), 0), COALESCE(SUM(cost), 0) FROM " + dl.DayTable(day) +
+		" WHERE created_at >= ? AND created_at < ? GROUP BY " + q + ", app_id, task_id, template_id, channel, status" + suffix)
+}
+
+// storedRollupSQL reads and locks the rows of a rollup table whose period is in [?, ?).
+func storedRollupSQL(dl store.Dialect, table string) string {
+	return dl.Rebind("SELECT app_id, period, task_id, template_id, channel, status, messages, sent, delivered, displayed, clicked, cost_units, cost FROM " +
+		table + " WHERE period >= ? AND period < ? FOR UPDATE")
+}
+
+// deleteRollupSQL deletes the rows of a rollup table whose period is in [?, ?).
+func deleteRollupSQL(dl store.Dialect, table string) string {
+	return dl.Rebind("DELETE FROM " + table + " WHERE period >= ? AND period < ?")
+}
+
+// failedLike are the statuses a statistics row counts apart, in the order of its columns.
+var failedLike = []string{"FAILED", "SUPPRESSED", "REDUNDANT"}
+
+// rollupStatsSQL is the statement that answers q from the rows of a rollup level whose
+// period starts in [from, to).
+func rollupStatsSQL(dl store.Dialect, level RollupLevel, q StatsQuery, from, to time.Time) (string, []any) {
+	cols, _ := groupBy(q, "period")
+	sel := append(slices.Clone(cols), "SUM(messages)", "SUM(sent)", "SUM(delivered)", "SUM(displayed)", "SUM(clicked)")
+	for _, st := range failedLike {
+		sel = append(sel, "SUM("+dl.If("status = '"+st+"'", "messages", "0")+")")
+	}
+	sel = append(sel, "SUM(cost)")
+	where, fargs := filters(q)
+	query := "SELECT " + strings.Join(sel, ", ") + " FROM " + level.Table + " WHERE app_id = ? AND period >= ? AND period < ?" + where
+	if len(cols) > 0 {
+		query += " GROUP BY " + strings.Join(cols, ", ")
+	}
+	return dl.Rebind(query), append([]any{q.AppID, from.UTC(), to.UTC()}, fargs...)
+}
+
+// rowsStatsSQL is the statement that answers q from the detail of day's rows created in
+// [from, to).
+func rowsStatsSQL(dl store.Dialect, q StatsQuery, day string, from, to time.Time) (string, []any) {
+	cols, _ := groupBy(q, rowsBucket(dl))
+	sel := append(slices.Clone(cols), "COUNT(*)", "COUNT(sent_at)", "COUNT(delivered_at)", "COUNT(displayed_at)", "COUNT(clicked_at)")
+	for _, st := range failedLike {
+		sel = append(sel, dl.CountIf("status = '"+st+"'"))
+	}
+	sel = append(sel, "COALESCE(SUM(cost), 0)")
+	where, fargs := filters(q)
+	query := "SELECT " + strings.Join(sel, ", ") + " FROM " + dl.DayTable(day) + " WHERE app_id = ? AND created_at >= ? AND created_at < ?" + where
+	if len(cols) > 0 {
+		query += " GROUP BY " + strings.Join(cols, ", ")
+	}
+	return dl.Rebind(query), append([]any{q.AppID, from.UTC(), to.UTC()}, fargs...)
+}
+
+// inflightCols are the columns of an in-flight mark.
+var inflightCols = []string{"id", "provider", "started_at TIMESTAMP(3)"}
+
+// markSendingSQL marks n messages in flight (id, provider, started_at each), replacing the
+// provider and time of those already marked.
+func markSendingSQL(dl store.Dialect, n int) string {
+	return dl.Rebind(dl.Upsert("inflight", inflightCols, n, []string{"id"}, []string{"provider", "started_at"}))
+}
+
+// interruptedSQL reads the in-flight marks of n ids.
+func interruptedSQL(dl store.Dialect, n int) string {
+	return dl.Rebind("SELECT id, provider FROM inflight WHERE " + inIDs(n))
+}
+
+// clearSendingSQL removes the in-flight marks of n ids.
+func clearSendingSQL(dl store.Dialect, n int) string {
+	return dl.Rebind("DELETE FROM inflight WHERE " + inIDs(n))
+}
+
+// staleInflightBatch is the most in-flight marks one DropStaleInflight statement removes.
+const staleInflightBatch = "10000"
+
+// dropStaleInflightSQL removes up to staleInflightBatch marks started before the argument.
+func dropStaleInflightSQL(dl store.Dialect) string {
+	return dl.Rebind(dl.DeleteFirst("inflight", "started_at < ?", "", staleInflightBatch, []string{"id"}))
+}
+
+// historyKey is the primary key of history.
+var historyKey = []string{"app_id", "user_id", "rtime", "message_id"}
+
+// purgeHistorySQL deletes the oldest history rows created before the first argument, at most
+// the second argument of them.
+func purgeHistorySQL(dl store.Dialect) string {
+	return dl.Rebind(dl.DeleteFirst("history", "created_at < ?", "created_at", "?", historyKey))
+}
+
+// batchRefSQL reads the rows of the detail of day whose id lies between the first two
+// arguments and whose address is one of the n others.
+func batchRefSQL(dl store.Dialect, day string, n int) string {
+	return dl.Rebind("SELECT id, address FROM " + dl.DayTable(day) + " WHERE id BETWEEN ? AND ? AND address IN (" + store.Placeholders(n) + ")")
 }

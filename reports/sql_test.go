@@ -3,6 +3,7 @@ package reports
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/herald-msg/herald/store"
 	"github.com/herald-msg/herald/store/storetest"
@@ -13,6 +14,10 @@ import (
 // them). The MySQL text runs in every other test; the Oracle text is checked here only.
 func TestStatementsGolden(t *testing.T) {
 	t.Parallel()
+	statsFrom := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+	statsTo := statsFrom.Add(24 * time.Hour)
+	statsQ := StatsQuery{AppID: 1, Dimensions: []Dimension{DimHour, DimChannel, DimStatus}, Channel: "SMS"}
+	first := func(q string, _ []any) string { return q }
 	for _, dl := range []store.Dialect{store.MySQL{}, store.Oracle{}} {
 		after, _ := dl.RowsAfter([]string{"created_at", "id"}, []any{1, "x"})
 		hafter, _ := dl.RowsAfter([]string{"rtime", "message_id"}, []any{1, "x"})
@@ -27,12 +32,29 @@ func TestStatementsGolden(t *testing.T) {
 			"get_delivery":   getDeliverySQL(dl, "20261127"),
 			"detail":         detailSQL(dl, "20261127", "app_id = ? AND created_at >= ? AND created_at < ? AND "+after),
 			"task_counts":    taskCountsSQL(dl, "20261127"),
+			"rollup_add":     rollupAddSQL(dl, Hourly.Table, 2),
+			"row_states":     rowStatesSQL(dl, "20261127", 2, true),
+			"rollup_from_rows": func() string {
+				lock, q := rollupFromRowsSQL(dl, "20261127")
+				return strings.TrimSpace(lock + "\n" + q)
+			}(),
+			"stored_rollup":       storedRollupSQL(dl, Daily.Table),
+			"delete_rollup":       deleteRollupSQL(dl, Daily.Table),
+			"rollup_stats":        first(rollupStatsSQL(dl, Hourly, statsQ, statsFrom, statsTo)),
+			"rows_stats":          first(rowsStatsSQL(dl, statsQ, "20261127", statsFrom, statsTo)),
+			"mark_sending":        markSendingSQL(dl, 2),
+			"interrupted":         interruptedSQL(dl, 2),
+			"clear_sending":       clearSendingSQL(dl, 2),
+			"drop_stale_inflight": dropStaleInflightSQL(dl),
+			"purge_history":       purgeHistorySQL(dl),
+			"batch_ref":           batchRefSQL(dl, "20261127", 2),
 		}
 		for name, got := range cases {
 			t.Run(dl.Name()+"/"+name, func(t *testing.T) {
 				storetest.Golden(t, "../store/testdata/"+dl.Name()+"/reports_"+name+".sql", got)
 				if dl.Name() == "oracle" {
-					for _, mysqlOnly := range []string{"?", "`", " LIMIT ", "IGNORE", "IF(", "FIELD(", " JOIN ", "delivery_2026"} {
+					for _, mysqlOnly := range []string{"?", "`", " LIMIT ", "IGNORE", "IF(", "FIELD(", " JOIN ", "delivery_2026",
+						"DUPLICATE", "VALUES(", "TIMESTAMPDIFF", " DIV ", "LOCK IN", "SUM(status"} {
 						if strings.Contains(got, mysqlOnly) {
 							t.Errorf("the Oracle statement holds %q:\n%s", mysqlOnly, got)
 						}

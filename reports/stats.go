@@ -390,38 +390,10 @@ func filters(q StatsQuery) (string, []any) {
 	return where, args
 }
 
-// rollupStatsSQL is the statement that answers q from the rows of a rollup level whose
-// period starts in [from, to).
-func rollupStatsSQL(level RollupLevel, q StatsQuery, from, to time.Time) (string, []any) {
-	cols, _ := groupBy(q, "period")
-	sel := append(slices.Clone(cols), "SUM(messages)", "SUM(sent)", "SUM(delivered)", "SUM(displayed)", "SUM(clicked)",
-		"SUM(IF(status = 'FAILED', messages, 0))", "SUM(IF(status = 'SUPPRESSED', messages, 0))", "SUM(IF(status = 'REDUNDANT', messages, 0))", "SUM(cost)")
-	where, fargs := filters(q)
-	query := "SELECT " + strings.Join(sel, ", ") + " FROM " + level.Table + " WHERE app_id = ? AND period >= ? AND period < ?" + where
-	if len(cols) > 0 {
-		query += " GROUP BY " + strings.Join(cols, ", ")
-	}
-	return query, append([]any{q.AppID, from.UTC(), to.UTC()}, fargs...)
-}
-
-// rowsStatsSQL is the statement that answers q from one day table's rows created in
-// [from, to).
-func rowsStatsSQL(q StatsQuery, day string, from, to time.Time) (string, []any) {
-	cols, _ := groupBy(q, rawBucket)
-	sel := append(slices.Clone(cols), "COUNT(*)", "COUNT(sent_at)", "COUNT(delivered_at)", "COUNT(displayed_at)", "COUNT(clicked_at)",
-		"SUM(status = 'FAILED')", "SUM(status = 'SUPPRESSED')", "SUM(status = 'REDUNDANT')", "COALESCE(SUM(cost), 0)")
-	where, fargs := filters(q)
-	query := "SELECT " + strings.Join(sel, ", ") + " FROM " + store.DayTable(day) + " WHERE app_id = ? AND created_at >= ? AND created_at < ?" + where
-	if len(cols) > 0 {
-		query += " GROUP BY " + strings.Join(cols, ", ")
-	}
-	return query, append([]any{q.AppID, from.UTC(), to.UTC()}, fargs...)
-}
-
 // fromRollups answers q for the periods that start in [from, to) from a rollup level of
 // every shard in parallel.
 func (s *Stats) fromRollups(ctx context.Context, q StatsQuery, level RollupLevel, from, to time.Time, add func([]StatsRow)) error {
-	query, args := rollupStatsSQL(level, q, from, to)
+	query, args := rollupStatsSQL(s.db.Dialect, level, q, from, to)
 	g, gctx := errgroup.WithContext(ctx)
 	for _, shard := range s.shardsOf(q) {
 		g.Go(func() error {
@@ -455,7 +427,7 @@ func (s *Stats) fromRows(ctx context.Context, q StatsQuery, from, to time.Time, 
 	for _, shard := range s.shardsOf(q) {
 		for _, day := range days {
 			g.Go(func() error {
-				query, args := rowsStatsSQL(q, day, from, to)
+				query, args := rowsStatsSQL(s.db.Dialect, q, day, from, to)
 				rows, err := s.scan(gctx, shard, q, query, args, func(v string) (time.Time, error) {
 					n, err := strconv.ParseInt(v, 10, 64)
 					return rawBucketTime(n), err

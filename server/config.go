@@ -16,18 +16,24 @@ import (
 
 	"github.com/herald-msg/herald/channels/netguard"
 	"github.com/herald-msg/herald/channels/providers"
+	"github.com/herald-msg/herald/store"
 )
 
 // Config is every setting of a Herald process. Values come from the defaults below, then an
 // optional YAML file, then HERALD_* environment variables, which win.
 type Config struct {
-	HTTPAddr      string `yaml:"http_addr" env:"HERALD_HTTP_ADDR"`
-	PublicURL     string `yaml:"public_url" env:"HERALD_PUBLIC_URL"`
+	HTTPAddr  string `yaml:"http_addr" env:"HERALD_HTTP_ADDR"`
+	PublicURL string `yaml:"public_url" env:"HERALD_PUBLIC_URL"`
+	// DBDriver is the database server: "mysql" (MariaDB or MySQL, the default) or "oracle",
+	// which needs a binary built with -tags oracle and takes its DSN from OracleDSN.
+	DBDriver      string `yaml:"db_driver" env:"HERALD_DB_DRIVER"`
 	MySQLDSN      string `yaml:"mysql_dsn" env:"HERALD_MYSQL_DSN"`
+	OracleDSN     string `yaml:"oracle_dsn" env:"HERALD_ORACLE_DSN"`
 	DBPrefix      string `yaml:"db_prefix" env:"HERALD_DB_PREFIX"`
 	StatsShards   int    `yaml:"stats_shards" env:"HERALD_STATS_SHARDS"`
 	HistoryShards int    `yaml:"history_shards" env:"HERALD_HISTORY_SHARDS"`
-	// StatsDSNs and HistoryDSNs give a shard its own server; a missing entry uses MySQLDSN.
+	// StatsDSNs and HistoryDSNs give a shard its own server, in the driver's DSN form; a
+	// missing entry uses DatabaseDSN.
 	StatsDSNs   []string `yaml:"stats_dsns"`
 	HistoryDSNs []string `yaml:"history_dsns"`
 	RedisURL    string   `yaml:"redis_url" env:"HERALD_REDIS_URL"`
@@ -95,6 +101,7 @@ func DefaultConfig() Config {
 	return Config{
 		HTTPAddr:             ":8080",
 		PublicURL:            "http://127.0.0.1:8080",
+		DBDriver:             "mysql",
 		MySQLDSN:             "root@tcp(127.0.0.1:3306)/",
 		DBPrefix:             "herald",
 		StatsShards:          2,
@@ -262,8 +269,22 @@ func (c *Config) Validate() error {
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("HERALD_PUBLIC_URL", "%q must be an http(s) URL", c.PublicURL)
 	}
-	if c.MySQLDSN == "" {
-		bad("HERALD_MYSQL_DSN", "must not be empty")
+	c.DBDriver = strings.ToLower(strings.TrimSpace(c.DBDriver))
+	switch c.DBDriver {
+	case "", "mysql":
+		c.DBDriver = "mysql"
+		if c.MySQLDSN == "" {
+			bad("HERALD_MYSQL_DSN", "must not be empty")
+		}
+	case "oracle":
+		if !store.OracleSupported() {
+			bad("HERALD_DB_DRIVER", "oracle: %v", store.ErrNoOracle)
+		}
+		if c.OracleDSN == "" {
+			bad("HERALD_ORACLE_DSN", `must not be empty when HERALD_DB_DRIVER is oracle (godror form: user="herald" password="…" connectString="db:1521/HERALD")`)
+		}
+	default:
+		bad("HERALD_DB_DRIVER", "%q must be mysql or oracle", c.DBDriver)
 	}
 	if !validIdent(c.DBPrefix) {
 		bad("HERALD_DB_PREFIX", "%q must be letters, digits and _ (at most 40)", c.DBPrefix)
@@ -397,4 +418,12 @@ func validIdent(s string) bool {
 		}
 	}
 	return true
+}
+
+// DatabaseDSN is the DSN of the configured driver: OracleDSN for oracle, else MySQLDSN.
+func (c Config) DatabaseDSN() string {
+	if c.DBDriver == "oracle" {
+		return c.OracleDSN
+	}
+	return c.MySQLDSN
 }

@@ -50,6 +50,12 @@ type Dialect interface {
 	// matched by on and kept by filter get the assignments of set, each of which sees the
 	// values the row had before the statement.
 	UpdateFrom(table, source, on, filter string, set []string) string
+	// UpsertAdd inserts rows rows of cols into table; a row whose key exists has the new
+	// values of the add columns added to its own instead.
+	UpsertAdd(table string, cols []string, rows int, key, add []string) string
+	// DeleteFirst deletes, of the rows of table that where keeps, the first n ("?" or a
+	// number) in order (no order: any n); key is the table's primary key.
+	DeleteFirst(table, where, order, n string, key []string) string
 
 	// AutoID is the definition of a generated BIGINT primary key column (AUTO_INCREMENT,
 	// or an identity column).
@@ -69,6 +75,9 @@ type Dialect interface {
 	DayText(expr string, offset int) string
 	// HourOf is the hour (0-23) of the time expr shifted by offset seconds.
 	HourOf(expr string, offset int) string
+	// QuarterHours is the number of whole quarter hours from 2000-01-01 00:00:00 to the time
+	// expr (taken as UTC), an integer whatever the session's time zone.
+	QuarterHours(expr string) string
 
 	// DayTable names the delivery detail of day (YYYYMMDD) in FROM and UPDATE.
 	DayTable(day string) string
@@ -84,6 +93,10 @@ type Dialect interface {
 	DayOf(name, bound string) (string, bool)
 	// DropDay removes the detail of day.
 	DropDay(day string) string
+	// ShareLockDay makes a query of the detail of day lock the rows it reads in share mode
+	// until the transaction ends, so that writers wait: lock is a statement to run first in
+	// the transaction ("" for none) and suffix ends the query ("" for none).
+	ShareLockDay(day string) (lock, suffix string)
 
 	// LockSQL takes a named lock for this session within a timeout; UnlockSQL releases it.
 	// On MySQL LockSQL is a query of (name, timeout seconds) answering 1; on Oracle a PL/SQL
@@ -174,6 +187,23 @@ func (MySQL) UpdateFrom(table, source, on, filter string, set []string) string {
 	return "UPDATE " + table + " t JOIN (" + source + ") s ON " + on + " SET " + strings.Join(set, ", ")
 }
 
+func (MySQL) UpsertAdd(table string, cols []string, rows int, _, add []string) string {
+	sets := make([]string, len(add))
+	for i, c := range add {
+		sets[i] = colName(c) + " = " + colName(c) + " + VALUES(" + colName(c) + ")"
+	}
+	return "INSERT INTO " + table + " (" + joinCols("", cols) + ") VALUES " + valuesRows(len(cols), rows) +
+		" ON DUPLICATE KEY UPDATE " + strings.Join(sets, ", ")
+}
+
+func (MySQL) DeleteFirst(table, where, order, n string, _ []string) string {
+	q := "DELETE FROM " + table + " WHERE " + where
+	if order != "" {
+		q += " ORDER BY " + order
+	}
+	return q + " LIMIT " + n
+}
+
 func (MySQL) AutoID() string { return "BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY" }
 
 func (MySQL) InsertID(ctx context.Context, db Execer, insert string, args ...any) (int64, error) {
@@ -200,6 +230,11 @@ func (MySQL) DayText(expr string, offset int) string {
 
 func (MySQL) HourOf(expr string, offset int) string {
 	return fmt.Sprintf("HOUR(%s + INTERVAL %d SECOND)", expr, offset)
+}
+
+// QuarterHours truncates like the division of whole minutes it is.
+func (MySQL) QuarterHours(expr string) string {
+	return "TIMESTAMPDIFF(MINUTE, '2000-01-01 00:00:00', " + expr + ") DIV 15"
 }
 
 func (MySQL) DayTable(day string) string { return DayTable(day) }
@@ -232,6 +267,8 @@ func (MySQL) DayOf(name, _ string) (string, bool) {
 }
 
 func (m MySQL) DropDay(day string) string { return "DROP TABLE IF EXISTS " + m.Quote(DayTable(day)) }
+
+func (MySQL) ShareLockDay(string) (string, string) { return "", " LOCK IN SHARE MODE" }
 
 func (MySQL) LockSQL() string { return "SELECT GET_LOCK(?, ?)" }
 
@@ -375,6 +412,27 @@ func (o Oracle) UpdateFrom(table, source, on, filter string, set []string) strin
 	return q
 }
 
+func (o Oracle) UpsertAdd(table string, cols []string, rows int, key, add []string) string {
+	sets := make([]string, len(add))
+	for i, c := range add {
+		sets[i] = "t." + colName(c) + " = t." + colName(c) + " + s." + colName(c)
+	}
+	return "MERGE INTO " + table + " t USING (" + sourceRows(cols, rows, "") + ") s ON (" + keyOn(key) +
+		") WHEN MATCHED THEN UPDATE SET " + strings.Join(sets, ", ") +
+		" WHEN NOT MATCHED THEN INSERT (" + joinCols("", cols) + ") VALUES (" + joinCols("s.", cols) + ")"
+}
+
+// DeleteFirst bounds the DELETE with ROWNUM; with an order, ROWNUM counts the rows of an
+// ordered inline view of the keys, since ROWNUM is given before ORDER BY sorts.
+func (Oracle) DeleteFirst(table, where, order, n string, key []string) string {
+	if order == "" {
+		return "DELETE FROM " + table + " WHERE " + where + " AND ROWNUM <= " + n
+	}
+	k := strings.Join(key, ", ")
+	return "DELETE FROM " + table + " WHERE (" + k + ") IN (SELECT " + k + " FROM (SELECT " + k + " FROM " + table +
+		" WHERE " + where + " ORDER BY " + order + ") WHERE ROWNUM <= " + n + ")"
+}
+
 func (Oracle) AutoID() string { return "NUMBER(19) GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY" }
 
 // ReturningID is insert with the clause that hands the generated id to a last, out bind.
@@ -411,6 +469,12 @@ func (Oracle) DayText(expr string, offset int) string {
 
 func (Oracle) HourOf(expr string, offset int) string {
 	return fmt.Sprintf("EXTRACT(HOUR FROM %s + NUMTODSINTERVAL(%d, 'SECOND'))", expr, offset)
+}
+
+// QuarterHours counts whole days between DATEs (exact) and the quarter hours of the day from
+// the fields of expr, so no fraction of a day is ever rounded.
+func (Oracle) QuarterHours(expr string) string {
+	return "((TRUNC(CAST(" + expr + " AS DATE)) - DATE '2000-01-01') * 96 + EXTRACT(HOUR FROM " + expr + ") * 4 + TRUNC(EXTRACT(MINUTE FROM " + expr + ") / 15))"
 }
 
 // oracleDate is the DATE literal of a YYYYMMDD day; an invalid day yields a literal Oracle
@@ -468,6 +532,13 @@ func (Oracle) DayOf(_, bound string) (string, bool) {
 
 func (Oracle) DropDay(day string) string {
 	return "ALTER TABLE delivery DROP PARTITION FOR (" + oracleDate(day) + ") UPDATE INDEXES"
+}
+
+// ShareLockDay locks the day's partition in share mode (Oracle has no shared row locks in a
+// SELECT, and FOR UPDATE does not go with GROUP BY): writers of that day wait for the
+// transaction, readers do not.
+func (Oracle) ShareLockDay(day string) (string, string) {
+	return "LOCK TABLE delivery PARTITION FOR (" + oracleDate(day) + ") IN SHARE MODE", ""
 }
 
 // LockSQL uses DBMS_LOCK (EXECUTE on it must be granted to Herald's user); the lock is held

@@ -43,6 +43,12 @@ func TestOracleGolden(t *testing.T) {
 		"unlock":       o.UnlockSQL(),
 		"returning_id": o.ReturningID("INSERT INTO apps (name, created_at) VALUES (?, ?)"),
 		"auto_id":      "CREATE TABLE apps (id " + o.AutoID() + ")",
+		"upsert_add": o.Rebind(o.UpsertAdd("rollup_daily", []string{"app_id", "period DATE", "status", "messages", "cost NUMBER(20,4)"}, 2,
+			[]string{"app_id", "period", "status"}, []string{"messages", "cost"})),
+		"delete_first":     o.Rebind(o.DeleteFirst("history", "created_at < ?", "created_at", "?", []string{"app_id", "user_id"})),
+		"delete_first_any": o.Rebind(o.DeleteFirst("inflight", "started_at < ?", "", "10000", []string{"id"})),
+		"quarter_hours":    "SELECT " + o.QuarterHours("created_at") + " FROM delivery",
+		"share_lock_day":   func() string { l, suffix := o.ShareLockDay("20261127"); return l + suffix }(),
 	}
 	for name, got := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -22,6 +22,8 @@ func init() {
 		}
 		params.SetSessionParamOnInit("CURRENT_SCHEMA", Oracle{}.Quote(schema))
 		params.SetSessionParamOnInit("TIME_ZONE", "UTC")
+		// Costs are bound as decimal text ("12.3400"), read with "." whatever the territory.
+		params.SetSessionParamOnInit("NLS_NUMERIC_CHARACTERS", ".,")
 		db := sql.OpenDB(godror.NewConnector(params))
 		db.SetMaxOpenConns(64)
 		db.SetMaxIdleConns(32)

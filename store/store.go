@@ -72,8 +72,8 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	db := &DB{cfg: cfg, names: map[*sql.DB]string{}, Dialect: dialect}
 	openDatabase := openDatabase
 	if dialect.Name() == "oracle" {
-		if openOracle == nil {
-			return nil, errors.New("this Herald binary was built without Oracle support: build it with -tags oracle")
+		if !OracleSupported() {
+			return nil, ErrNoOracle
 		}
 		openDatabase = openOracle
 	}
@@ -111,6 +111,12 @@ func dsnAt(list []string, i int, def string) string {
 
 // openOracle connects to an Oracle schema; the oracle build tag sets it.
 var openOracle func(ctx context.Context, dsn, schema string) (*sql.DB, error)
+
+// ErrNoOracle is the error of an oracle configuration in a binary built without the driver.
+var ErrNoOracle = errors.New("this Herald binary was built without Oracle support: build it with -tags oracle")
+
+// OracleSupported reports whether this binary has the Oracle driver (built with -tags oracle).
+func OracleSupported() bool { return openOracle != nil }
 
 // openDatabase creates database name on the server of dsn when missing and connects to it.
 func openDatabase(ctx context.Context, dsn, name string) (*sql.DB, error) {

@@ -77,7 +77,7 @@ func runImport(ctx context.Context, args []string) error {
 	}
 
 	// The core database is the only one an import writes.
-	db, err := store.Open(ctx, store.Config{DSN: cfg.MySQLDSN, Prefix: cfg.DBPrefix, Logger: logger})
+	db, err := store.Open(ctx, store.Config{Driver: cfg.DBDriver, DSN: cfg.DatabaseDSN(), Prefix: cfg.DBPrefix, Logger: logger})
 	if err != nil {
 		return err
 	}

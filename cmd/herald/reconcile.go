@@ -48,7 +48,7 @@ func runReconcile(ctx context.Context, args []string) error {
 	if *days < 1 || *days > 3660 {
 		return fmt.Errorf("--days %d must be between 1 and 3660", *days)
 	}
-	db, err := store.Open(ctx, store.Config{DSN: cfg.MySQLDSN, Prefix: cfg.DBPrefix, StatsShards: cfg.StatsShards, HistoryShards: cfg.HistoryShards,
+	db, err := store.Open(ctx, store.Config{Driver: cfg.DBDriver, DSN: cfg.DatabaseDSN(), Prefix: cfg.DBPrefix, StatsShards: cfg.StatsShards, HistoryShards: cfg.HistoryShards,
 		StatsDSNs: cfg.StatsDSNs, HistoryDSNs: cfg.HistoryDSNs, Logger: logger})
 	if err != nil {
 		return err

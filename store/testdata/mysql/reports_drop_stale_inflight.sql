@@ -1,0 +1,1 @@
+DELETE FROM inflight WHERE started_at < ? LIMIT 10000

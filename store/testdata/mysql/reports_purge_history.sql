@@ -1,0 +1,1 @@
+DELETE FROM history WHERE created_at < ? ORDER BY created_at LIMIT ?

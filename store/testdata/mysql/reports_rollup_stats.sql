@@ -1,0 +1,1 @@
+SELECT period, channel, status, SUM(messages), SUM(sent), SUM(delivered), SUM(displayed), SUM(clicked), SUM(IF(status = 'FAILED', messages, 0)), SUM(IF(status = 'SUPPRESSED', messages, 0)), SUM(IF(status = 'REDUNDANT', messages, 0)), SUM(cost) FROM rollup_hourly WHERE app_id = ? AND period >= ? AND period < ? AND channel = ? GROUP BY period, channel, status

@@ -1,0 +1,1 @@
+DELETE FROM inflight WHERE id IN (:1,:2)

@@ -1,0 +1,1 @@
+SELECT id, provider FROM inflight WHERE id IN (:1,:2)

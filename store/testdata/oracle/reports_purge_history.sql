@@ -1,0 +1,1 @@
+DELETE FROM history WHERE (app_id, user_id, rtime, message_id) IN (SELECT app_id, user_id, rtime, message_id FROM (SELECT app_id, user_id, rtime, message_id FROM history WHERE created_at < :1 ORDER BY created_at) WHERE ROWNUM <= :2)
