@@ -77,6 +77,8 @@ type Worker struct {
 	rates    map[string]float64
 	// health records every vendor call in Redis for the channels query; nil without Redis.
 	health *HealthRecorder
+	// receipts commits the receipt handlers' status updates together (receiptbatch.go).
+	receipts *receiptBatcher
 
 	mu       sync.Mutex
 	delays   map[string]broker.Queue
@@ -123,6 +125,9 @@ func NewWorker(d WorkerDeps) *Worker {
 		breakers: d.Breakers, rates: d.Rates, registry: d.Registry, content: d.Content, writer: d.Writer,
 		history: d.History, logger: d.Logger.With("component", "dispatch.worker"), nowFunc: time.Now,
 		realtimePrefetch: max(d.RealtimePrefetch, 1), receiptPrefetch: max(d.ReceiptPrefetch, 1)}
+	w.receipts = newReceiptBatcher(func(ctx context.Context, us []reports.Update) (int, error) {
+		return w.writer.Apply(ctx, us)
+	}, receiptBatchSize, receiptBatchWait, w.logger)
 	if d.Redis != nil {
 		w.limiter = NewRateLimiter(d.Redis, d.RedisPrefix, d.Logger)
 		w.health = NewHealthRecorder(d.Redis, d.RedisPrefix, d.Logger)
@@ -137,9 +142,14 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	// On shutdown the gathered receipts are committed at once, not after their wait.
+	stopReceipts := context.AfterFunc(gctx, w.receipts.close)
+	defer stopReceipts()
 	g.Go(func() error { return w.consumer.Consume(gctx, broker.Realtime, w.realtimePrefetch, w.handleLane) })
 	g.Go(func() error { return w.consumer.Consume(gctx, broker.Bulk, w.bulkPrefetch, w.handleLane) })
-	g.Go(func() error { return w.consumer.Consume(gctx, broker.Receipts, w.receiptPrefetch, w.handleReceipts) })
+	g.Go(func() error {
+		return w.consumer.Consume(gctx, broker.Receipts, w.receiptPrefetch*receiptDeliveriesPerWorker, w.handleReceipts)
+	})
 	g.Go(func() error { return w.consumer.Consume(gctx, FallbackQueue, w.realtimePrefetch, w.handleFallback) })
 	for _, p := range w.registry.Providers() {
 		if l, ok := p.(channels.ReceiptListener); ok {
@@ -542,12 +552,16 @@ func (w *Worker) resolveBatches(ctx context.Context, rs []channels.Receipt) erro
 	return nil
 }
 
-// handleReceipts applies a batch of receipts: statuses only move forward.
+// handleReceipts applies a batch of receipts: statuses only move forward. The updates are
+// committed together with those of the other receipt handlers (receiptBatcher), and the
+// handler returns once they are.
 func (w *Worker) handleReceipts(ctx context.Context, d broker.Delivery) error {
 	var b receiptBatch
 	if err := json.Unmarshal(d.Body, &b); err != nil {
 		return broker.Poison(fmt.Errorf("undecodable receipts: %w", err))
 	}
+	hand := w.receipts.begin()
+	defer hand.release()
 	if err := w.resolveBatches(ctx, b.Receipts); err != nil {
 		return err
 	}
@@ -576,12 +590,8 @@ func (w *Worker) handleReceipts(ctx context.Context, d broker.Delivery) error {
 	if len(updates) == 0 {
 		return w.retryUnresolved(d, unresolved)
 	}
-	n, err := w.writer.Apply(ctx, updates)
-	if err != nil {
+	if err := hand.submit(ctx, updates); err != nil {
 		return err
-	}
-	if n < len(updates) {
-		w.logger.WarnContext(ctx, "receipts for unknown messages", "unknown", len(updates)-n, "receipts", len(updates))
 	}
 	return w.retryUnresolved(d, unresolved)
 }
