@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -65,7 +66,107 @@ func (s *Service) CreateAudience(ctx context.Context, in AudienceInput) (*Audien
 	if in.Name == "" || utf8.RuneCountInString(in.Name) > 100 {
 		return nil, fault.BadInput("input.name", "must be 1 to 100 characters")
 	}
-	a := &Audience{AppID: in.AppID, Name: in.Name, Kind: in.Kind, CreatedAt: s.nowFunc().UTC().Truncate(time.Millisecond)}
+	a, err := s.checkAudience(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	a.Name = in.Name
+	a.CreatedAt = s.nowFunc().UTC().Truncate(time.Millisecond)
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback() //nolint:errcheck
+	var expr any
+	if a.Expr != "" {
+		expr = a.Expr
+	}
+	res, err := tx.ExecContext(ctx, "INSERT INTO audiences (app_id, name, kind, expr, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+		a.AppID, a.Name, string(a.Kind), expr, p.Name(), a.CreatedAt)
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && me.Number == 1062 {
+		return nil, fault.Conflict("input.name", "an audience named %q exists already", a.Name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("error creating audience: %w", err)
+	}
+	a.ID, _ = res.LastInsertId()
+	if a.Kind == Static {
+		rows := make([][]any, len(in.UserIDs))
+		for i, id := range in.UserIDs {
+			rows[i] = []any{a.ID, id}
+		}
+		if err := insertRows(ctx, tx, "INSERT INTO audience_members (audience_id, user_id) VALUES ", "(?,?)", rows); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// MaxPreviewSample is the most users PreviewAudience samples.
+const MaxPreviewSample = 20
+
+// AudiencePreview is the size and a sample of an audience that is not saved.
+type AudiencePreview struct {
+	Size   int64
+	Sample []*User
+}
+
+// PreviewAudience checks in as CreateAudience does (the name aside) and tells how many users
+// the audience would hold now and the first sample of them by id, saving nothing: a COUNT
+// over the compiled condition and a keyset read of at most sample ids. sample is 1 to
+// MaxPreviewSample (0 means 10). The caller needs VIEWER on the app.
+func (s *Service) PreviewAudience(ctx context.Context, in AudienceInput, sample int) (*AudiencePreview, error) {
+	if _, err := account.Authorize(ctx, in.AppID, account.Viewer, "input.appId"); err != nil {
+		return nil, err
+	}
+	if sample == 0 {
+		sample = 10
+	}
+	if sample < 1 || sample > MaxPreviewSample {
+		return nil, fault.BadInput("input.sampleSize", "%d; must be 1 to %d", sample, MaxPreviewSample)
+	}
+	a, err := s.checkAudience(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	if a.Kind == Static {
+		// Every listed user exists (checkAudience), so the size is the list's length and
+		// the sample its first ids in order.
+		ids := slices.Clone(in.UserIDs)
+		slices.Sort(ids)
+		ids = ids[:min(sample, len(ids))]
+		m, err := s.Users(ctx, a.AppID, ids)
+		if err != nil {
+			return nil, err
+		}
+		p := &AudiencePreview{Size: int64(len(in.UserIDs)), Sample: make([]*User, 0, len(ids))}
+		for _, id := range ids {
+			if u := m[id]; u != nil {
+				p.Sample = append(p.Sample, u)
+			}
+		}
+		return p, nil
+	}
+	size, err := s.Size(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	users, err := s.Sample(ctx, a, sample)
+	if err != nil {
+		return nil, err
+	}
+	return &AudiencePreview{Size: size, Sample: users}, nil
+}
+
+// checkAudience checks in's kind, users and expression (not its name) and returns the
+// compiled audience, unsaved.
+func (s *Service) checkAudience(ctx context.Context, in AudienceInput) (*Audience, error) {
+	a := &Audience{AppID: in.AppID, Kind: in.Kind}
+	var err error
 	switch in.Kind {
 	case Static:
 		if len(in.UserIDs) == 0 {
@@ -112,37 +213,6 @@ func (s *Service) CreateAudience(ctx context.Context, in AudienceInput) (*Audien
 	case All:
 	default:
 		return nil, fault.BadInput("input.kind", "unknown kind %q", in.Kind)
-	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback() //nolint:errcheck
-	var expr any
-	if a.Expr != "" {
-		expr = a.Expr
-	}
-	res, err := tx.ExecContext(ctx, "INSERT INTO audiences (app_id, name, kind, expr, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-		a.AppID, a.Name, string(a.Kind), expr, p.Name(), a.CreatedAt)
-	var me *mysql.MySQLError
-	if errors.As(err, &me) && me.Number == 1062 {
-		return nil, fault.Conflict("input.name", "an audience named %q exists already", a.Name)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("error creating audience: %w", err)
-	}
-	a.ID, _ = res.LastInsertId()
-	if a.Kind == Static {
-		rows := make([][]any, len(in.UserIDs))
-		for i, id := range in.UserIDs {
-			rows[i] = []any{a.ID, id}
-		}
-		if err := insertRows(ctx, tx, "INSERT INTO audience_members (audience_id, user_id) VALUES ", "(?,?)", rows); err != nil {
-			return nil, err
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, err
 	}
 	return a, nil
 }

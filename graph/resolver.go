@@ -37,8 +37,10 @@ type Services struct {
 	Health *dispatch.HealthRecorder
 	// Rates are the providers' messages-per-second caps (HERALD_PROVIDER_RATES); a provider
 	// missing from it has none.
-	Rates  map[string]float64
-	Logger *slog.Logger
+	Rates map[string]float64
+	// TimeZone is Herald's time zone (HERALD_TIME_ZONE), in which cron schedules run; nil is UTC.
+	TimeZone *time.Location
+	Logger   *slog.Logger
 }
 
 // SessionFunc sets (token non-empty) or clears (token empty) the console session cookie.

@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -86,6 +87,23 @@ func (r *mutationResolver) CreateApp(ctx context.Context, name string) (*model.A
 		return nil, err
 	}
 	return toApp(a), nil
+}
+
+// CreateConsoleUser is the resolver for the createConsoleUser field.
+func (r *mutationResolver) CreateConsoleUser(ctx context.Context, input model.ConsoleUserInput) (*model.Viewer, error) {
+	in := account.ConsoleUserInput{Email: input.Email, Password: input.Password, Role: account.Role(input.Role)}
+	for i, id := range input.AppIds {
+		app, err := parseID(fmt.Sprintf("input.appIds[%d]", i), id)
+		if err != nil {
+			return nil, err
+		}
+		in.AppIDs = append(in.AppIDs, app)
+	}
+	p, err := r.Svc.Accounts.CreateConsoleUser(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return toViewer(p), nil
 }
 
 // CreateAPIKey is the resolver for the createApiKey field.
@@ -497,6 +515,34 @@ func (r *queryResolver) Audiences(ctx context.Context, appID string) ([]*model.A
 	out := make([]*model.Audience, len(as))
 	for i, a := range as {
 		out[i] = toAudience(a)
+	}
+	return out, nil
+}
+
+// PreviewAudience is the resolver for the previewAudience field.
+func (r *queryResolver) PreviewAudience(ctx context.Context, input model.AudiencePreviewInput) (*model.AudiencePreview, error) {
+	app, err := parseID("input.appId", input.AppID)
+	if err != nil {
+		return nil, err
+	}
+	in := audience.AudienceInput{AppID: app, Kind: audience.Kind(input.Kind), UserIDs: input.UserIds}
+	if input.TagExpr != nil {
+		in.TagExpr = *input.TagExpr
+	}
+	if input.Segment != nil {
+		in.Segment = *input.Segment
+	}
+	n := 0
+	if input.SampleSize != nil {
+		n = *input.SampleSize
+	}
+	p, err := r.Svc.Audience.PreviewAudience(ctx, in, n)
+	if err != nil {
+		return nil, err
+	}
+	out := &model.AudiencePreview{Size: p.Size, Sample: make([]*model.User, len(p.Sample))}
+	for i, u := range p.Sample {
+		out.Sample[i] = toUser(u)
 	}
 	return out, nil
 }
@@ -959,6 +1005,11 @@ func (r *viewerResolver) Apps(ctx context.Context, obj *model.Viewer) ([]*model.
 		out[i] = toApp(a)
 	}
 	return out, nil
+}
+
+// TimeZone is the resolver for the timeZone field.
+func (r *viewerResolver) TimeZone(ctx context.Context, obj *model.Viewer) (string, error) {
+	return zoneName(r.Svc.TimeZone), nil
 }
 
 // App returns generated.AppResolver implementation.

@@ -195,7 +195,8 @@ func (s *Stats) plan(q StatsQuery) []statsPart {
 			}
 		}
 		if hEnd.Before(to) {
-			if last := hEnd.Add(time.Hour); to.Sub(hEnd) > last.Sub(to) {
+			// A range ending now or later: the rows after its end are the few recorded since.
+			if last := hEnd.Add(time.Hour); to.Sub(hEnd) > last.Sub(to) || !to.Before(time.Now()) {
 				parts = append(parts, s.rollupPart(q, hourly, hEnd, last), negated(s.rowsPart(q, to, last)))
 			} else {
 				parts = append(parts, s.rowsPart(q, hEnd, to))

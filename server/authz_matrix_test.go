@@ -154,6 +154,11 @@ var authzCases = []authzCase{
 	{op: "audiences", need: needViewer,
 		query: `query($app: ID!) { audiences(appId: $app) { id name } }`,
 		vars:  func(t *testing.T, c *authzCall) map[string]any { return map[string]any{"app": c.app.id} }},
+	{op: "previewAudience", need: needViewer,
+		query: `query($in: AudiencePreviewInput!) { previewAudience(input: $in) { size sample { id tags } } }`,
+		vars: func(t *testing.T, c *authzCall) map[string]any {
+			return map[string]any{"in": map[string]any{"appId": c.app.id, "kind": "STATIC", "userIds": []string{c.obj.user}}}
+		}},
 	{op: "template", need: needViewer, nullable: true,
 		query: `query($id: ID!) { template(id: $id) { id appId name version variants { channel body } } }`,
 		vars:  func(t *testing.T, c *authzCall) map[string]any { return map[string]any{"id": c.obj.tpl} }},
@@ -214,6 +219,12 @@ var authzCases = []authzCase{
 	{op: "createApp", need: needBootstrap, noTarget: true,
 		query: `mutation($name: String!) { createApp(name: $name) { id name } }`,
 		vars:  func(t *testing.T, c *authzCall) map[string]any { return map[string]any{"name": c.uniq("app")} }},
+	{op: "createConsoleUser", need: needAdmin,
+		query: `mutation($in: ConsoleUserInput!) { createConsoleUser(input: $in) { email role apps { id name } } }`,
+		vars: func(t *testing.T, c *authzCall) map[string]any {
+			return map[string]any{"in": map[string]any{"email": c.uniq("viewer") + "@example.com", "password": "viewer-password",
+				"role": "VIEWER", "appIds": []string{c.app.id}}}
+		}},
 	{op: "createApiKey", need: needAdmin,
 		query: `mutation($app: ID!) { createApiKey(appId: $app, role: ADMIN) { id role secret } }`,
 		vars:  func(t *testing.T, c *authzCall) map[string]any { return map[string]any{"app": c.app.id} }},

@@ -50,7 +50,7 @@ func (h *Herald) routes() http.Handler {
 	if h.mode.API {
 		rates, _ := h.cfg.Rates() // validated at start
 		gql := graph.NewHandler(&graph.Resolver{Svc: graph.Services{Accounts: h.Accounts, Audience: h.Audience, Content: h.Content, Rules: h.Rules,
-			Dispatch: h.Dispatch, Stats: h.Stats, History: h.History, Registry: h.Registry, Breakers: h.Breakers, Rates: rates, Logger: h.logger,
+			Dispatch: h.Dispatch, Stats: h.Stats, History: h.History, Registry: h.Registry, Breakers: h.Breakers, Rates: rates, TimeZone: h.loc, Logger: h.logger,
 			Health: dispatch.NewHealthRecorder(h.Redis, h.cfg.RedisPrefix, h.logger)}},
 			graph.Options{Dev: h.cfg.Dev, Logger: h.logger, WebsocketInitFunc: h.websocketInit, MutationLimit: h.mutationLimit()})
 		mux.Handle("/graphql", h.authenticate(gql))

@@ -73,6 +73,11 @@ type ComplexityRoot struct {
 		Size   func(childComplexity int) int
 	}
 
+	AudiencePreview struct {
+		Sample func(childComplexity int) int
+		Size   func(childComplexity int) int
+	}
+
 	AuditConnection struct {
 		Edges    func(childComplexity int) int
 		PageInfo func(childComplexity int) int
@@ -215,6 +220,7 @@ type ComplexityRoot struct {
 		CreateAPIKey      func(childComplexity int, appID string, role model.Role) int
 		CreateApp         func(childComplexity int, name string) int
 		CreateAudience    func(childComplexity int, input model.AudienceInput) int
+		CreateConsoleUser func(childComplexity int, input model.ConsoleUserInput) int
 		CreateRule        func(childComplexity int, input model.RuleInput) int
 		CreateTask        func(childComplexity int, input model.TaskInput) int
 		CreateTemplate    func(childComplexity int, input model.TemplateInput) int
@@ -256,6 +262,7 @@ type ComplexityRoot struct {
 		IdentityOwners  func(childComplexity int, appID string, channel model.Channel, address string) int
 		Me              func(childComplexity int) int
 		PlanRoute       func(childComplexity int, ruleID string, userID string, variables model.JSON) int
+		PreviewAudience func(childComplexity int, input model.AudiencePreviewInput) int
 		PreviewTemplate func(childComplexity int, id string, channel model.Channel, variables model.JSON) int
 		Rule            func(childComplexity int, id string) int
 		Rules           func(childComplexity int, appID string) int
@@ -447,9 +454,10 @@ type ComplexityRoot struct {
 	}
 
 	Viewer struct {
-		Apps  func(childComplexity int) int
-		Email func(childComplexity int) int
-		Role  func(childComplexity int) int
+		Apps     func(childComplexity int) int
+		Email    func(childComplexity int) int
+		Role     func(childComplexity int) int
+		TimeZone func(childComplexity int) int
 	}
 }
 
@@ -471,6 +479,7 @@ type MutationResolver interface {
 	Login(ctx context.Context, email string, password string) (*model.Viewer, error)
 	Logout(ctx context.Context) (bool, error)
 	CreateApp(ctx context.Context, name string) (*model.App, error)
+	CreateConsoleUser(ctx context.Context, input model.ConsoleUserInput) (*model.Viewer, error)
 	CreateAPIKey(ctx context.Context, appID string, role model.Role) (*model.APIKeySecret, error)
 	RotateInboxSecret(ctx context.Context, appID string) (*model.InboxSecret, error)
 	UpdateAppSettings(ctx context.Context, appID string, input model.AppSettingsInput) (*model.App, error)
@@ -500,6 +509,7 @@ type QueryResolver interface {
 	IdentityOwners(ctx context.Context, appID string, channel model.Channel, address string) ([]*model.User, error)
 	Audience(ctx context.Context, id string) (*model.Audience, error)
 	Audiences(ctx context.Context, appID string) ([]*model.Audience, error)
+	PreviewAudience(ctx context.Context, input model.AudiencePreviewInput) (*model.AudiencePreview, error)
 	Template(ctx context.Context, id string, version *int) (*model.Template, error)
 	Templates(ctx context.Context, appID string) ([]*model.Template, error)
 	Rule(ctx context.Context, id string) (*model.Rule, error)
@@ -529,6 +539,7 @@ type UserResolver interface {
 }
 type ViewerResolver interface {
 	Apps(ctx context.Context, obj *model.Viewer) ([]*model.App, error)
+	TimeZone(ctx context.Context, obj *model.Viewer) (string, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -659,6 +670,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Audience.Size(childComplexity), true
+
+	case "AudiencePreview.sample":
+		if e.ComplexityRoot.AudiencePreview.Sample == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AudiencePreview.Sample(childComplexity), true
+	case "AudiencePreview.size":
+		if e.ComplexityRoot.AudiencePreview.Size == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AudiencePreview.Size(childComplexity), true
 
 	case "AuditConnection.edges":
 		if e.ComplexityRoot.AuditConnection.Edges == nil {
@@ -1225,6 +1249,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAudience(childComplexity, args["input"].(model.AudienceInput)), true
+	case "Mutation.createConsoleUser":
+		if e.ComplexityRoot.Mutation.CreateConsoleUser == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createConsoleUser_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateConsoleUser(childComplexity, args["input"].(model.ConsoleUserInput)), true
 	case "Mutation.createRule":
 		if e.ComplexityRoot.Mutation.CreateRule == nil {
 			break
@@ -1541,6 +1576,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.PlanRoute(childComplexity, args["ruleId"].(string), args["userId"].(string), args["variables"].(model.JSON)), true
+	case "Query.previewAudience":
+		if e.ComplexityRoot.Query.PreviewAudience == nil {
+			break
+		}
+
+		args, err := ec.field_Query_previewAudience_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PreviewAudience(childComplexity, args["input"].(model.AudiencePreviewInput)), true
 	case "Query.previewTemplate":
 		if e.ComplexityRoot.Query.PreviewTemplate == nil {
 			break
@@ -2362,6 +2408,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Viewer.Role(childComplexity), true
+	case "Viewer.timeZone":
+		if e.ComplexityRoot.Viewer.TimeZone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Viewer.TimeZone(childComplexity), true
 
 	}
 	return 0, false
@@ -2374,7 +2426,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AppSettingsInput", ec.unmarshalInputAppSettingsInput),
 			graphql.NewInputUnmarshaler("AudienceInput", ec.unmarshalInputAudienceInput),
+			graphql.NewInputUnmarshaler("AudiencePreviewInput", ec.unmarshalInputAudiencePreviewInput),
 			graphql.NewInputUnmarshaler("ChannelPriceInput", ec.unmarshalInputChannelPriceInput),
+			graphql.NewInputUnmarshaler("ConsoleUserInput", ec.unmarshalInputConsoleUserInput),
 			graphql.NewInputUnmarshaler("DeliveryFilter", ec.unmarshalInputDeliveryFilter),
 			graphql.NewInputUnmarshaler("FrequencyCapInput", ec.unmarshalInputFrequencyCapInput),
 			graphql.NewInputUnmarshaler("IdentityInput", ec.unmarshalInputIdentityInput),
@@ -2520,6 +2574,8 @@ type Query {
   identityOwners(appId: ID!, channel: Channel!, address: String!): [User!]!
   audience(id: ID!): Audience
   audiences(appId: ID!): [Audience!]!
+  "The size and a sample of an audience as createAudience would save it, without saving anything; VIEWER of the app."
+  previewAudience(input: AudiencePreviewInput!): AudiencePreview!
   "A template at its latest version, or at the given one."
   template(id: ID!, version: Int): Template
   templates(appId: ID!): [Template!]!
@@ -2545,6 +2601,8 @@ type Mutation {
   login(email: String!, password: String!): Viewer!
   logout: Boolean!
   createApp(name: String!): App!
+  "Creates a console user; ADMIN of every app it grants (no appIds: every app, for an ADMIN of every app)."
+  createConsoleUser(input: ConsoleUserInput!): Viewer!
   "Creates an API key for an app; the secret is shown once."
   createApiKey(appId: ID!, role: Role!): ApiKeySecret!
   "Creates a new inbox secret for an app (tokens signed with the old one stop working) and returns it this once; ADMIN of the app. The app's backend signs end-user inbox tokens with it (docs/api.md)."
@@ -2583,7 +2641,11 @@ type Subscription {
 }
 
 "The caller: a console user (email set) or an API key (email null)."
-type Viewer { email: String, role: Role!, apps: [App!]! }
+type Viewer { email: String, role: Role!, apps: [App!]!,
+  "Herald's time zone (HERALD_TIME_ZONE), an IANA name: cron schedules of tasks run in it."
+  timeZone: String! }
+"A console user to create; the password is stored as a bcrypt hash."
+input ConsoleUserInput { email: String!, password: String!, role: Role!, appIds: [ID!] }
 type App { id: ID!, name: String!, createdAt: Time!, settings: AppSettings! }
 "An app's delivery policies."
 type AppSettings { timeZone: String!, quietHours: QuietHours!, frequencyCap: FrequencyCap!, dedupeWindow: Duration!, prices: [ChannelPrice!]! }
@@ -2639,6 +2701,10 @@ type MessageConnection { edges: [MessageEdge!]!, pageInfo: PageInfo! }
 input AudienceInput { appId: ID!, name: String!, kind: AudienceKind!,
                       userIds: [ID!], tagExpr: String, segment: String }
 type Audience { id: ID!, name: String!, kind: AudienceKind!, size: Int64!, sample(n: Int): [User!]! }
+"An audience to preview: what AudienceInput takes, without the name; sampleSize is 1 to 20 (10 when missing)."
+input AudiencePreviewInput { appId: ID!, kind: AudienceKind!, userIds: [ID!], tagExpr: String, segment: String, sampleSize: Int }
+"How many users an audience would hold now, and the first of them by id."
+type AudiencePreview { size: Int64!, sample: [User!]! }
 
 input TemplateInput { appId: ID!, name: String!, class: MessageClass, variables: [VariableInput!]!, variants: [VariantInput!]! }
 "A declared template variable; type is string, number, bool or time."
@@ -2784,6 +2850,16 @@ func (ec *executionContext) childFields_Audience(ctx context.Context, field grap
 		return ec.fieldContext_Audience_sample(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Audience", field.Name)
+}
+
+func (ec *executionContext) childFields_AudiencePreview(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "size":
+		return ec.fieldContext_AudiencePreview_size(ctx, field)
+	case "sample":
+		return ec.fieldContext_AudiencePreview_sample(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AudiencePreview", field.Name)
 }
 
 func (ec *executionContext) childFields_AuditConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3434,6 +3510,8 @@ func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphq
 		return ec.fieldContext_Viewer_role(ctx, field)
 	case "apps":
 		return ec.fieldContext_Viewer_apps(ctx, field)
+	case "timeZone":
+		return ec.fieldContext_Viewer_timeZone(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Viewer", field.Name)
 }
@@ -3654,6 +3732,20 @@ func (ec *executionContext) field_Mutation_createAudience_args(ctx context.Conte
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.AudienceInput, error) {
 			return ec.unmarshalNAudienceInput2githubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐAudienceInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createConsoleUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ConsoleUserInput, error) {
+			return ec.unmarshalNConsoleUserInput2githubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐConsoleUserInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -4201,6 +4293,20 @@ func (ec *executionContext) field_Query_planRoute_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["variables"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_previewAudience_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AudiencePreviewInput, error) {
+			return ec.unmarshalNAudiencePreviewInput2githubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐAudiencePreviewInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -5024,6 +5130,61 @@ func (ec *executionContext) fieldContext_Audience_sample(ctx context.Context, fi
 	if fc.Args, err = ec.field_Audience_sample_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AudiencePreview_size(ctx context.Context, field graphql.CollectedField, obj *model.AudiencePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AudiencePreview_size(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Size, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AudiencePreview_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AudiencePreview", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _AudiencePreview_sample(ctx context.Context, field graphql.CollectedField, obj *model.AudiencePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AudiencePreview_sample(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sample, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚕᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐUserᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AudiencePreview_sample(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AudiencePreview",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -7124,6 +7285,50 @@ func (ec *executionContext) fieldContext_Mutation_createApp(ctx context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createConsoleUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createConsoleUser(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateConsoleUser(ctx, fc.Args["input"].(model.ConsoleUserInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Viewer) graphql.Marshaler {
+			return ec.marshalNViewer2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐViewer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createConsoleUser(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Viewer(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createConsoleUser_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createApiKey(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8397,6 +8602,50 @@ func (ec *executionContext) fieldContext_Query_audiences(ctx context.Context, fi
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_audiences_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_previewAudience(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_previewAudience(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PreviewAudience(ctx, fc.Args["input"].(model.AudiencePreviewInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AudiencePreview) graphql.Marshaler {
+			return ec.marshalNAudiencePreview2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐAudiencePreview(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_previewAudience(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AudiencePreview(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_previewAudience_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -11853,6 +12102,29 @@ func (ec *executionContext) fieldContext_Viewer_apps(_ context.Context, field gr
 	return fc, nil
 }
 
+func (ec *executionContext) _Viewer_timeZone(ctx context.Context, field graphql.CollectedField, obj *model.Viewer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Viewer_timeZone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Viewer().TimeZone(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Viewer_timeZone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Viewer", field, true, true, "String")
+}
+
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13073,6 +13345,83 @@ func UnmarshalAudienceInput(ctx context.Context, raw any) (model.AudienceInput, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputAudiencePreviewInput(ctx context.Context, obj any) (model.AudiencePreviewInput, error) {
+	var it model.AudiencePreviewInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"appId", "kind", "userIds", "tagExpr", "segment", "sampleSize"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "appId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppID = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNAudienceKind2githubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐAudienceKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "userIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userIds"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserIds = data
+		case "tagExpr":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tagExpr"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TagExpr = data
+		case "segment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segment"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Segment = data
+		case "sampleSize":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sampleSize"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SampleSize = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAudiencePreviewInput unmarshals raw into the AudiencePreviewInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAudiencePreviewInput(ctx context.Context, raw any) (model.AudiencePreviewInput, error) {
+	var out model.AudiencePreviewInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AudiencePreviewInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputChannelPriceInput(ctx context.Context, obj any) (model.ChannelPriceInput, error) {
 	var it model.ChannelPriceInput
 	if obj == nil {
@@ -13119,6 +13468,69 @@ func (ec *executionContext) unmarshalInputChannelPriceInput(ctx context.Context,
 func UnmarshalChannelPriceInput(ctx context.Context, raw any) (model.ChannelPriceInput, error) {
 	var out model.ChannelPriceInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ChannelPriceInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputConsoleUserInput(ctx context.Context, obj any) (model.ConsoleUserInput, error) {
+	var it model.ConsoleUserInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"email", "password", "role", "appIds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		case "password":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("password"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Password = data
+		case "role":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
+			data, err := ec.unmarshalNRole2githubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐRole(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Role = data
+		case "appIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appIds"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppIds = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalConsoleUserInput unmarshals raw into the ConsoleUserInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalConsoleUserInput(ctx context.Context, raw any) (model.ConsoleUserInput, error) {
+	var out model.ConsoleUserInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ConsoleUserInput", raw, &out)
 	return out, err
 }
 
@@ -14240,6 +14652,44 @@ func (ec *executionContext) _Audience(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var audiencePreviewImplementors = []string{"AudiencePreview"}
+
+func (ec *executionContext) _AudiencePreview(ctx context.Context, sel ast.SelectionSet, obj *model.AudiencePreview) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, audiencePreviewImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AudiencePreview")
+		case "size":
+			out.Values[i] = ec._AudiencePreview_size(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sample":
+			out.Values[i] = ec._AudiencePreview_sample(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var auditConnectionImplementors = []string{"AuditConnection"}
 
 func (ec *executionContext) _AuditConnection(ctx context.Context, sel ast.SelectionSet, obj *model.AuditConnection) graphql.Marshaler {
@@ -15195,6 +15645,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createConsoleUser":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createConsoleUser(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createApiKey":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createApiKey(ctx, field)
@@ -15493,6 +15950,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_audiences(ctx, field)
+				})
+		case "previewAudience":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_previewAudience(ctx, field)
 				})
 		case "template":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -16806,6 +17269,12 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Viewer_apps(ctx, field, obj)
 				})
+		case "timeZone":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Viewer_timeZone(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -17269,6 +17738,19 @@ func (ec *executionContext) marshalNAudienceKind2githubᚗcomᚋheraldᚑmsgᚋh
 	return v
 }
 
+func (ec *executionContext) marshalNAudiencePreview2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐAudiencePreview(ctx context.Context, sel ast.SelectionSet, v *model.AudiencePreview) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AudiencePreview!")
+		return graphql.Null
+	}
+	return ec._AudiencePreview(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNAudiencePreviewInput2githubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐAudiencePreviewInput(ctx context.Context, v any) (model.AudiencePreviewInput, error) {
+	res, err := ec.unmarshalInputAudiencePreviewInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNAuditConnection2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐAuditConnection(ctx context.Context, sel ast.SelectionSet, v *model.AuditConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AuditConnection!")
@@ -17438,6 +17920,11 @@ func (ec *executionContext) marshalNChannelStatus2ᚖgithubᚗcomᚋheraldᚑmsg
 		return graphql.Null
 	}
 	return ec._ChannelStatus(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNConsoleUserInput2githubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐConsoleUserInput(ctx context.Context, v any) (model.ConsoleUserInput, error) {
+	res, err := ec.unmarshalInputConsoleUserInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNDelivery2ᚖgithubᚗcomᚋheraldᚑmsgᚋheraldᚋgraphᚋmodelᚐDelivery(ctx context.Context, sel ast.SelectionSet, v *model.Delivery) graphql.Marshaler {

@@ -49,6 +49,22 @@ type AudienceInput struct {
 	Segment *string      `json:"segment,omitempty"`
 }
 
+// How many users an audience would hold now, and the first of them by id.
+type AudiencePreview struct {
+	Size   int64   `json:"size"`
+	Sample []*User `json:"sample"`
+}
+
+// An audience to preview: what AudienceInput takes, without the name; sampleSize is 1 to 20 (10 when missing).
+type AudiencePreviewInput struct {
+	AppID      string       `json:"appId"`
+	Kind       AudienceKind `json:"kind"`
+	UserIds    []string     `json:"userIds,omitempty"`
+	TagExpr    *string      `json:"tagExpr,omitempty"`
+	Segment    *string      `json:"segment,omitempty"`
+	SampleSize *int         `json:"sampleSize,omitempty"`
+}
+
 type AuditConnection struct {
 	Edges    []*AuditEdge `json:"edges"`
 	PageInfo *PageInfo    `json:"pageInfo"`
@@ -114,6 +130,14 @@ type ChannelStatus struct {
 	// Median and 95th percentile of the vendor calls' latency in milliseconds, from a histogram; null without calls.
 	LatencyP50Ms *float64 `json:"latencyP50Ms,omitempty"`
 	LatencyP95Ms *float64 `json:"latencyP95Ms,omitempty"`
+}
+
+// A console user to create; the password is stored as a bcrypt hash.
+type ConsoleUserInput struct {
+	Email    string   `json:"email"`
+	Password string   `json:"password"`
+	Role     Role     `json:"role"`
+	AppIds   []string `json:"appIds,omitempty"`
 }
 
 type Delivery struct {

@@ -203,7 +203,7 @@ export const tests = [
     },
   },
   {
-    name: 'creates a TAG audience and shows its size and sample',
+    name: 'creates a TAG audience, previewing its size and sample as it is typed',
     slug: 'audience',
     async run(page, state) {
       await go(page, '#/audiences');
@@ -211,7 +211,18 @@ export const tests = [
       await page.getByLabel('Name', { exact: true }).fill(`e2e-vip-${state.id}`);
       await page.getByLabel('Tag expression').fill('vip &&');
       await page.getByText('The expression is incomplete').waitFor();
+      // The form only checks that a segment is there; previewAudience refuses this one, and
+      // its message (with the position) shows on the field.
+      await page.getByText('Segment', { exact: true }).click();
+      await page.getByLabel('Segment expression').fill('city == "x" && len(city) > 1');
+      await page.getByText('line 1, column 16: a comparison needs an attribute on one side').waitFor();
+      await page.getByText('Correct the condition to see a preview').waitFor();
+      await page.getByText('Tags', { exact: true }).click();
       await page.getByLabel('Tag expression').fill('vip && !churned');
+      const preview = page.getByTestId('audience-preview');
+      await preview.getByText('Users matching now: 1. A sample of them:').waitFor();
+      await preview.locator('.ant-table-row', { hasText: 'alice' }).waitFor();
+      await state.snap('preview');
       await page.getByRole('button', { name: 'Create audience' }).click();
       await toast(page, `Audience "e2e-vip-${state.id}" created`);
       await page.getByText('Users: 1. A sample of them:').waitFor();
@@ -292,6 +303,83 @@ export const tests = [
       expect(await page.getByLabel('Name', { exact: true }).inputValue()).toBe(name);
       await page.getByRole('button', { name: 'Create rule' }).click();
       await toast(page, `Rule "${name}" v1 saved`);
+    },
+  },
+  {
+    name: 'shows a VIEWER no write action',
+    slug: 'viewer',
+    async run(page, state) {
+      // As the administrator: a task that could still be paused or cancelled, and a VIEWER.
+      const gql = async (query, variables = {}) => {
+        const res = await page.request.post('/graphql', { data: { query, variables } });
+        const body = await res.json();
+        if (body.errors) {
+          throw new Error(`${query}: ${body.errors.map((e) => e.message).join('; ')}`);
+        }
+        return body.data;
+      };
+      const { me } = await gql('query { me { apps { id name } } }');
+      const app = me.apps.find((a) => a.name === 'Demo') ?? me.apps[0];
+      const { templates } = await gql('query($app: ID!) { templates(appId: $app) { id name } }', { app: app.id });
+      const { rules } = await gql('query($app: ID!) { rules(appId: $app) { id name } }', { app: app.id });
+      const template = templates.find((x) => x.name === state.template) ?? templates[0];
+      const rule = rules.find((x) => x.name === state.rule) ?? rules[0];
+      const taskName = `e2e-later-${state.id}`;
+      const { createTask } = await gql('mutation($in: TaskInput!) { createTask(input: $in) { id status } }', {
+        in: {
+          appId: app.id,
+          name: taskName,
+          kind: 'BROADCAST',
+          templateId: template.id,
+          ruleId: rule.id,
+          variables: { code: '1' },
+          startAt: new Date(Date.now() + 24 * 3600 * 1000).toISOString(),
+        },
+      });
+      expect(createTask.status).toBe('SCHEDULED');
+      // The administrator is shown the actions the VIEWER must not be.
+      await go(page, `#/tasks/${createTask.id}`);
+      await page.getByRole('heading', { name: taskName }).waitFor();
+      await page.getByRole('button', { name: 'Pause', exact: true }).waitFor();
+      await page.getByRole('button', { name: 'Cancel task' }).waitFor();
+      const viewer = { email: `e2e-viewer-${state.id}@herald.test`, password: `viewer-${state.id}-password` };
+      await gql('mutation($in: ConsoleUserInput!) { createConsoleUser(input: $in) { email role } }', {
+        in: { ...viewer, role: 'VIEWER', appIds: [app.id] },
+      });
+
+      await page.context().clearCookies();
+      await page.goto('/');
+      await page.getByLabel('Email').fill(viewer.email);
+      await page.getByLabel('Password').fill(viewer.password);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+      const none = async (name, options = {}) => expect(await page.getByRole('button', { name, ...options }).count()).toBe(0);
+
+      await go(page, '#/tasks');
+      await page.locator('.ant-table-row', { hasText: taskName }).waitFor();
+      await none('New task');
+      await go(page, `#/tasks/${createTask.id}`);
+      await page.getByRole('heading', { name: taskName }).waitFor();
+      await none('Pause', { exact: true });
+      await none('Cancel task');
+      await state.snap('task');
+
+      await go(page, '#/templates');
+      await page.locator('.ant-table-row', { hasText: template.name }).click();
+      await page.getByRole('tab', { name: 'Preview' }).waitFor();
+      await none('New template');
+      expect(await page.getByRole('tab', { name: 'Edit' }).count()).toBe(0);
+
+      await go(page, '#/rules');
+      await page.locator('.ant-table-row', { hasText: rule.name }).click();
+      await page.getByRole('tab', { name: 'One user' }).waitFor();
+      await none('New rule');
+      expect(await page.getByRole('tab', { name: 'Edit' }).count()).toBe(0);
+
+      await go(page, '#/audiences/new');
+      await page.getByText('Pick an audience').waitFor();
+      await none('New audience');
+      await none('Create audience');
     },
   },
   {

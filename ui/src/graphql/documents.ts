@@ -16,6 +16,7 @@ export {
   MeDocument as MeQuery,
   PauseTaskDocument as PauseTaskMutation,
   PlanRouteDocument as PlanRouteQuery,
+  PreviewAudienceDocument as PreviewAudienceQuery,
   PreviewTemplateDocument as PreviewTemplateQuery,
   ResumeTaskDocument as ResumeTaskMutation,
   RulesDocument as RulesQuery,

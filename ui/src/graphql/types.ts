@@ -6,6 +6,7 @@ import type * as G from './generated';
 export type {
   AudienceInput,
   AudienceKind,
+  AudiencePreviewInput,
   Channel,
   DeliveryStatus,
   Lane,
@@ -144,5 +145,6 @@ export type RuleSimulation = G.SimulateRuleQuery['simulateRule'];
 export type RoutePlan = G.PlanRouteQuery['planRoute'];
 export type Audience = G.AudienceFieldsFragment;
 export type AudienceSample = NonNullable<G.AudienceSampleQuery['audience']>;
+export type AudiencePreview = G.PreviewAudienceQuery['previewAudience'];
 export type ChannelStatus = G.ChannelsQuery['channels'][number];
 export type ImportReport = G.ImportUsersMutation['importUsers'];

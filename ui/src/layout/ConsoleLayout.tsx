@@ -143,7 +143,7 @@ function PageView({ appId, viewer, route, navigate }: PageViewProps) {
   const open = (page: Route['page']) => (id: string | null) => navigate({ page, id });
   switch (route.page) {
     case 'tasks':
-      return <Tasks appId={appId} role={viewer.role} openTaskId={route.id} onOpenTask={open('tasks')} />;
+      return <Tasks appId={appId} role={viewer.role} timeZone={viewer.timeZone} openTaskId={route.id} onOpenTask={open('tasks')} />;
     case 'users':
       return <Users appId={appId} role={viewer.role} userId={route.id} onOpenUser={open('users')} />;
     case 'audiences':

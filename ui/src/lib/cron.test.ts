@@ -112,6 +112,35 @@ describe('checkCron', () => {
   });
 });
 
+describe("Herald's time zone", () => {
+  it('evaluates a schedule without CRON_TZ in the zone Herald gives', () => {
+    // 09:00 in Shanghai (UTC+8, no daylight saving) is 01:00 UTC; it is past 01:00 UTC on the 10th.
+    const ok = checkCron('0 9 * * *', from, 3, 'Asia/Shanghai');
+    expect(ok.ok && ok.schedule.zone).toBe('Asia/Shanghai');
+    expect(ok.ok && iso(ok.next)).toEqual(['2026-03-11T01:00:00.000Z', '2026-03-12T01:00:00.000Z', '2026-03-13T01:00:00.000Z']);
+    // The same expression in UTC fires 8 hours later on the wall clock of the world.
+    const utc = checkCron('0 9 * * *', from, 1, null);
+    expect(utc.ok && iso(utc.next)).toEqual(['2026-03-11T09:00:00.000Z']);
+  });
+
+  it('follows daylight saving time in the zone', () => {
+    // New York moves from UTC-5 to UTC-4 on 8 March 2026: 08:30 is 13:30 UTC, then 12:30 UTC.
+    const ok = checkCron('30 8 * * *', new Date('2026-03-06T12:00:00Z'), 3, 'America/New_York');
+    expect(ok.ok && iso(ok.next)).toEqual(['2026-03-06T13:30:00.000Z', '2026-03-07T13:30:00.000Z', '2026-03-08T12:30:00.000Z']);
+  });
+
+  it('lets CRON_TZ name another zone', () => {
+    const ok = checkCron('CRON_TZ=UTC 0 9 * * *', from, 1, 'Asia/Shanghai');
+    expect(ok.ok && iso(ok.next)).toEqual(['2026-03-11T09:00:00.000Z']);
+  });
+
+  it('reads a zone the browser does not know as UTC', () => {
+    const ok = checkCron('0 9 * * *', from, 1, 'Mars/Base');
+    expect(ok.ok && ok.schedule.zone).toBeNull();
+    expect(ok.ok && iso(ok.next)).toEqual(['2026-03-11T09:00:00.000Z']);
+  });
+});
+
 describe('parseGoDuration', () => {
   it('reads Go durations', () => {
     expect(parseGoDuration('90s')).toBe(90);

@@ -1,7 +1,8 @@
 // Cron schedules as Herald reads them (robfig/cron's standard parser: minute hour
 // day-of-month month day-of-week, or a descriptor such as @daily), so a task form can check
 // an expression and show its next runs before anything is sent. Herald evaluates schedules
-// on its own clock; an expression may name a time zone with a CRON_TZ= (or TZ=) prefix.
+// in its time zone (HERALD_TIME_ZONE, the viewer's timeZone); an expression may name another
+// with a CRON_TZ= (or TZ=) prefix.
 
 export type CronProblem =
   | 'empty'
@@ -149,13 +150,17 @@ function validZone(zone: string): boolean {
   }
 }
 
-/** parseCron reads an expression, throwing a CronError that says what is wrong. */
-export function parseCron(input: string): CronSchedule {
+/**
+ * parseCron reads an expression, throwing a CronError that says what is wrong. A schedule
+ * without CRON_TZ= runs in defaultZone (Herald's time zone; null or one the browser does
+ * not know is UTC).
+ */
+export function parseCron(input: string, defaultZone: string | null = null): CronSchedule {
   let spec = input.trim();
   if (spec === '') {
     throw new CronError('empty', 'the expression is empty');
   }
-  let zone: string | null = null;
+  let zone: string | null = defaultZone && validZone(defaultZone) ? defaultZone : null;
   const tz = /^(?:CRON_TZ|TZ)=(\S+)\s+(.*)$/.exec(spec);
   if (tz) {
     zone = tz[1] ?? null;
@@ -298,10 +303,10 @@ export function nextRuns(s: CronSchedule, after: Date, n: number): Date[] {
 
 export type CronCheck = { ok: true; schedule: CronSchedule; next: Date[] } | { ok: false; problem: CronProblem; message: string };
 
-/** checkCron parses an expression and lists its next n runs after `from`. */
-export function checkCron(input: string, from: Date, n = 5): CronCheck {
+/** checkCron parses an expression and lists its next n runs after `from`, in zone when it names none. */
+export function checkCron(input: string, from: Date, n = 5, zone: string | null = null): CronCheck {
   try {
-    const schedule = parseCron(input);
+    const schedule = parseCron(input, zone);
     const next = nextRuns(schedule, from, n);
     if (next.length === 0) {
       return { ok: false, problem: 'never', message: `"${input}" never fires` };

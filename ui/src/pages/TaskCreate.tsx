@@ -16,6 +16,8 @@ import { VariableField } from './Templates';
 
 interface TaskCreateProps {
   appId: string;
+  /** Herald's time zone, in which cron schedules run. */
+  timeZone: string;
   open: boolean;
   onClose: () => void;
   onCreated: (task: TaskDetail) => void;
@@ -24,16 +26,23 @@ interface TaskCreateProps {
 const baseFields = fieldsOf('name', 'kind', 'templateId', 'ruleId', 'audienceId', 'userIds', 'startAt', 'cron', 'priority');
 const known = (path: FieldPath) => baseFields(path) || (path[0] === 'variables' && path.length === 2);
 
-export function TaskCreate({ appId, open, onClose, onCreated }: TaskCreateProps) {
+export function TaskCreate({ appId, timeZone, open, onClose, onCreated }: TaskCreateProps) {
   const { t } = useTranslation();
   return (
     <Drawer open={open} onClose={onClose} title={t('taskForm.title')} width={620} destroyOnHidden>
-      {open && <TaskForm appId={appId} onCreated={onCreated} onCancel={onClose} />}
+      {open && <TaskForm appId={appId} timeZone={timeZone} onCreated={onCreated} onCancel={onClose} />}
     </Drawer>
   );
 }
 
-function TaskForm({ appId, onCreated, onCancel }: { appId: string; onCreated: (task: TaskDetail) => void; onCancel: () => void }) {
+interface TaskFormProps {
+  appId: string;
+  timeZone: string;
+  onCreated: (task: TaskDetail) => void;
+  onCancel: () => void;
+}
+
+function TaskForm({ appId, timeZone, onCreated, onCancel }: TaskFormProps) {
   const { t, i18n } = useTranslation();
   const { message } = App.useApp();
   const [form] = Form.useForm<TaskFormValues>();
@@ -65,9 +74,11 @@ function TaskForm({ appId, onCreated, onCancel }: { appId: string; onCreated: (t
     }
     const at = startAt ? dayjs(startAt).toDate() : null;
     const from = at && at > new Date() ? at : new Date();
-    return checkCron(cron, from, 5);
-  }, [timing, cron, startAt]);
-  const time = new Intl.DateTimeFormat(i18n.language, { dateStyle: 'full', timeStyle: 'short' });
+    return checkCron(cron, from, 5, timeZone);
+  }, [timing, cron, startAt, timeZone]);
+  // The runs are shown on the schedule's own clock: Herald's zone, or the one CRON_TZ names.
+  const runZone = cronCheck?.ok ? (cronCheck.schedule.zone ?? 'UTC') : timeZone;
+  const time = new Intl.DateTimeFormat(i18n.language, { dateStyle: 'full', timeStyle: 'short', timeZone: runZone });
 
   const submit = async (values: TaskFormValues) => {
     setFailure(null);
@@ -174,7 +185,7 @@ function TaskForm({ appId, onCreated, onCancel }: { appId: string; onCreated: (t
       )}
       {timing === 'cron' && (
         <>
-          <Form.Item name="cron" label={t('taskForm.cron')} extra={t('taskForm.cronHelp')}>
+          <Form.Item name="cron" label={t('taskForm.cron')} extra={t('taskForm.cronHelp', { zone: timeZone })}>
             <Input placeholder="0 9 * * 1-5" className="mono" />
           </Form.Item>
           {cronCheck && (
@@ -182,7 +193,7 @@ function TaskForm({ appId, onCreated, onCancel }: { appId: string; onCreated: (t
               {cronCheck.ok ? (
                 <List
                   size="small"
-                  header={<Typography.Text strong>{t('taskForm.nextRuns')}</Typography.Text>}
+                  header={<Typography.Text strong>{t('taskForm.nextRuns', { zone: runZone })}</Typography.Text>}
                   dataSource={cronCheck.next}
                   renderItem={(d) => <List.Item>{time.format(d)}</List.Item>}
                 />

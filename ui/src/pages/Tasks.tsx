@@ -30,6 +30,8 @@ export const TASK_STATUS_COLORS: Record<TaskStatus, string> = {
 interface TasksProps {
   appId: string;
   role: Role;
+  /** Herald's time zone, in which cron schedules run. */
+  timeZone: string;
   /** The task whose drawer is open (from the route), or null. */
   openTaskId: string | null;
   onOpenTask: (id: string | null) => void;
@@ -45,7 +47,7 @@ interface ListState {
 
 const EMPTY: ListState = { edges: [], endCursor: null, hasNextPage: false, loading: true, error: null };
 
-export function Tasks({ appId, role, openTaskId, onOpenTask }: TasksProps) {
+export function Tasks({ appId, role, timeZone, openTaskId, onOpenTask }: TasksProps) {
   const { t, i18n } = useTranslation();
   const client = useClient();
   const [status, setStatus] = useState<TaskStatus | null>(null);
@@ -178,6 +180,7 @@ export function Tasks({ appId, role, openTaskId, onOpenTask }: TasksProps) {
       {canOperate(role) && (
         <TaskCreate
           appId={appId}
+          timeZone={timeZone}
           open={creating}
           onClose={() => setCreating(false)}
           onCreated={(task) => {
