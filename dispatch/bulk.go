@@ -138,7 +138,7 @@ func (s *Service) CreateTask(ctx context.Context, in TaskInput) (*Task, error) {
 		if in.StartAt != nil && in.StartAt.After(now) {
 			from = *in.StartAt
 		}
-		n := sched.Next(from)
+		n := sched.Next(from.In(s.writer.Location())) // schedules read in Herald's time zone
 		if n.IsZero() {
 			return nil, fault.BadInput("input.cron", "%q never fires", in.Cron)
 		}

@@ -221,3 +221,24 @@ func TestShardClaimRenewed(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, renewed, "the worker that lost the claim cannot renew it")
 }
+
+// A cron schedule reads in Herald's time zone (HERALD_TIME_ZONE), not the process's.
+func TestCronReadsInHeraldsTimeZone(t *testing.T) {
+	t.Parallel()
+	b := setupPlanner(t, 1)
+	shanghai, err := time.LoadLocation("Asia/Shanghai")
+	require.NoError(t, err)
+	svc := NewService(Deps{DB: b.svc.db, Audience: b.svc.audience, Content: b.svc.content, Rules: b.svc.rules,
+		Stats: reports.NewStats(b.svc.db, shanghai), Writer: reports.NewWriter(b.svc.db, shanghai, nil, nil), Publisher: b.broker})
+	tpl, err := svc.content.Create(b.ctx, content.Input{AppID: b.appID, Name: "t", Variants: []content.Variant{{Channel: channels.SMS, Body: "hi"}}})
+	require.NoError(t, err)
+	rl, err := svc.rules.Create(b.ctx, rule.Input{AppID: b.appID, Name: "r", Routes: []rule.Route{{Strategy: rule.Concurrent, Channels: []channels.Channel{channels.SMS}}}})
+	require.NoError(t, err)
+	task, err := svc.CreateTask(b.ctx, TaskInput{AppID: b.appID, Name: "morning", Kind: KindBroadcast, TemplateID: tpl.ID, RuleID: rl.ID, Cron: "0 9 * * *"})
+	require.NoError(t, err)
+	require.NotNil(t, task.NextRunAt)
+	next := task.NextRunAt.In(shanghai)
+	require.Equal(t, 9, next.Hour(), "09:00 in Shanghai")
+	require.Equal(t, 1, task.NextRunAt.UTC().Hour(), "which is 01:00 UTC")
+	require.True(t, task.NextRunAt.After(time.Now()))
+}

@@ -139,7 +139,7 @@ func (s *Scheduler) fire(ctx context.Context, c *Task, now time.Time) error {
 		_, err := s.db.Core.ExecContext(ctx, "UPDATE tasks SET status = 'FAILED', error = ? WHERE id = ?", "invalid cron: "+err.Error(), c.ID)
 		return err
 	}
-	next := sched.Next(now)
+	next := sched.Next(now.In(s.svc.writer.Location())) // schedules read in Herald's time zone
 	res, err := s.db.Core.ExecContext(ctx, "UPDATE tasks SET next_run_at = ?, updated_at = ? WHERE id = ? AND status = 'SCHEDULED' AND next_run_at = ?",
 		next.UTC(), now.UTC(), c.ID, c.NextRunAt.UTC())
 	if err != nil {
