@@ -337,7 +337,7 @@ func (p *Provider) do(ctx context.Context, method, pathQuery string, body []byte
 	}
 	resp, err := p.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return nil, &transportError{err: fmt.Errorf("transport: %w", redactURL(err)), unreached: true}
+		return nil, &transportError{err: fmt.Errorf("transport: %w", channels.RedactURL(err)), unreached: true}
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
@@ -526,31 +526,7 @@ func (p *Provider) sendNotice(ctx context.Context, n *notice, msgs []channels.Me
 	return true
 }
 
-// MaskID hides the middle of a user id for logs.
-func MaskID(id string) string {
-	r := []rune(id)
-	if len(r) <= 8 {
-		return strings.Repeat("*", len(r))
-	}
-	return string(r[:4]) + "****" + string(r[len(r)-4:])
-}
-
 var (
 	_ channels.Provider        = (*Provider)(nil)
 	_ channels.ReceiptListener = (*Provider)(nil)
 )
-
-// redactURL drops the query of the URL an HTTP client error names: it carries the access
-// token (and, for the token request, the secret), which must reach neither logs nor reasons.
-func redactURL(err error) error {
-	var ue *url.Error
-	if !errors.As(err, &ue) {
-		return err
-	}
-	u, perr := url.Parse(ue.URL)
-	if perr != nil {
-		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
-	}
-	u.RawQuery, u.User = "", nil
-	return fmt.Errorf("%s %q: %w", ue.Op, u.String(), ue.Err)
-}

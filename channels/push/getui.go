@@ -457,7 +457,7 @@ func (g *Getui) sendChunk(ctx context.Context, msgs []channels.Message, chunk []
 	}
 	fail(res, reason)
 	for _, p := range chunk {
-		g.logger.WarnContext(ctx, "getui push refused", "message_id", msgs[p.index].ID, "cid", maskID(p.push.Audience.CID[0]),
+		g.logger.WarnContext(ctx, "getui push refused", "message_id", msgs[p.index].ID, "cid", channels.MaskID(p.push.Audience.CID[0]),
 			"code", ans.Code, "http_status", status, "retryable", results[p.index].Retryable)
 	}
 	return true
@@ -659,14 +659,6 @@ func getuiReason(rc GetuiReceipt, status channels.Status) string {
 		return ""
 	}
 	return strings.TrimSpace(rc.Code + ": " + rc.Desc)
-}
-
-// maskID keeps the first and last four characters of a device id for logs.
-func maskID(id string) string {
-	if len(id) <= 8 {
-		return "****"
-	}
-	return id[:4] + "****" + id[len(id)-4:]
 }
 
 var (

@@ -359,7 +359,7 @@ func (p *MQTT) Send(ctx context.Context, msgs []channels.Message) ([]channels.Re
 			failed++
 			lastErr = err
 			results[i] = channels.Retryable(msgs[i].ID, "publish: "+err.Error())
-			p.logger.WarnContext(ctx, "mqtt publish failed", "message_id", msgs[i].ID, "device", maskID(msgs[i].Address), "error", err)
+			p.logger.WarnContext(ctx, "mqtt publish failed", "message_id", msgs[i].ID, "device", channels.MaskID(msgs[i].Address), "error", err)
 			continue
 		}
 		results[i] = channels.Result{MessageID: msgs[i].ID, Status: channels.Sent, CostUnits: 1}
@@ -399,10 +399,10 @@ func ParseAck(prefix, topic string, payload []byte, now time.Time) (channels.Rec
 	}
 	var ack DeviceAck
 	if err := json.Unmarshal(payload, &ack); err != nil {
-		return channels.Receipt{}, fmt.Errorf("mqtt ack from %s: %w", maskID(device), err)
+		return channels.Receipt{}, fmt.Errorf("mqtt ack from %s: %w", channels.MaskID(device), err)
 	}
 	if ack.ID == "" || len(ack.ID) > 128 || !utf8.ValidString(ack.ID) {
-		return channels.Receipt{}, fmt.Errorf("mqtt ack from %s: id must be Herald's message id", maskID(device))
+		return channels.Receipt{}, fmt.Errorf("mqtt ack from %s: id must be Herald's message id", channels.MaskID(device))
 	}
 	switch ack.Status {
 	case channels.Delivered, channels.Displayed, channels.Clicked:
@@ -416,7 +416,7 @@ func ParseAck(prefix, topic string, payload []byte, now time.Time) (channels.Rec
 			ack.Reason = strings.ToValidUTF8(ack.Reason[:500], "")
 		}
 	default:
-		return channels.Receipt{}, fmt.Errorf("mqtt ack from %s: status %q is not DELIVERED, DISPLAYED, CLICKED or FAILED", maskID(device), ack.Status)
+		return channels.Receipt{}, fmt.Errorf("mqtt ack from %s: status %q is not DELIVERED, DISPLAYED, CLICKED or FAILED", channels.MaskID(device), ack.Status)
 	}
 	at := ack.At
 	if at.IsZero() {

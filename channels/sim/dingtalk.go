@@ -192,7 +192,7 @@ func (s *Server) handleDingTalkSend(w http.ResponseWriter, r *http.Request, d *d
 		u := &t.users[i]
 		if u.behavior == reject {
 			s.store.add(rejected, channels.DingTalk, 1)
-			s.logger.Info("dingtalk user invalid", "userid", dingtalk.MaskID(u.id), "task_id", id)
+			s.logger.Info("dingtalk user invalid", "userid", channels.MaskID(u.id), "task_id", id)
 			continue
 		}
 		u.undelivered = u.behavior == deliver && s.undelivered(channels.DingTalk, task+":"+u.id)

@@ -128,7 +128,7 @@ func (s *Server) handleWeChatTemplateSend(w http.ResponseWriter, r *http.Request
 	switch {
 	case strings.TrimSpace(req.ToUser) == "" || b == reject:
 		s.store.add(rejected, channels.WeChat, 1)
-		s.logger.Info("wechat template message rejected", "openid", wechat.MaskID(req.ToUser))
+		s.logger.Info("wechat template message rejected", "openid", channels.MaskID(req.ToUser))
 		wechatError(w, wechat.CodeInvalidOpenID, "invalid openid")
 		return
 	case !wechatTemplateID.MatchString(req.TemplateID):

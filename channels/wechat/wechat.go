@@ -289,7 +289,7 @@ func (p *Provider) call(ctx context.Context, path, accessToken string, body []by
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := p.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return nil, &transportError{err: fmt.Errorf("transport: %w", redactURL(err)), unreached: true}
+		return nil, &transportError{err: fmt.Errorf("transport: %w", channels.RedactURL(err)), unreached: true}
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
@@ -329,7 +329,7 @@ func (p *Provider) sendOne(ctx context.Context, m channels.Message) (channels.Re
 		if err != nil {
 			var te *transportError
 			unreached := errors.As(err, &te) && te.unreached
-			p.logger.WarnContext(ctx, "template send failed", "message_id", m.ID, "openid", MaskID(req.ToUser), "error", err)
+			p.logger.WarnContext(ctx, "template send failed", "message_id", m.ID, "openid", channels.MaskID(req.ToUser), "error", err)
 			return channels.Retryable(m.ID, err.Error()), unreached
 		}
 		if IsTokenRejected(ans.ErrCode) && attempt == 0 {
@@ -341,7 +341,7 @@ func (p *Provider) sendOne(ctx context.Context, m channels.Message) (channels.Re
 			p.sent.add(res.VendorID, m.ID, p.cfg.NowFunc())
 		}
 		if res.Status == channels.Failed {
-			p.logger.WarnContext(ctx, "template message refused", "message_id", m.ID, "openid", MaskID(req.ToUser),
+			p.logger.WarnContext(ctx, "template message refused", "message_id", m.ID, "openid", channels.MaskID(req.ToUser),
 				"errcode", ans.ErrCode, "retryable", res.Retryable)
 		}
 		return res, false
@@ -582,33 +582,9 @@ func (ev *Event) Receipt(provider string) (rc channels.Receipt, ok bool, err err
 	return rc, true, nil
 }
 
-// MaskID hides the middle of an openid or user id for logs.
-func MaskID(id string) string {
-	r := []rune(id)
-	if len(r) <= 8 {
-		return strings.Repeat("*", len(r))
-	}
-	return string(r[:4]) + "****" + string(r[len(r)-4:])
-}
-
 var (
 	_ channels.Provider           = (*Provider)(nil)
 	_ channels.ReceiptParser      = (*Provider)(nil)
 	_ channels.ReceiptAcker       = (*Provider)(nil)
 	_ channels.CallbackChallenger = (*Provider)(nil)
 )
-
-// redactURL drops the query of the URL an HTTP client error names: it carries the access
-// token (and, for the token request, the secret), which must reach neither logs nor reasons.
-func redactURL(err error) error {
-	var ue *url.Error
-	if !errors.As(err, &ue) {
-		return err
-	}
-	u, perr := url.Parse(ue.URL)
-	if perr != nil {
-		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
-	}
-	u.RawQuery, u.User = "", nil
-	return fmt.Errorf("%s %q: %w", ue.Op, u.String(), ue.Err)
-}
