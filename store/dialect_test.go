@@ -113,9 +113,6 @@ func TestDialectFor(t *testing.T) {
 
 func TestOpenOracleWithoutTheBuildTagSaysHowToBuild(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip()
-	}
 	cfg := storetest.Config()
 	cfg.Driver = "oracle"
 	_, err := store.Open(t.Context(), cfg)

@@ -306,7 +306,7 @@ func (a *Aliyun) prepare(m channels.Message) (prepared, *channels.Result) {
 	}
 	p := prepared{phone: phone, sign: sign, code: code, text: "【" + sign + "】" + m.Body}
 	if len(params) > 0 {
-		tp, err := json.Marshal(stringParams(params))
+		tp, err := json.Marshal(StringParams(params))
 		if err != nil {
 			r := channels.Permanent(m.ID, "template params: "+err.Error())
 			return prepared{}, &r
@@ -506,14 +506,19 @@ func (a *Aliyun) ParseReceipts(r *http.Request) ([]channels.Receipt, error) {
 func (a *Aliyun) tokenOK(token string) bool { return channels.TokenEqual(token, a.cfg.CallbackToken) }
 
 // AckReceipts writes the answer Aliyun expects, without which it pushes the reports again.
-func (a *Aliyun) AckReceipts(w http.ResponseWriter) {
+func (a *Aliyun) AckReceipts(w http.ResponseWriter) { WriteAck(w) }
+
+// WriteAck writes AckBody, the answer Alibaba Cloud expects after a report push (SMS
+// delivery reports, voice call reports).
+func WriteAck(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.WriteString(w, AckBody)
 }
 
-// stringParams renders template parameters as strings, the form Aliyun's templates accept.
-func stringParams(params map[string]any) map[string]string {
+// StringParams renders template parameters as strings, the form the templates of Alibaba
+// Cloud's SMS and voice APIs accept.
+func StringParams(params map[string]any) map[string]string {
 	out := make(map[string]string, len(params))
 	for k, v := range params {
 		switch x := v.(type) {

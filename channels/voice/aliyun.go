@@ -58,8 +58,9 @@ const (
 	StatusHungUpEarly = "200001" // picked up, hung up before the end
 )
 
-// AckBody is the answer Alibaba Cloud expects after a call-report push.
-const AckBody = `{"code":0,"msg":"成功"}`
+// AckBody is the answer Alibaba Cloud expects after a call-report push, the same as after an
+// SMS delivery report.
+const AckBody = sms.AckBody
 
 // AliyunConfig configures an Aliyun voice provider.
 type AliyunConfig struct {
@@ -205,7 +206,7 @@ func (a *Aliyun) Form(m channels.Message) (url.Values, error) {
 	}
 	form.Set("TtsCode", code)
 	if len(params) > 0 {
-		tp, err := json.Marshal(stringParams(params))
+		tp, err := json.Marshal(sms.StringParams(params))
 		if err != nil {
 			return nil, fmt.Errorf("TTS params: %w", err)
 		}
@@ -359,33 +360,7 @@ func (a *Aliyun) tokenOK(token string) bool { return channels.TokenEqual(token, 
 
 // AckReceipts writes the answer Alibaba Cloud expects, without which it pushes the reports
 // again.
-func (a *Aliyun) AckReceipts(w http.ResponseWriter) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
-	_, _ = io.WriteString(w, AckBody)
-}
-
-// stringParams renders template parameters as strings, the form TTS templates accept.
-func stringParams(params map[string]any) map[string]string {
-	out := make(map[string]string, len(params))
-	for k, v := range params {
-		switch x := v.(type) {
-		case string:
-			out[k] = x
-		case nil:
-			out[k] = ""
-		case float64:
-			out[k] = strconv.FormatFloat(x, 'f', -1, 64)
-		default:
-			if b, err := json.Marshal(x); err == nil {
-				out[k] = strings.Trim(string(b), `"`)
-			} else {
-				out[k] = fmt.Sprint(x)
-			}
-		}
-	}
-	return out
-}
+func (a *Aliyun) AckReceipts(w http.ResponseWriter) { sms.WriteAck(w) }
 
 var (
 	_ channels.Provider      = (*Aliyun)(nil)
