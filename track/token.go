@@ -87,6 +87,10 @@ func parse(key []byte, s string) (Token, error) {
 	if err != nil || len(b) < 2+macLen {
 		return Token{}, ErrInvalid
 	}
+	// The decoder skips CR and LF; a token is accepted only in the one form Herald signs.
+	if enc.EncodedLen(len(b)) != len(s) {
+		return Token{}, ErrInvalid
+	}
 	payload, sum := b[:len(b)-macLen], b[len(b)-macLen:]
 	if !hmac.Equal(mac(key, payload), sum) {
 		return Token{}, ErrInvalid
