@@ -20,12 +20,13 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/herald-msg/herald/channels"
 	"github.com/herald-msg/herald/fault"
 	"github.com/herald-msg/herald/secret"
+	"github.com/herald-msg/herald/store"
 )
 
 // App is a business line of the customer; everything else belongs to exactly one app.
@@ -46,6 +47,7 @@ type APIKeySecret struct {
 // Service manages apps, console users, API keys and sessions on the core database.
 type Service struct {
 	db            *sql.DB
+	dl            store.Dialect
 	redis         redis.UniversalClient
 	redisPrefix   string
 	logger        *slog.Logger
@@ -55,6 +57,8 @@ type Service struct {
 
 	// secretKey encrypts stored secrets (inbox secrets); nil without HERALD_SECRET_KEY.
 	secretKey *secret.Key
+	// providerNamesFunc lists a channel's provider names for price validation.
+	providerNamesFunc func(ch channels.Channel) []string
 
 	mu           sync.Mutex
 	keys         map[string]cachedKey
@@ -79,12 +83,18 @@ type Config struct {
 	// SecretKey encrypts the inbox secrets at rest (HERALD_SECRET_KEY); without it they
 	// cannot be created.
 	SecretKey *secret.Key
+	// ProviderNamesFunc lists the names of a channel's providers, which an app's prices may
+	// name; nil means no price may name a provider.
+	ProviderNamesFunc func(ch channels.Channel) []string
 }
 
 // NewService returns the account service, loading or creating the session secret.
-func NewService(ctx context.Context, db *sql.DB, cfg Config) (*Service, error) {
-	s := &Service{db: db, redis: cfg.Redis, redisPrefix: cfg.RedisPrefix, logger: cfg.Logger, sessionTTL: cfg.SessionTTL, nowFunc: time.Now, keys: map[string]cachedKey{},
-		secretKey: cfg.SecretKey, inboxSecrets: map[int64]cachedInboxSecret{}}
+func NewService(ctx context.Context, db *store.DB, cfg Config) (*Service, error) {
+	s := &Service{redis: cfg.Redis, redisPrefix: cfg.RedisPrefix, logger: cfg.Logger, sessionTTL: cfg.SessionTTL, nowFunc: time.Now, keys: map[string]cachedKey{},
+		secretKey: cfg.SecretKey, inboxSecrets: map[int64]cachedInboxSecret{}, providerNamesFunc: cfg.ProviderNamesFunc}
+	if db != nil {
+		s.db, s.dl = db.Core, db.Dialect
+	}
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
@@ -103,7 +113,7 @@ func NewService(ctx context.Context, db *sql.DB, cfg Config) (*Service, error) {
 }
 
 func (s *Service) storedSecret(ctx context.Context) (string, error) {
-	if _, err := s.db.ExecContext(ctx, "INSERT IGNORE INTO settings (name, value) VALUES ('session_secret', ?)", randomToken(32)); err != nil {
+	if _, err := s.db.ExecContext(ctx, sessionSecretSQL(s.dl), "session_secret", randomToken(32)); err != nil {
 		return "", fmt.Errorf("error storing the session secret: %w", err)
 	}
 	var v string
@@ -136,10 +146,9 @@ func (s *Service) EnsureAdmin(ctx context.Context, email, password string) (bool
 	if err != nil {
 		return false, err
 	}
-	_, err = s.db.ExecContext(ctx, "INSERT INTO console_users (email, password_hash, role, all_apps, created_at) VALUES (?, ?, 'ADMIN', TRUE, ?)",
+	_, err = s.db.ExecContext(ctx, s.dl.Rebind("INSERT INTO console_users (email, password_hash, role, all_apps, created_at) VALUES (?, ?, 'ADMIN', 1, ?)"),
 		strings.ToLower(email), string(hash), s.nowFunc().UTC())
-	var me *mysql.MySQLError
-	if errors.As(err, &me) && me.Number == 1062 {
+	if s.dl.Duplicate(err) {
 		return false, nil
 	}
 	if err != nil {
@@ -162,7 +171,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (*Principal
 	if err := s.checkBackoff(ctx, email); err != nil {
 		return nil, "", time.Time{}, err
 	}
-	err := s.db.QueryRowContext(ctx, "SELECT id, password_hash, role, all_apps FROM console_users WHERE email = ?", strings.ToLower(email)).
+	err := s.db.QueryRowContext(ctx, s.dl.Rebind("SELECT id, password_hash, role, all_apps FROM console_users WHERE email = ?"), strings.ToLower(email)).
 		Scan(&id, &hash, &role, &allApps)
 	if errors.Is(err, sql.ErrNoRows) {
 		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
@@ -287,7 +296,7 @@ func (s *Service) session(ctx context.Context, token string) (*Principal, int64,
 func (s *Service) consoleUser(ctx context.Context, id int64) (*Principal, error) {
 	p := &Principal{UserID: id}
 	var role string
-	err := s.db.QueryRowContext(ctx, "SELECT email, role, all_apps FROM console_users WHERE id = ?", id).Scan(&p.Email, &role, &p.AllApps)
+	err := s.db.QueryRowContext(ctx, s.dl.Rebind("SELECT email, role, all_apps FROM console_users WHERE id = ?"), id).Scan(&p.Email, &role, &p.AllApps)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fault.Unauthenticated("console user no longer exists")
 	}
@@ -296,7 +305,7 @@ func (s *Service) consoleUser(ctx context.Context, id int64) (*Principal, error)
 	}
 	p.Role = Role(role)
 	if !p.AllApps {
-		rows, err := s.db.QueryContext(ctx, "SELECT app_id FROM console_user_apps WHERE user_id = ?", id)
+		rows, err := s.db.QueryContext(ctx, s.dl.Rebind("SELECT app_id FROM console_user_apps WHERE user_id = ?"), id)
 		if err != nil {
 			return nil, fmt.Errorf("error reading console user apps: %w", err)
 		}
@@ -335,7 +344,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, appID int64, role Role) (*AP
 	id := hex.EncodeToString(idBytes)
 	secret := apiKeyPrefix + id + "_" + randomToken(24)
 	hash := sha256.Sum256([]byte(secret))
-	if _, err := s.db.ExecContext(ctx, "INSERT INTO api_keys (id, app_id, role, secret_hash, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+	if _, err := s.db.ExecContext(ctx, s.dl.Rebind("INSERT INTO api_keys (id, app_id, role, secret_hash, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)"),
 		id, appID, string(role), hash[:], p.Name(), s.nowFunc().UTC()); err != nil {
 		return nil, fmt.Errorf("error storing API key: %w", err)
 	}
@@ -373,7 +382,7 @@ func (s *Service) APIKey(ctx context.Context, secret string) (*Principal, error)
 		stored  []byte
 		revoked sql.NullTime
 	)
-	err := s.db.QueryRowContext(ctx, "SELECT app_id, role, secret_hash, revoked_at FROM api_keys WHERE id = ?", id).Scan(&appID, &role, &stored, &revoked)
+	err := s.db.QueryRowContext(ctx, s.dl.Rebind("SELECT app_id, role, secret_hash, revoked_at FROM api_keys WHERE id = ?"), id).Scan(&appID, &role, &stored, &revoked)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, bad
 	}
@@ -387,7 +396,7 @@ func (s *Service) APIKey(ctx context.Context, secret string) (*Principal, error)
 	s.mu.Lock()
 	s.keys[id] = cachedKey{principal: p, hash: hash, until: now.Add(30 * time.Second)}
 	s.mu.Unlock()
-	if _, err := s.db.ExecContext(ctx, "UPDATE api_keys SET last_used_at = ? WHERE id = ?", now.UTC(), id); err != nil {
+	if _, err := s.db.ExecContext(ctx, s.dl.Rebind("UPDATE api_keys SET last_used_at = ? WHERE id = ?"), now.UTC(), id); err != nil {
 		s.logger.WarnContext(ctx, "error recording API key use", "key_id", id, "error", err)
 	}
 	return &p, nil
@@ -407,15 +416,13 @@ func (s *Service) CreateApp(ctx context.Context, name string) (*App, error) {
 		return nil, fault.BadInput("name", "must be 1 to 100 characters")
 	}
 	now := s.nowFunc().UTC().Truncate(time.Millisecond)
-	res, err := s.db.ExecContext(ctx, "INSERT INTO apps (name, created_at) VALUES (?, ?)", name, now)
-	var me *mysql.MySQLError
-	if errors.As(err, &me) && me.Number == 1062 {
+	id, err := s.dl.InsertID(ctx, s.db, createAppSQL, name, now)
+	if s.dl.Duplicate(err) {
 		return nil, fault.Conflict("name", "an app named %q exists already", name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("error creating app: %w", err)
 	}
-	id, _ := res.LastInsertId()
 	s.Audit(ctx, "createApp", id, name, nil)
 	return &App{ID: id, Name: name, CreatedAt: now}, nil
 }
@@ -423,7 +430,7 @@ func (s *Service) CreateApp(ctx context.Context, name string) (*App, error) {
 // App returns one app, NOT_FOUND when it does not exist.
 func (s *Service) App(ctx context.Context, id int64) (*App, error) {
 	a := &App{}
-	err := s.db.QueryRowContext(ctx, "SELECT id, name, created_at FROM apps WHERE id = ?", id).Scan(&a.ID, &a.Name, &a.CreatedAt)
+	err := s.db.QueryRowContext(ctx, s.dl.Rebind("SELECT id, name, created_at FROM apps WHERE id = ?"), id).Scan(&a.ID, &a.Name, &a.CreatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fault.NotFound("appId", "app %d does not exist", id)
 	}
@@ -473,7 +480,7 @@ func (s *Service) Audit(ctx context.Context, action string, appID int64, target 
 	if detail != nil {
 		d, _ = json.Marshal(detail)
 	}
-	if _, err := s.db.ExecContext(context.WithoutCancel(ctx), "INSERT INTO audit_log (at, actor, action, app_id, target, remote_addr, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+	if _, err := s.db.ExecContext(context.WithoutCancel(ctx), s.dl.Rebind("INSERT INTO audit_log (at, actor, action, app_id, target, remote_addr, detail) VALUES (?, ?, ?, ?, ?, ?, ?)"),
 		s.nowFunc().UTC(), actor, action, app, target, remote, nullBytes(d)); err != nil {
 		s.logger.ErrorContext(ctx, "error writing audit log", "action", action, "error", err)
 	}

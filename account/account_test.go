@@ -12,11 +12,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/herald-msg/herald/fault"
+	"github.com/herald-msg/herald/store"
 	"github.com/herald-msg/herald/store/storetest"
 )
 
 type testBundle struct {
 	svc  *Service
+	db   *store.DB
 	core *sql.DB
 }
 
@@ -25,9 +27,9 @@ type testBundle struct {
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	db := storetest.New(t)
-	svc, err := NewService(t.Context(), db.Core, Config{SessionTTL: time.Hour})
+	svc, err := NewService(t.Context(), db, Config{SessionTTL: time.Hour})
 	require.NoError(t, err)
-	return &testBundle{svc: svc, core: db.Core}
+	return &testBundle{svc: svc, db: db, core: db.Core}
 }
 
 // admin is the bootstrap administrator of every app.
@@ -152,7 +154,7 @@ func TestSession(t *testing.T) {
 	require.Equal(t, p, got)
 
 	// Another process of the cluster shares the stored secret and accepts the token.
-	other, err := NewService(ctx, b.core, Config{})
+	other, err := NewService(ctx, b.db, Config{})
 	require.NoError(t, err)
 	got, err = other.Session(ctx, token)
 	require.NoError(t, err)
@@ -169,7 +171,7 @@ func TestSession(t *testing.T) {
 	}
 	adminID := strconv.FormatInt(opID-1, 10)
 	later := strconv.FormatInt(time.Now().Add(100*time.Hour).Unix(), 10)
-	foreign, err := NewService(ctx, b.core, Config{SessionSecret: strings.Repeat("s", 32)})
+	foreign, err := NewService(ctx, b.db, Config{SessionSecret: strings.Repeat("s", 32)})
 	require.NoError(t, err)
 
 	tests := []struct {
@@ -196,7 +198,7 @@ func TestSession(t *testing.T) {
 	}
 
 	t.Run("expired", func(t *testing.T) {
-		s, err := NewService(ctx, b.core, Config{})
+		s, err := NewService(ctx, b.db, Config{})
 		require.NoError(t, err)
 		_, err = s.Session(ctx, token)
 		require.NoError(t, err)
@@ -207,7 +209,7 @@ func TestSession(t *testing.T) {
 	})
 
 	t.Run("renewed past half its lifetime", func(t *testing.T) {
-		s, err := NewService(ctx, b.core, Config{SessionTTL: time.Hour})
+		s, err := NewService(ctx, b.db, Config{SessionTTL: time.Hour})
 		require.NoError(t, err)
 		_, renewed, _, err := s.SessionRenewal(ctx, token)
 		require.NoError(t, err)
@@ -294,7 +296,7 @@ func TestAPIKeys(t *testing.T) {
 	}
 
 	t.Run("wrong secret of an uncached key", func(t *testing.T) {
-		fresh, err := NewService(t.Context(), b.core, Config{})
+		fresh, err := NewService(t.Context(), b.db, Config{})
 		require.NoError(t, err)
 		_, err = fresh.APIKey(t.Context(), wrongTail)
 		requireCode(t, err, fault.CodeUnauthenticated, "")
@@ -302,7 +304,7 @@ func TestAPIKeys(t *testing.T) {
 	t.Run("revoked", func(t *testing.T) {
 		_, err := b.core.ExecContext(t.Context(), "UPDATE api_keys SET revoked_at = NOW(3) WHERE id = ?", other.ID)
 		require.NoError(t, err)
-		fresh, err := NewService(t.Context(), b.core, Config{})
+		fresh, err := NewService(t.Context(), b.db, Config{})
 		require.NoError(t, err)
 		_, err = fresh.APIKey(t.Context(), other.Secret)
 		requireCode(t, err, fault.CodeUnauthenticated, "")
@@ -498,7 +500,7 @@ func TestAuditLogIsForAdminsOfTheApp(t *testing.T) {
 func setupAccountsForAudit(t *testing.T) *Service {
 	t.Helper()
 	db := storetest.New(t)
-	s, err := NewService(context.Background(), db.Core, Config{})
+	s, err := NewService(context.Background(), db, Config{})
 	require.NoError(t, err)
 	return s
 }

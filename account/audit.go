@@ -56,9 +56,8 @@ func (s *Service) AuditLog(ctx context.Context, appID int64, first int, beforeID
 		q += " AND id < ?"
 		args = append(args, beforeID)
 	}
-	q += " ORDER BY id DESC LIMIT ?"
 	args = append(args, first+1)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.db.QueryContext(ctx, auditLogSQL(s.dl, q), args...)
 	if err != nil {
 		return nil, false, fmt.Errorf("error reading audit log: %w", err)
 	}

@@ -31,7 +31,7 @@ func TestSignInBacksOffAfterRepeatedFailures(t *testing.T) {
 		rdb.Close()
 	})
 	db := storetest.New(t)
-	s, err := NewService(ctx, db.Core, Config{Redis: rdb, RedisPrefix: prefix})
+	s, err := NewService(ctx, db, Config{Redis: rdb, RedisPrefix: prefix})
 	require.NoError(t, err)
 	_, err = s.EnsureAdmin(ctx, "admin@example.com", "right-password")
 	require.NoError(t, err)

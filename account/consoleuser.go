@@ -2,14 +2,12 @@ package account
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/mail"
 	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/go-sql-driver/mysql"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/herald-msg/herald/fault"
@@ -75,18 +73,19 @@ func (s *Service) CreateConsoleUser(ctx context.Context, in ConsoleUserInput) (*
 		return nil, err
 	}
 	defer tx.Rollback() //nolint:errcheck
-	res, err := tx.ExecContext(ctx, "INSERT INTO console_users (email, password_hash, role, all_apps, created_at) VALUES (?, ?, ?, ?, ?)",
-		email, string(hash), string(in.Role), len(in.AppIDs) == 0, s.nowFunc().UTC())
-	var me *mysql.MySQLError
-	if errors.As(err, &me) && me.Number == 1062 {
+	allApps := 0
+	if len(in.AppIDs) == 0 {
+		allApps = 1
+	}
+	id, err := s.dl.InsertID(ctx, tx, createConsoleUserSQL, email, string(hash), string(in.Role), allApps, s.nowFunc().UTC())
+	if s.dl.Duplicate(err) {
 		return nil, fault.Conflict("input.email", "a console user %q exists already", email)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("error creating console user: %w", err)
 	}
-	id, _ := res.LastInsertId()
 	for _, app := range in.AppIDs {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO console_user_apps (user_id, app_id) VALUES (?, ?)", id, app); err != nil {
+		if _, err := tx.ExecContext(ctx, s.dl.Rebind("INSERT INTO console_user_apps (user_id, app_id) VALUES (?, ?)"), id, app); err != nil {
 			return nil, fmt.Errorf("error granting app %d: %w", app, err)
 		}
 	}

@@ -64,7 +64,7 @@ func (s *Service) RotateInboxSecret(ctx context.Context, appID int64) (string, e
 		return "", fault.Unavailable("inbox secrets are stored encrypted: set HERALD_SECRET_KEY (herald encrypt --generate-key makes one) and restart Herald")
 	}
 	plain := inboxSecretPrefix + randomToken(32)
-	if _, err := s.db.ExecContext(ctx, "INSERT INTO settings (name, value) VALUES (?, ?) ON DUPLICATE KEY UPDATE value = VALUES(value)",
+	if _, err := s.db.ExecContext(ctx, inboxSecretSQL(s.dl),
 		inboxSecretName(appID), s.secretKey.Seal([]byte(plain))); err != nil {
 		return "", fmt.Errorf("error storing the inbox secret: %w", err)
 	}
@@ -85,7 +85,7 @@ func (s *Service) inboxSecret(ctx context.Context, appID int64) ([]byte, error) 
 		return c.secret, nil
 	}
 	var sealed string
-	err := s.db.QueryRowContext(ctx, "SELECT value FROM settings WHERE name = ?", inboxSecretName(appID)).Scan(&sealed)
+	err := s.db.QueryRowContext(ctx, s.dl.Rebind("SELECT value FROM settings WHERE name = ?"), inboxSecretName(appID)).Scan(&sealed)
 	var secret []byte
 	switch {
 	case errors.Is(err, sql.ErrNoRows):

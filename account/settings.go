@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/herald-msg/herald/channels"
@@ -24,9 +27,81 @@ type Settings struct {
 	// DedupeWindow suppresses the same MARKETING content to the same user on the same
 	// channel within it; 0 turns it off.
 	DedupeWindow time.Duration `json:"dedupeWindow"`
-	// Prices are the app's unit prices per channel in yuan (per SMS segment, per message);
-	// a channel without one costs Herald's default list price.
-	Prices map[string]float64 `json:"prices,omitempty"`
+	// Prices are the app's unit prices in yuan (per SMS segment, per message elsewhere), per
+	// channel or per provider of a channel; a channel without one costs Herald's default
+	// list price.
+	Prices Prices `json:"prices,omitempty"`
+}
+
+// Price is a unit price of a channel's providers, or of one provider (Provider set): a
+// provider without its own price costs the channel's.
+type Price struct {
+	Channel  string  `json:"channel"`
+	Provider string  `json:"provider,omitempty"`
+	Price    float64 `json:"price"`
+}
+
+// Prices are an app's unit prices, in the order they were given.
+type Prices []Price
+
+// UnmarshalJSON reads the list form, and the object form {"SMS": 0.04} of settings stored
+// before prices could name a provider.
+func (p *Prices) UnmarshalJSON(b []byte) error {
+	var list []Price
+	if err := json.Unmarshal(b, &list); err == nil {
+		*p = list
+		return nil
+	}
+	var byChannel map[string]float64
+	if err := json.Unmarshal(b, &byChannel); err != nil {
+		return fmt.Errorf("prices are neither a list nor an object of channel prices: %w", err)
+	}
+	out := make(Prices, 0, len(byChannel))
+	for ch, v := range byChannel {
+		out = append(out, Price{Channel: ch, Price: v})
+	}
+	slices.SortFunc(out, func(a, b Price) int { return strings.Compare(a.Channel, b.Channel) })
+	*p = out
+	return nil
+}
+
+// MaxPrice is the highest unit price an app may set, in yuan.
+const MaxPrice = 1000
+
+// validatePrices checks prices: known channels, providers of that channel (providers lists
+// a channel's provider names), each (channel, provider) once, finite prices from 0 to
+// MaxPrice.
+func validatePrices(field string, prices Prices, providers func(channels.Channel) []string) error {
+	seen := make(map[Price]int, len(prices))
+	for i, p := range prices {
+		at := fmt.Sprintf("%s.prices[%d]", field, i)
+		ch := channels.Channel(p.Channel)
+		if !ch.Valid() {
+			return fault.BadInput(at+".channel", "unknown channel %q", p.Channel)
+		}
+		if p.Provider != "" {
+			var names []string
+			if providers != nil {
+				names = providers(ch)
+			}
+			if !slices.Contains(names, p.Provider) {
+				return fault.BadInput(at+".provider", "%s has no provider %q; its providers are %v", ch, p.Provider, names)
+			}
+		}
+		if math.IsNaN(p.Price) || math.IsInf(p.Price, 0) || p.Price < 0 || p.Price > MaxPrice {
+			return fault.BadInput(at+".price", "%v must be between 0 and %d yuan", p.Price, MaxPrice)
+		}
+		key := Price{Channel: p.Channel, Provider: p.Provider}
+		if j, ok := seen[key]; ok {
+			what := "every provider of " + p.Channel
+			if p.Provider != "" {
+				what = "provider " + p.Provider + " of " + p.Channel
+			}
+			return fault.BadInput(at, "%s is priced twice, here and in %s.prices[%d]", what, field, j)
+		}
+		seen[key] = i
+	}
+	return nil
 }
 
 // QuietHours is a daily window in the app's time zone.
@@ -51,8 +126,9 @@ func DefaultSettings() Settings {
 	}
 }
 
-// Validate checks settings, naming the field of the first problem.
-func (s *Settings) Validate(field string) error {
+// Validate checks settings, naming the field of the first problem; providers lists the
+// provider names of a channel, which a price may name (nil: none may).
+func (s *Settings) Validate(field string, providers func(channels.Channel) []string) error {
 	if _, err := time.LoadLocation(s.TimeZone); err != nil || s.TimeZone == "" {
 		return fault.BadInput(field+".timeZone", "%q is not a time zone name such as Asia/Shanghai", s.TimeZone)
 	}
@@ -76,15 +152,7 @@ func (s *Settings) Validate(field string) error {
 	if s.DedupeWindow < 0 || s.DedupeWindow > 7*24*time.Hour {
 		return fault.BadInput(field+".dedupeWindow", "must be between 0 and 168h")
 	}
-	for ch, p := range s.Prices {
-		if !channels.Channel(ch).Valid() {
-			return fault.BadInput(field+".prices", "unknown channel %q", ch)
-		}
-		if p < 0 || p > 1000 {
-			return fault.BadInput(field+".prices."+ch, "%v must be between 0 and 1000 yuan", p)
-		}
-	}
-	return nil
+	return validatePrices(field, s.Prices, providers)
 }
 
 // clock parses "HH:MM" into minutes after midnight.
@@ -137,7 +205,7 @@ func (s *Settings) QuietUntil(now time.Time) time.Time {
 func (s *Service) Settings(ctx context.Context, appID int64) (Settings, error) {
 	st := DefaultSettings()
 	var raw sql.NullString
-	err := s.db.QueryRowContext(ctx, "SELECT settings FROM apps WHERE id = ?", appID).Scan(&raw)
+	err := s.db.QueryRowContext(ctx, s.dl.Rebind("SELECT settings FROM apps WHERE id = ?"), appID).Scan(&raw)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, fault.NotFound("appId", "app %d does not exist", appID)
 	}
@@ -157,11 +225,11 @@ func (s *Service) UpdateSettings(ctx context.Context, appID int64, st Settings) 
 	if _, err := Authorize(ctx, appID, Admin, "appId"); err != nil {
 		return st, err
 	}
-	if err := st.Validate("input"); err != nil {
+	if err := st.Validate("input", s.providerNamesFunc); err != nil {
 		return st, err
 	}
 	b, _ := json.Marshal(st)
-	res, err := s.db.ExecContext(ctx, "UPDATE apps SET settings = ? WHERE id = ?", string(b), appID)
+	res, err := s.db.ExecContext(ctx, s.dl.Rebind("UPDATE apps SET settings = ? WHERE id = ?"), string(b), appID)
 	if err != nil {
 		return st, fmt.Errorf("error saving app settings: %w", err)
 	}

@@ -52,6 +52,7 @@ type User struct {
 // keeps the identity cache (when one is set) written through.
 type Service struct {
 	db      *sql.DB
+	dl      store.Dialect
 	logger  *slog.Logger
 	nowFunc func() time.Time
 	cache   IdentityCache
@@ -67,11 +68,11 @@ type IdentityCache interface {
 }
 
 // NewService returns the audience service on the core database.
-func NewService(db *sql.DB, logger *slog.Logger) *Service {
+func NewService(db *store.DB, logger *slog.Logger) *Service {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Service{db: db, logger: logger.With("component", "audience"), nowFunc: time.Now}
+	return &Service{db: db.Core, dl: db.Dialect, logger: logger.With("component", "audience"), nowFunc: time.Now}
 }
 
 // SetCache makes the service read identities through c and write changes through to it.
@@ -130,22 +131,14 @@ func (s *Service) Upsert(ctx context.Context, appID int64, users []UserInput) (c
 		return 0, 0, fmt.Errorf("error starting transaction: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck
-	existing, err := existingUsers(ctx, tx, appID, users)
+	existing, err := existingUsers(ctx, tx, s.dl, appID, users)
 	if err != nil {
 		return 0, 0, err
 	}
 	for start := 0; start < len(users); start += chunk {
 		part := users[start:min(start+chunk, len(users))]
-		var (
-			sb   strings.Builder
-			args []any
-		)
-		sb.WriteString("INSERT INTO users (app_id, id, attributes, created_at, updated_at) VALUES ")
+		var args []any
 		for i, u := range part {
-			if i > 0 {
-				sb.WriteByte(',')
-			}
-			sb.WriteString("(?,?,?,?,?)")
 			var attrs any
 			if u.Attributes != nil {
 				b, err := json.Marshal(u.Attributes)
@@ -156,15 +149,14 @@ func (s *Service) Upsert(ctx context.Context, appID int64, users []UserInput) (c
 			}
 			args = append(args, appID, u.ID, attrs, now, now)
 		}
-		sb.WriteString(" ON DUPLICATE KEY UPDATE attributes = COALESCE(VALUES(attributes), attributes), updated_at = VALUES(updated_at)")
-		if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, upsertUsersSQL(s.dl, len(part)), args...); err != nil {
 			return 0, 0, fmt.Errorf("error writing users: %w", err)
 		}
 	}
-	if err := addTags(ctx, tx, appID, users); err != nil {
+	if err := addTags(ctx, tx, s.dl, appID, users); err != nil {
 		return 0, 0, err
 	}
-	if err := bindIdentities(ctx, tx, appID, users, now); err != nil {
+	if err := bindIdentities(ctx, tx, s.dl, appID, users, now); err != nil {
 		return 0, 0, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -180,7 +172,7 @@ func (s *Service) Upsert(ctx context.Context, appID int64, users []UserInput) (c
 	return len(users) - existing, existing, nil
 }
 
-func existingUsers(ctx context.Context, tx *sql.Tx, appID int64, users []UserInput) (int, error) {
+func existingUsers(ctx context.Context, tx *sql.Tx, dl store.Dialect, appID int64, users []UserInput) (int, error) {
 	n := 0
 	for start := 0; start < len(users); start += chunk {
 		part := users[start:min(start+chunk, len(users))]
@@ -190,7 +182,7 @@ func existingUsers(ctx context.Context, tx *sql.Tx, appID int64, users []UserInp
 		}
 		var c int
 		q := "SELECT COUNT(*) FROM users WHERE app_id = ? AND id IN (" + store.Placeholders(len(part)) + ")"
-		if err := tx.QueryRowContext(ctx, q, args...).Scan(&c); err != nil {
+		if err := tx.QueryRowContext(ctx, dl.Rebind(q), args...).Scan(&c); err != nil {
 			return 0, fmt.Errorf("error counting users: %w", err)
 		}
 		n += c
@@ -198,17 +190,17 @@ func existingUsers(ctx context.Context, tx *sql.Tx, appID int64, users []UserInp
 	return n, nil
 }
 
-func addTags(ctx context.Context, tx *sql.Tx, appID int64, users []UserInput) error {
+func addTags(ctx context.Context, tx *sql.Tx, dl store.Dialect, appID int64, users []UserInput) error {
 	var rows [][]any
 	for _, u := range users {
 		for _, t := range u.Tags {
 			rows = append(rows, []any{appID, t, u.ID})
 		}
 	}
-	return insertRows(ctx, tx, "INSERT IGNORE INTO user_tags (app_id, tag, user_id) VALUES ", "(?,?,?)", rows)
+	return insertRows(ctx, tx, dl, insertTagsSQL, rows)
 }
 
-func bindIdentities(ctx context.Context, tx *sql.Tx, appID int64, users []UserInput, now time.Time) error {
+func bindIdentities(ctx context.Context, tx *sql.Tx, dl store.Dialect, appID int64, users []UserInput, now time.Time) error {
 	var ids [][]any
 	for _, u := range users {
 		for _, idn := range u.Identities {
@@ -218,7 +210,7 @@ func bindIdentities(ctx context.Context, tx *sql.Tx, appID int64, users []UserIn
 	if len(ids) == 0 {
 		return nil
 	}
-	if err := insertRows(ctx, tx, "INSERT IGNORE INTO identities (app_id, channel, address, created_at) VALUES ", "(?,?,?,?)", ids); err != nil {
+	if err := insertRows(ctx, tx, dl, insertIdentitiesSQL, ids); err != nil {
 		return err
 	}
 	idOf := map[Identity]int64{}
@@ -233,7 +225,7 @@ func bindIdentities(ctx context.Context, tx *sql.Tx, appID int64, users []UserIn
 			sb.WriteString("(?,?)")
 			args = append(args, r[1], r[2])
 		}
-		rows, err := tx.QueryContext(ctx, "SELECT id, channel, address FROM identities WHERE app_id = ? AND (channel, address) IN ("+sb.String()+")", args...)
+		rows, err := tx.QueryContext(ctx, dl.Rebind("SELECT id, channel, address FROM identities WHERE app_id = ? AND (channel, address) IN ("+sb.String()+")"), args...)
 		if err != nil {
 			return fmt.Errorf("error reading identities: %w", err)
 		}
@@ -259,12 +251,13 @@ func bindIdentities(ctx context.Context, tx *sql.Tx, appID int64, users []UserIn
 			links = append(links, []any{appID, u.ID, idOf[idn], now})
 		}
 	}
-	return insertRows(ctx, tx, "INSERT IGNORE INTO user_identities (app_id, user_id, identity_id, created_at) VALUES ", "(?,?,?,?)", links)
+	return insertRows(ctx, tx, dl, insertLinksSQL, links)
 }
 
-// insertRows writes rows with multi-row statements of at most chunk rows.
-func insertRows(ctx context.Context, tx *sql.Tx, head, tuple string, rows [][]any) error {
-	_, err := execRows(ctx, tx, head, tuple, rows)
+// insertRows writes rows with multi-row statements of at most chunk rows, the statement
+// of n rows written by query.
+func insertRows(ctx context.Context, tx *sql.Tx, dl store.Dialect, query func(dl store.Dialect, n int) string, rows [][]any) error {
+	_, err := execRows(ctx, tx, dl, query, rows)
 	return err
 }
 
@@ -277,7 +270,7 @@ func (s *Service) Existing(ctx context.Context, appID int64, ids []string) (map[
 		for _, id := range part {
 			args = append(args, id)
 		}
-		rows, err := s.db.QueryContext(ctx, "SELECT id FROM users WHERE app_id = ? AND id IN ("+store.Placeholders(len(part))+")", args...)
+		rows, err := s.db.QueryContext(ctx, s.dl.Rebind("SELECT id FROM users WHERE app_id = ? AND id IN ("+store.Placeholders(len(part))+")"), args...)
 		if err != nil {
 			return nil, fmt.Errorf("error reading users: %w", err)
 		}
@@ -319,10 +312,10 @@ func (s *Service) LoadAddresses(ctx context.Context, appID int64, userIDs []stri
 		for _, id := range part {
 			args = append(args, id)
 		}
-		rows, err := s.db.QueryContext(ctx, `SELECT ui.user_id, i.channel, i.address
+		rows, err := s.db.QueryContext(ctx, s.dl.Rebind(`SELECT ui.user_id, i.channel, i.address
 			FROM user_identities ui JOIN identities i ON i.id = ui.identity_id
 			WHERE ui.app_id = ? AND ui.user_id IN (`+store.Placeholders(len(part))+`)
-			ORDER BY ui.user_id, ui.created_at, i.id`, args...)
+			ORDER BY ui.user_id, ui.created_at, i.id`), args...)
 		if err != nil {
 			return nil, fmt.Errorf("error resolving identities: %w", err)
 		}
@@ -357,7 +350,7 @@ func (s *Service) Users(ctx context.Context, appID int64, ids []string) (map[str
 		for _, id := range part {
 			args = append(args, id)
 		}
-		rows, err := s.db.QueryContext(ctx, "SELECT id, attributes FROM users WHERE app_id = ? AND id IN ("+store.Placeholders(len(part))+")", args...)
+		rows, err := s.db.QueryContext(ctx, s.dl.Rebind("SELECT id, attributes FROM users WHERE app_id = ? AND id IN ("+store.Placeholders(len(part))+")"), args...)
 		if err != nil {
 			return nil, fmt.Errorf("error reading users: %w", err)
 		}
@@ -377,7 +370,7 @@ func (s *Service) Users(ctx context.Context, appID int64, ids []string) (map[str
 		if err := rows.Err(); err != nil {
 			return nil, err
 		}
-		trows, err := s.db.QueryContext(ctx, "SELECT user_id, tag FROM user_tags WHERE app_id = ? AND user_id IN ("+store.Placeholders(len(part))+") ORDER BY tag", args...)
+		trows, err := s.db.QueryContext(ctx, s.dl.Rebind("SELECT user_id, tag FROM user_tags WHERE app_id = ? AND user_id IN ("+store.Placeholders(len(part))+") ORDER BY tag"), args...)
 		if err != nil {
 			return nil, fmt.Errorf("error reading tags: %w", err)
 		}
@@ -507,8 +500,8 @@ func NormalizePhone(s string) (string, error) {
 
 // LoadOwners reads from the database the users an address belongs to, in id order.
 func (s *Service) LoadOwners(ctx context.Context, appID int64, ch channels.Channel, address string) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT ui.user_id FROM identities i JOIN user_identities ui ON ui.identity_id = i.id
-		WHERE i.app_id = ? AND i.channel = ? AND i.address = ? ORDER BY ui.user_id`, appID, string(ch), address)
+	rows, err := s.db.QueryContext(ctx, s.dl.Rebind(`SELECT ui.user_id FROM identities i JOIN user_identities ui ON ui.identity_id = i.id
+		WHERE i.app_id = ? AND i.channel = ? AND i.address = ? ORDER BY ui.user_id`), appID, string(ch), address)
 	if err != nil {
 		return nil, fmt.Errorf("error reading identity owners: %w", err)
 	}

@@ -10,10 +10,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/herald-msg/herald/account"
 	"github.com/herald-msg/herald/fault"
+	"github.com/herald-msg/herald/store"
 )
 
 // Kind is an audience kind.
@@ -81,22 +80,19 @@ func (s *Service) CreateAudience(ctx context.Context, in AudienceInput) (*Audien
 	if a.Expr != "" {
 		expr = a.Expr
 	}
-	res, err := tx.ExecContext(ctx, "INSERT INTO audiences (app_id, name, kind, expr, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-		a.AppID, a.Name, string(a.Kind), expr, p.Name(), a.CreatedAt)
-	var me *mysql.MySQLError
-	if errors.As(err, &me) && me.Number == 1062 {
+	a.ID, err = s.dl.InsertID(ctx, tx, createAudienceSQL, a.AppID, a.Name, string(a.Kind), expr, p.Name(), a.CreatedAt)
+	if s.dl.Duplicate(err) {
 		return nil, fault.Conflict("input.name", "an audience named %q exists already", a.Name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("error creating audience: %w", err)
 	}
-	a.ID, _ = res.LastInsertId()
 	if a.Kind == Static {
 		rows := make([][]any, len(in.UserIDs))
 		for i, id := range in.UserIDs {
 			rows[i] = []any{a.ID, id}
 		}
-		if err := insertRows(ctx, tx, "INSERT INTO audience_members (audience_id, user_id) VALUES ", "(?,?)", rows); err != nil {
+		if err := insertRows(ctx, tx, s.dl, insertMembersSQL, rows); err != nil {
 			return nil, err
 		}
 	}
@@ -206,7 +202,7 @@ func (s *Service) checkAudience(ctx context.Context, in AudienceInput) (*Audienc
 		if in.TagExpr != "" {
 			return nil, fault.BadInput("input.tagExpr", "a SEGMENT audience takes segment, not tagExpr")
 		}
-		if a.cond, err = compileSegment(in.Segment); err != nil {
+		if a.cond, err = compileSegment(s.dl, in.Segment); err != nil {
 			return nil, fault.BadInput("input.segment", "%s", err)
 		}
 		a.Expr = in.Segment
@@ -237,7 +233,7 @@ func (s *Service) FindAudience(ctx context.Context, id int64) (*Audience, error)
 func (s *Service) GetAudience(ctx context.Context, id int64) (*Audience, error) {
 	a := &Audience{ID: id}
 	var expr sql.NullString
-	err := s.db.QueryRowContext(ctx, "SELECT app_id, name, kind, expr, created_at FROM audiences WHERE id = ?", id).Scan(&a.AppID, &a.Name, &a.Kind, &expr, &a.CreatedAt)
+	err := s.db.QueryRowContext(ctx, s.dl.Rebind("SELECT app_id, name, kind, expr, created_at FROM audiences WHERE id = ?"), id).Scan(&a.AppID, &a.Name, &a.Kind, &expr, &a.CreatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fault.NotFound("audienceId", "audience %d does not exist", id)
 	}
@@ -245,19 +241,19 @@ func (s *Service) GetAudience(ctx context.Context, id int64) (*Audience, error) 
 		return nil, fmt.Errorf("error reading audience: %w", err)
 	}
 	a.Expr = expr.String
-	if err := a.compile(); err != nil {
+	if err := a.compile(s.dl); err != nil {
 		return nil, fmt.Errorf("stored audience %d does not compile: %w", id, err)
 	}
 	return a, nil
 }
 
-func (a *Audience) compile() error {
+func (a *Audience) compile(dl store.Dialect) error {
 	var err error
 	switch a.Kind {
 	case Tag:
 		a.cond, err = compileTags(a.Expr)
 	case Segment:
-		a.cond, err = compileSegment(a.Expr)
+		a.cond, err = compileSegment(dl, a.Expr)
 	}
 	return err
 }
@@ -267,7 +263,7 @@ func (s *Service) Audiences(ctx context.Context, appID int64) ([]*Audience, erro
 	if _, err := account.Authorize(ctx, appID, account.Viewer, "appId"); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, "SELECT id, name, kind, expr, created_at FROM audiences WHERE app_id = ? ORDER BY id", appID)
+	rows, err := s.db.QueryContext(ctx, s.dl.Rebind("SELECT id, name, kind, expr, created_at FROM audiences WHERE app_id = ? ORDER BY id"), appID)
 	if err != nil {
 		return nil, fmt.Errorf("error listing audiences: %w", err)
 	}
@@ -280,7 +276,7 @@ func (s *Service) Audiences(ctx context.Context, appID int64) ([]*Audience, erro
 			return nil, err
 		}
 		a.Expr = expr.String
-		if err := a.compile(); err != nil {
+		if err := a.compile(s.dl); err != nil {
 			return nil, err
 		}
 		out = append(out, a)
@@ -307,7 +303,7 @@ func (a *Audience) from() (string, []any) {
 func (s *Service) Size(ctx context.Context, a *Audience) (int64, error) {
 	q, args := a.from()
 	var n int64
-	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*)"+q, args...).Scan(&n); err != nil {
+	if err := s.db.QueryRowContext(ctx, s.dl.Rebind("SELECT COUNT(*)"+q), args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("error counting audience: %w", err)
 	}
 	return n, nil
@@ -354,11 +350,14 @@ func (s *Service) IterateFrom(ctx context.Context, a *Audience, after string, ba
 		batch = 1000
 	}
 	from, args := a.from()
-	q := "SELECT u.id" + from + " AND u.id > ? ORDER BY u.id LIMIT ?"
 	ids := make([]string, 0, batch)
 	for {
 		ids = ids[:0]
-		rows, err := s.db.QueryContext(ctx, q, append(append([]any{}, args...), after, batch)...)
+		page := append([]any{}, args...)
+		if after != "" {
+			page = append(page, after)
+		}
+		rows, err := s.db.QueryContext(ctx, iterateSQL(s.dl, from, after != ""), append(page, batch)...)
 		if err != nil {
 			return fmt.Errorf("error reading audience: %w", err)
 		}

@@ -31,7 +31,7 @@ func setupAudiences(t *testing.T) *audienceBundle {
 	require.NoError(t, err)
 	appID, _ := res.LastInsertId()
 	ctx := account.WithPrincipal(context.Background(), &account.Principal{Email: "op@example.com", Role: account.Operator, AppIDs: []int64{appID}})
-	svc := audience.NewService(db.Core, nil)
+	svc := audience.NewService(db, nil)
 	users := []audience.UserInput{
 		{ID: "u1", Attributes: map[string]any{"age": 35, "city": "杭州", "vip": true}, Tags: []string{"vip"}},
 		{ID: "u2", Attributes: map[string]any{"age": 28, "city": "杭州"}, Tags: []string{"vip", "churned"}},

@@ -159,7 +159,7 @@ func setupCacheTest(t testing.TB, rdb redis.UniversalClient) *cacheTestBundle {
 	appID, err := res.LastInsertId()
 	require.NoError(t, err)
 
-	svc := NewService(db.Core, nil)
+	svc := NewService(db, nil)
 	prefix := storetest.Prefix() + ":"
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

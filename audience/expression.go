@@ -10,6 +10,8 @@ import (
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/parser"
+
+	"github.com/herald-msg/herald/store"
 )
 
 // condition is a SQL boolean over the users table aliased u, with its arguments.
@@ -180,7 +182,7 @@ func (p *tagParser) unary() (condition, error) {
 // `age >= 30 && city == "杭州"`, to SQL over the JSON attributes column. Supported: attribute
 // names (also user.<name>), string, number, bool and nil literals, == != < <= > >=, && || !
 // (and, or, not), in / not in [list], startsWith, endsWith, contains.
-func compileSegment(src string) (condition, error) {
+func compileSegment(dl store.Dialect, src string) (condition, error) {
 	if strings.TrimSpace(src) == "" {
 		return condition{}, &ExprError{Line: 1, Column: 1, Reason: "empty expression"}
 	}
@@ -192,11 +194,14 @@ func compileSegment(src string) (condition, error) {
 		}
 		return condition{}, &ExprError{Line: 1, Column: 1, Reason: strings.SplitN(err.Error(), "\n", 2)[0]}
 	}
-	s := &segment{src: src}
+	s := &segment{src: src, dl: dl}
 	return s.boolean(tree.Node)
 }
 
-type segment struct{ src string }
+type segment struct {
+	src string
+	dl  store.Dialect
+}
 
 func (s *segment) errorf(n ast.Node, format string, args ...any) error {
 	// Locations count runes, not bytes.
@@ -247,19 +252,17 @@ func (s *segment) boolean(n ast.Node) (condition, error) {
 			if err != nil {
 				return c, err
 			}
-			return condition{sql: "NOT COALESCE(" + c.sql + ", FALSE)", args: c.args}, nil
+			return condition{sql: s.dl.NotTrue(c.sql), args: c.args}, nil
 		}
 	case *ast.IdentifierNode, *ast.MemberNode:
 		attr, err := s.attribute(n)
 		if err != nil {
 			return condition{}, err
 		}
-		return condition{sql: "(JSON_EXTRACT(u.attributes, ?) = TRUE)", args: []any{attr}}, nil
+		q, args := s.dl.JSONIsTrue("u.attributes", attr)
+		return condition{sql: q, args: args}, nil
 	case *ast.BoolNode:
-		if x.Value {
-			return condition{sql: "TRUE"}, nil
-		}
-		return condition{sql: "FALSE"}, nil
+		return condition{sql: s.dl.Bool(x.Value)}, nil
 	}
 	return condition{}, s.errorf(n, "a condition is expected here")
 }
@@ -330,23 +333,21 @@ func (s *segment) compare(x *ast.BinaryNode) (condition, error) {
 	}
 	sqlOp := map[string]string{"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}[op]
 	if val == nil {
+		col, args := s.dl.JSONValue("u.attributes", attr, false)
 		switch op {
 		case "==":
-			return condition{sql: "(JSON_VALUE(u.attributes, ?) IS NULL)", args: []any{attr}}, nil
+			return condition{sql: "(" + col + " IS NULL)", args: args}, nil
 		case "!=":
-			return condition{sql: "(JSON_VALUE(u.attributes, ?) IS NOT NULL)", args: []any{attr}}, nil
+			return condition{sql: "(" + col + " IS NOT NULL)", args: args}, nil
 		}
 		return condition{}, s.errorf(x, "nil can only be compared with == or !=")
 	}
-	col := "JSON_VALUE(u.attributes, ?)"
-	if number {
-		col = "CAST(" + col + " AS DECIMAL(38,10))"
-	}
+	col, args := s.dl.JSONValue("u.attributes", attr, number)
 	if op == "!=" {
 		// A user without the attribute differs from any value.
-		return condition{sql: "(NOT " + col + " <=> ?)", args: []any{attr, val}}, nil
+		return condition{sql: s.dl.Differs(col, "?"), args: append(args, val)}, nil
 	}
-	return condition{sql: "(" + col + " " + sqlOp + " ?)", args: []any{attr, val}}, nil
+	return condition{sql: "(" + col + " " + sqlOp + " ?)", args: append(args, val)}, nil
 }
 
 func (s *segment) in(x *ast.BinaryNode) (condition, error) {
@@ -358,7 +359,7 @@ func (s *segment) in(x *ast.BinaryNode) (condition, error) {
 	if !ok || len(arr.Nodes) == 0 {
 		return condition{}, s.errorf(x.Right, "a non-empty list such as [\"a\", \"b\"] is expected here")
 	}
-	args := []any{attr}
+	var vals []any
 	number := false
 	for i, n := range arr.Nodes {
 		v, isNum, err := s.literal(n)
@@ -372,18 +373,16 @@ func (s *segment) in(x *ast.BinaryNode) (condition, error) {
 			return condition{}, s.errorf(n, "a list mixes numbers and strings")
 		}
 		number = isNum
-		args = append(args, v)
+		vals = append(vals, v)
 	}
-	col := "JSON_VALUE(u.attributes, ?)"
-	if number {
-		col = "CAST(" + col + " AS DECIMAL(38,10))"
-	}
+	col, colArgs := s.dl.JSONValue("u.attributes", attr, number)
 	list := "(" + strings.TrimSuffix(strings.Repeat("?,", len(arr.Nodes)), ",") + ")"
 	if x.Operator == "not in" {
 		// A user without the attribute is not in any list.
-		return condition{sql: "(" + col + " IS NULL OR " + col + " NOT IN " + list + ")", args: append([]any{attr}, args...)}, nil
+		args := append(append(append([]any{}, colArgs...), colArgs...), vals...)
+		return condition{sql: "(" + col + " IS NULL OR " + col + " NOT IN " + list + ")", args: args}, nil
 	}
-	return condition{sql: "(" + col + " IN " + list + ")", args: args}, nil
+	return condition{sql: "(" + col + " IN " + list + ")", args: append(append([]any{}, colArgs...), vals...)}, nil
 }
 
 func (s *segment) like(x *ast.BinaryNode) (condition, error) {
@@ -397,5 +396,6 @@ func (s *segment) like(x *ast.BinaryNode) (condition, error) {
 	}
 	esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(lit.Value)
 	pattern := map[string]string{"startsWith": esc + "%", "endsWith": "%" + esc, "contains": "%" + esc + "%"}[x.Operator]
-	return condition{sql: "(JSON_VALUE(u.attributes, ?) LIKE ?)", args: []any{attr, pattern}}, nil
+	col, args := s.dl.JSONValue("u.attributes", attr, false)
+	return condition{sql: "(" + col + " LIKE ?" + s.dl.LikeEscape() + ")", args: append(args, pattern)}, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 
 	"github.com/herald-msg/herald/account"
 	"github.com/herald-msg/herald/channels"
@@ -49,15 +48,14 @@ func (s *Service) changeIdentity(ctx context.Context, appID int64, userID string
 			return nil, err
 		}
 		defer tx.Rollback() //nolint:errcheck
-		if err := bindIdentities(ctx, tx, appID, []UserInput{{ID: userID, Identities: []Identity{idn}}}, s.nowFunc().UTC()); err != nil {
+		if err := bindIdentities(ctx, tx, s.dl, appID, []UserInput{{ID: userID, Identities: []Identity{idn}}}, s.nowFunc().UTC()); err != nil {
 			return nil, err
 		}
 		if err := tx.Commit(); err != nil {
 			return nil, err
 		}
 	} else {
-		res, err := s.db.ExecContext(ctx, `DELETE ui FROM user_identities ui JOIN identities i ON i.id = ui.identity_id
-			WHERE ui.app_id = ? AND ui.user_id = ? AND i.app_id = ? AND i.channel = ? AND i.address = ?`,
+		res, err := s.db.ExecContext(ctx, s.dl.Rebind(unbindSQL),
 			appID, userID, appID, string(idn.Channel), idn.Address)
 		if err != nil {
 			return nil, fmt.Errorf("error unbinding identity: %w", err)
@@ -152,7 +150,7 @@ func (s *Service) SetTags(ctx context.Context, appID int64, userIDs, tags []stri
 					rows = append(rows, []any{appID, t, id})
 				}
 			}
-			n, err := execRows(ctx, tx, "INSERT IGNORE INTO user_tags (app_id, tag, user_id) VALUES ", "(?,?,?)", rows)
+			n, err := execRows(ctx, tx, s.dl, insertTagsSQL, rows)
 			if err != nil {
 				return 0, err
 			}
@@ -165,7 +163,7 @@ func (s *Service) SetTags(ctx context.Context, appID int64, userIDs, tags []stri
 			for _, id := range part {
 				args = append(args, id)
 			}
-			res, err := tx.ExecContext(ctx, "DELETE FROM user_tags WHERE app_id = ? AND tag IN ("+store.Placeholders(len(tags))+") AND user_id IN ("+store.Placeholders(len(part))+")", args...)
+			res, err := tx.ExecContext(ctx, s.dl.Rebind("DELETE FROM user_tags WHERE app_id = ? AND tag IN ("+store.Placeholders(len(tags))+") AND user_id IN ("+store.Placeholders(len(part))+")"), args...)
 			if err != nil {
 				return 0, fmt.Errorf("error removing tags: %w", err)
 			}
@@ -177,21 +175,15 @@ func (s *Service) SetTags(ctx context.Context, appID int64, userIDs, tags []stri
 }
 
 // execRows runs multi-row statements of at most chunk rows and returns the rows affected.
-func execRows(ctx context.Context, tx *sql.Tx, head, tuple string, rows [][]any) (int, error) {
+func execRows(ctx context.Context, tx *sql.Tx, dl store.Dialect, query func(dl store.Dialect, n int) string, rows [][]any) (int, error) {
 	total := 0
 	for start := 0; start < len(rows); start += chunk {
 		part := rows[start:min(start+chunk, len(rows))]
-		var sb strings.Builder
-		sb.WriteString(head)
 		args := make([]any, 0, len(part)*len(part[0]))
-		for i, r := range part {
-			if i > 0 {
-				sb.WriteByte(',')
-			}
-			sb.WriteString(tuple)
+		for _, r := range part {
 			args = append(args, r...)
 		}
-		res, err := tx.ExecContext(ctx, sb.String(), args...)
+		res, err := tx.ExecContext(ctx, query(dl, len(part)), args...)
 		if err != nil {
 			return total, fmt.Errorf("error writing rows: %w", err)
 		}
@@ -209,16 +201,17 @@ func (s *Service) ListUsers(ctx context.Context, appID int64, tag string, first 
 	if first <= 0 || first > 500 {
 		first = 50
 	}
-	q := "SELECT u.id FROM users u WHERE u.app_id = ? AND u.id > ? ORDER BY u.id LIMIT ?"
-	args := []any{appID, after, first + 1}
+	args := []any{appID}
 	if tag != "" {
 		if err := ValidTag(tag); err != nil {
 			return nil, false, fault.BadInput("tag", "%s", err)
 		}
-		q = "SELECT t.user_id FROM user_tags t WHERE t.app_id = ? AND t.tag = ? AND t.user_id > ? ORDER BY t.user_id LIMIT ?"
-		args = []any{appID, tag, after, first + 1}
+		args = append(args, tag)
 	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	if after != "" {
+		args = append(args, after)
+	}
+	rows, err := s.db.QueryContext(ctx, firstUsersSQL(s.dl, tag != "", after != ""), append(args, first+1)...)
 	if err != nil {
 		return nil, false, fmt.Errorf("error listing users: %w", err)
 	}

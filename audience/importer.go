@@ -24,6 +24,7 @@ import (
 	"github.com/herald-msg/herald/account"
 	"github.com/herald-msg/herald/channels"
 	"github.com/herald-msg/herald/fault"
+	"github.com/herald-msg/herald/store"
 )
 
 // Encoding is the character set of an imported file.
@@ -165,7 +166,7 @@ func (s *Service) Import(ctx context.Context, appID int64, r io.Reader, opts Imp
 		opts.MaxErrors = DefaultMaxImportErrors
 	}
 	var n int
-	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM apps WHERE id = ?", appID).Scan(&n); err != nil {
+	if err := s.db.QueryRowContext(ctx, s.dl.Rebind("SELECT COUNT(*) FROM apps WHERE id = ?"), appID).Scan(&n); err != nil {
 		return nil, fmt.Errorf("error reading app: %w", err)
 	}
 	if n == 0 {
@@ -621,56 +622,23 @@ func jsonNumber(s string) bool {
 // those stored; a row that adds nothing new leaves the user untouched, updated_at included,
 // so that the same file imported again changes nothing (updated_at is assigned first: it
 // must compare against the attributes before they change). Tags, identities and links are
-// INSERT IGNORE, as in Upsert.
+// INSERT IGNORE, as in Upsert (importUsersSQL and the others in sql.go).
 var (
-	importUsers = &importStatement{
-		head:  "INSERT INTO users (app_id, id, attributes, created_at, updated_at) VALUES ",
-		tuple: "(?,?,?,?,?)",
-		tail: ` ON DUPLICATE KEY UPDATE
-		updated_at = IF(VALUES(attributes) IS NULL OR JSON_CONTAINS(COALESCE(attributes, '{}'), VALUES(attributes)), updated_at, VALUES(updated_at)),
-		attributes = IF(VALUES(attributes) IS NULL OR JSON_CONTAINS(COALESCE(attributes, '{}'), VALUES(attributes)), attributes,
-			JSON_MERGE_PATCH(COALESCE(attributes, '{}'), VALUES(attributes)))`,
-		width: 5,
-	}
-	importTags       = &importStatement{head: "INSERT IGNORE INTO user_tags (app_id, tag, user_id) VALUES ", tuple: "(?,?,?)", width: 3}
-	importIdentities = &importStatement{head: "INSERT IGNORE INTO identities (app_id, channel, address, created_at) VALUES ", tuple: "(?,?,?,?)", width: 4}
-	importLinks      = &importStatement{head: "INSERT IGNORE INTO user_identities (app_id, user_id, identity_id, created_at) VALUES ", tuple: "(?,?,?,?)", width: 4}
+	importUsers      = &importStatement{build: importUsersSQL, width: 5}
+	importTags       = &importStatement{build: insertTagsSQL, width: 3}
+	importIdentities = &importStatement{build: insertIdentitiesSQL, width: 4}
+	importLinks      = &importStatement{build: insertLinksSQL, width: 4}
 )
 
 // importStatementBytes bounds the attribute text of one statement, well under the server's
 // max_allowed_packet (16 MiB by default).
 const importStatementBytes = 4 << 20
 
-// importStatement is a multi-row statement: head, one tuple of width placeholders per row,
-// tail.
+// importStatement is a multi-row statement of width values a row, written by build for a
+// number of rows.
 type importStatement struct {
-	head, tuple, tail string
-	width             int
-	once              sync.Once
-	full              string
-}
-
-// query returns the statement for rows rows.
-func (st *importStatement) query(rows int) string {
-	if rows == chunk {
-		st.once.Do(func() { st.full = st.build(chunk) })
-		return st.full
-	}
-	return st.build(rows)
-}
-
-func (st *importStatement) build(rows int) string {
-	var sb strings.Builder
-	sb.Grow(len(st.head) + rows*(len(st.tuple)+1) + len(st.tail))
-	sb.WriteString(st.head)
-	for i := range rows {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		sb.WriteString(st.tuple)
-	}
-	sb.WriteString(st.tail)
-	return sb.String()
+	build func(dl store.Dialect, rows int) string
+	width int
 }
 
 // importWriter writes the batches of one import. Statements of a full chunk of rows, nearly
@@ -688,6 +656,10 @@ type importWriter struct {
 
 func (s *Service) newImportWriter(ctx context.Context, appID int64) (*importWriter, error) {
 	w := &importWriter{s: s, appID: appID, appArg: appID, stmts: map[*importStatement]*sql.Stmt{}}
+	if s.dl.Name() != "mysql" {
+		// Ids are read back: only MySQL hands out a statement's ids as LAST_INSERT_ID() onwards.
+		return w, nil
+	}
 	var mode, step sql.NullInt64
 	if err := s.db.QueryRowContext(ctx, "SELECT @@innodb_autoinc_lock_mode, @@auto_increment_increment").Scan(&mode, &step); err != nil {
 		return nil, fmt.Errorf("error reading the auto-increment mode: %w", err)
@@ -709,13 +681,13 @@ func (w *importWriter) Close() {
 func (w *importWriter) exec(ctx context.Context, tx *sql.Tx, st *importStatement, args []any) (sql.Result, error) {
 	rows := len(args) / st.width
 	if rows != chunk {
-		return tx.ExecContext(ctx, st.query(rows), args...)
+		return tx.ExecContext(ctx, st.build(w.s.dl, rows), args...)
 	}
 	w.mu.Lock()
 	prepared := w.stmts[st]
 	if prepared == nil {
 		var err error
-		if prepared, err = w.s.db.PrepareContext(ctx, st.query(chunk)); err != nil {
+		if prepared, err = w.s.db.PrepareContext(ctx, st.build(w.s.dl, chunk)); err != nil {
 			w.mu.Unlock()
 			return nil, fmt.Errorf("error preparing statement: %w", err)
 		}
@@ -809,7 +781,7 @@ func (w *importWriter) writeUsers(ctx context.Context, tx *sql.Tx, b *importBatc
 // nothing and whose SELECT reads the ids.
 func (w *importWriter) bindIdentities(ctx context.Context, tx *sql.Tx, users []UserInput, now any) error {
 	if !w.consecutive {
-		return bindIdentities(ctx, tx, w.appID, users, now.(time.Time))
+		return bindIdentities(ctx, tx, w.s.dl, w.appID, users, now.(time.Time))
 	}
 	type owned struct {
 		user string
@@ -835,7 +807,7 @@ func (w *importWriter) bindIdentities(ctx context.Context, tx *sql.Tx, users []U
 			for i, r := range rows {
 				slow[i] = UserInput{ID: r.user, Identities: []Identity{r.idn}}
 			}
-			if err := bindIdentities(ctx, tx, w.appID, slow, now.(time.Time)); err != nil {
+			if err := bindIdentities(ctx, tx, w.s.dl, w.appID, slow, now.(time.Time)); err != nil {
 				return err
 			}
 		} else {

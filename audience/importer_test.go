@@ -26,11 +26,13 @@ import (
 	"github.com/herald-msg/herald/channels"
 	"github.com/herald-msg/herald/fault"
 	"github.com/herald-msg/herald/graph"
+	"github.com/herald-msg/herald/store"
 	"github.com/herald-msg/herald/store/storetest"
 )
 
 type importBundle struct {
 	db    *sql.DB
+	store *store.DB
 	svc   *audience.Service
 	ctx   context.Context
 	appID int64
@@ -44,7 +46,7 @@ func setupImport(t testing.TB) *importBundle {
 	appID, err := res.LastInsertId()
 	require.NoError(t, err)
 	ctx := account.WithPrincipal(context.Background(), &account.Principal{Email: "admin@example.com", Role: account.Admin, AllApps: true})
-	return &importBundle{db: db.Core, svc: audience.NewService(db.Core, nil), ctx: ctx, appID: appID}
+	return &importBundle{db: db.Core, store: db, svc: audience.NewService(db, nil), ctx: ctx, appID: appID}
 }
 
 func (b *importBundle) importCSV(t *testing.T, text string, opts audience.ImportOptions) *audience.ImportReport {
@@ -502,7 +504,7 @@ func TestImportWritesThroughTheCache(t *testing.T) {
 func TestImportUsersGraphQL(t *testing.T) {
 	t.Parallel()
 	b := setupImport(t)
-	accounts, err := account.NewService(b.ctx, b.db, account.Config{SessionSecret: "test"})
+	accounts, err := account.NewService(b.ctx, b.store, account.Config{SessionSecret: "test"})
 	require.NoError(t, err)
 	h := graph.NewHandler(&graph.Resolver{Svc: graph.Services{Accounts: accounts, Audience: b.svc}}, graph.Options{})
 	principal := &account.Principal{Email: "op@example.com", Role: account.Operator, AppIDs: []int64{b.appID}}

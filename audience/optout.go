@@ -35,10 +35,10 @@ func (s *Service) SetOptOut(ctx context.Context, appID int64, userID string, ch 
 		return fault.NotFound("userId", "user %q does not exist in app %d", userID, appID)
 	}
 	if out {
-		_, err = s.db.ExecContext(ctx, "INSERT IGNORE INTO user_optouts (app_id, user_id, channel, class, created_at) VALUES (?, ?, ?, ?, ?)",
-			appID, userID, string(ch), class, s.nowFunc().UTC())
+		_, err = s.db.ExecContext(ctx, insertOptOutSQL(s.dl), appID, userID, s.optOutValue(string(ch)), s.optOutValue(class), s.nowFunc().UTC())
 	} else {
-		_, err = s.db.ExecContext(ctx, "DELETE FROM user_optouts WHERE app_id = ? AND user_id = ? AND channel = ? AND class = ?", appID, userID, string(ch), class)
+		_, err = s.db.ExecContext(ctx, s.dl.Rebind("DELETE FROM user_optouts WHERE app_id = ? AND user_id = ? AND channel = ? AND class = ?"),
+			appID, userID, s.optOutValue(string(ch)), s.optOutValue(class))
 	}
 	if err != nil {
 		return fmt.Errorf("error saving opt-out: %w", err)
@@ -55,7 +55,7 @@ func (s *Service) OptOuts(ctx context.Context, appID int64, userIDs []string) (m
 		for _, id := range part {
 			args = append(args, id)
 		}
-		rows, err := s.db.QueryContext(ctx, "SELECT user_id, channel, class FROM user_optouts WHERE app_id = ? AND user_id IN ("+store.Placeholders(len(part))+")", args...)
+		rows, err := s.db.QueryContext(ctx, s.dl.Rebind("SELECT user_id, channel, class FROM user_optouts WHERE app_id = ? AND user_id IN ("+store.Placeholders(len(part))+")"), args...)
 		if err != nil {
 			return nil, fmt.Errorf("error reading opt-outs: %w", err)
 		}
@@ -67,6 +67,12 @@ func (s *Service) OptOuts(ctx context.Context, appID int64, userIDs []string) (m
 			if err := rows.Scan(&id, &o.Channel, &o.Class); err != nil {
 				rows.Close()
 				return nil, err
+			}
+			if string(o.Channel) == anyValue(s.dl) {
+				o.Channel = ""
+			}
+			if o.Class == anyValue(s.dl) {
+				o.Class = ""
 			}
 			out[id] = append(out[id], o)
 		}
@@ -81,4 +87,12 @@ func (s *Service) OptOuts(ctx context.Context, appID int64, userIDs []string) (m
 // Covers reports whether opt-out o applies to a message of class on ch.
 func (o OptOut) Covers(ch channels.Channel, class string) bool {
 	return (o.Channel == "" || o.Channel == ch) && (o.Class == "" || o.Class == class)
+}
+
+// optOutValue is how user_optouts stores a channel or class, "" (every one) included.
+func (s *Service) optOutValue(v string) string {
+	if v == "" {
+		return anyValue(s.dl)
+	}
+	return v
 }

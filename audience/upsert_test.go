@@ -26,7 +26,7 @@ func setupUpsert(t *testing.T) *upsertBundle {
 	t.Helper()
 	db := storetest.New(t)
 	return &upsertBundle{
-		svc:   audience.NewService(db.Core, nil),
+		svc:   audience.NewService(db, nil),
 		core:  db.Core,
 		ctx:   account.WithPrincipal(t.Context(), &account.Principal{Email: "op@example.com", Role: account.Operator, AppIDs: []int64{1}}),
 		appID: 1,

@@ -15,12 +15,11 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/herald-msg/herald/account"
 	"github.com/herald-msg/herald/channels"
 	"github.com/herald-msg/herald/channels/sms"
 	"github.com/herald-msg/herald/fault"
+	"github.com/herald-msg/herald/store"
 )
 
 // Variable types.
@@ -96,6 +95,7 @@ func (t *Template) Variant(ch channels.Channel) (*Variant, bool) {
 // Service stores and renders templates.
 type Service struct {
 	db      *sql.DB
+	dl      store.Dialect
 	logger  *slog.Logger
 	nowFunc func() time.Time
 
@@ -109,11 +109,11 @@ type versionKey struct {
 }
 
 // NewService returns the template service on the core database.
-func NewService(db *sql.DB, logger *slog.Logger) *Service {
+func NewService(db *store.DB, logger *slog.Logger) *Service {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Service{db: db, logger: logger.With("component", "content"), nowFunc: time.Now, cache: map[versionKey]*Template{}}
+	return &Service{db: db.Core, dl: db.Dialect, logger: logger.With("component", "content"), nowFunc: time.Now, cache: map[versionKey]*Template{}}
 }
 
 var varName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
@@ -193,16 +193,14 @@ func (s *Service) Create(ctx context.Context, in Input) (*Template, error) {
 		return nil, err
 	}
 	defer tx.Rollback() //nolint:errcheck
-	res, err := tx.ExecContext(ctx, "INSERT INTO templates (app_id, name, version, created_at, updated_at) VALUES (?, ?, 1, ?, ?)", in.AppID, in.Name, now, now)
-	var me *mysql.MySQLError
-	if errors.As(err, &me) && me.Number == 1062 {
+	id, err := s.dl.InsertID(ctx, tx, createSQL, in.AppID, in.Name, now, now)
+	if s.dl.Duplicate(err) {
 		return nil, fault.Conflict("input.name", "a template named %q exists already; update it to add a version", in.Name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("error creating template: %w", err)
 	}
-	id, _ := res.LastInsertId()
-	if err := insertVersion(ctx, tx, id, 1, in, p.Name(), now); err != nil {
+	if err := s.insertVersion(ctx, tx, id, 1, in, p.Name(), now); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -238,19 +236,18 @@ func (s *Service) Update(ctx context.Context, id int64, in Input) (*Template, er
 	}
 	defer tx.Rollback() //nolint:errcheck
 	var version int
-	if err := tx.QueryRowContext(ctx, "SELECT version FROM templates WHERE id = ? FOR UPDATE", id).Scan(&version); err != nil {
+	if err := tx.QueryRowContext(ctx, s.dl.Rebind("SELECT version FROM templates WHERE id = ? FOR UPDATE"), id).Scan(&version); err != nil {
 		return nil, fmt.Errorf("error locking template: %w", err)
 	}
 	version++
-	_, err = tx.ExecContext(ctx, "UPDATE templates SET version = ?, name = ?, updated_at = ? WHERE id = ?", version, in.Name, now, id)
-	var me *mysql.MySQLError
-	if errors.As(err, &me) && me.Number == 1062 {
+	_, err = tx.ExecContext(ctx, s.dl.Rebind("UPDATE templates SET version = ?, name = ?, updated_at = ? WHERE id = ?"), version, in.Name, now, id)
+	if s.dl.Duplicate(err) {
 		return nil, fault.Conflict("input.name", "another template is named %q", in.Name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("error updating template: %w", err)
 	}
-	if err := insertVersion(ctx, tx, id, version, in, p.Name(), now); err != nil {
+	if err := s.insertVersion(ctx, tx, id, version, in, p.Name(), now); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -259,13 +256,13 @@ func (s *Service) Update(ctx context.Context, id int64, in Input) (*Template, er
 	return &Template{ID: id, AppID: in.AppID, Name: in.Name, Version: version, Class: in.Class, Variables: in.Variables, Variants: in.Variants, CreatedAt: now}, nil
 }
 
-func insertVersion(ctx context.Context, tx *sql.Tx, id int64, version int, in Input, by string, now time.Time) error {
+func (s *Service) insertVersion(ctx context.Context, tx *sql.Tx, id int64, version int, in Input, by string, now time.Time) error {
 	vars, _ := json.Marshal(in.Variables)
 	variants, err := json.Marshal(in.Variants)
 	if err != nil {
 		return fault.BadInput("input.variants", "extra is not valid JSON: %s", err)
 	}
-	_, err = tx.ExecContext(ctx, "INSERT INTO template_versions (template_id, version, class, variables, variants, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+	_, err = tx.ExecContext(ctx, s.dl.Rebind("INSERT INTO template_versions (template_id, version, class, variables, variants, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"),
 		id, version, string(in.Class), string(vars), string(variants), by, now)
 	if err != nil {
 		return fmt.Errorf("error saving template version: %w", err)
@@ -285,11 +282,8 @@ func (s *Service) Get(ctx context.Context, id int64, version int) (*Template, er
 		}
 	}
 	t := &Template{ID: id}
-	q := `SELECT t.app_id, t.name, v.version, v.class, v.variables, v.variants, v.created_at
-		FROM templates t JOIN template_versions v ON v.template_id = t.id
-		WHERE t.id = ? AND v.version = IF(? = 0, t.version, ?)`
 	var vars, variants string
-	err := s.db.QueryRowContext(ctx, q, id, version, version).Scan(&t.AppID, &t.Name, &t.Version, &t.Class, &vars, &variants, &t.CreatedAt)
+	err := s.db.QueryRowContext(ctx, getSQL(s.dl), id, version, version).Scan(&t.AppID, &t.Name, &t.Version, &t.Class, &vars, &variants, &t.CreatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		if version > 0 {
 			return nil, fault.NotFound("version", "template %d has no version %d", id, version)
@@ -332,7 +326,7 @@ func (s *Service) List(ctx context.Context, appID int64) ([]*Template, error) {
 	if _, err := account.Authorize(ctx, appID, account.Viewer, "appId"); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, "SELECT id, version FROM templates WHERE app_id = ? ORDER BY id", appID)
+	rows, err := s.db.QueryContext(ctx, s.dl.Rebind("SELECT id, version FROM templates WHERE app_id = ? ORDER BY id"), appID)
 	if err != nil {
 		return nil, fmt.Errorf("error listing templates: %w", err)
 	}

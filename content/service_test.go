@@ -24,7 +24,7 @@ type testBundle struct {
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	db := storetest.New(t)
-	return &testBundle{svc: content.NewService(db.Core, nil), fresh: content.NewService(db.Core, nil)}
+	return &testBundle{svc: content.NewService(db, nil), fresh: content.NewService(db, nil)}
 }
 
 // as returns a context whose caller has role on apps.

@@ -167,15 +167,12 @@ func (s *Service) CreateTask(ctx context.Context, in TaskInput) (*Task, error) {
 	if in.Cron != "" {
 		cronExpr = in.Cron
 	}
-	res, err := s.db.Core.ExecContext(ctx, `INSERT INTO tasks (app_id, name, kind, lane, status, template_id, template_version, rule_id, rule_version,
-		audience_id, user_ids, variables, priority, cron, start_at, next_run_at, day, created_by, created_at, updated_at)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	t.ID, err = s.db.Dialect.InsertID(ctx, s.db.Core, createBulkSQL,
 		t.AppID, t.Name, string(t.Kind), string(t.Lane), string(t.Status), t.TemplateID, t.TemplateVersion, t.RuleID, t.RuleVersion,
 		audienceID, users, string(vars), t.Priority, cronExpr, startAt, nextRun, t.Day, p.Name(), t.CreatedAt, t.CreatedAt)
 	if err != nil {
 		return nil, fmt.Errorf("error creating task: %w", err)
 	}
-	t.ID, _ = res.LastInsertId()
 	if t.Status == StatusRunning {
 		if err := s.startPlanning(ctx, t); err != nil {
 			return nil, err
@@ -207,7 +204,7 @@ func (s *Service) startPlanning(ctx context.Context, t *Task) error {
 	err := s.publisher.Publish(pctx, laneQueue(t.Lane), broker.Message{Body: body, Priority: uint8(t.Priority), MessageID: fmt.Sprintf("plan-%d", t.ID), ContentType: "application/json"})
 	if err != nil {
 		s.logger.ErrorContext(ctx, "error queuing task planning", "task_id", t.ID, "error", err)
-		if _, uerr := s.db.Core.ExecContext(context.WithoutCancel(ctx), "UPDATE tasks SET status = 'FAILED', error = 'the message queue was unavailable', updated_at = ? WHERE id = ?", s.nowFunc().UTC(), t.ID); uerr != nil {
+		if _, uerr := s.db.Core.ExecContext(context.WithoutCancel(ctx), s.db.Dialect.Rebind("UPDATE tasks SET status = 'FAILED', error = 'the message queue was unavailable', updated_at = ? WHERE id = ?"), s.nowFunc().UTC(), t.ID); uerr != nil {
 			s.logger.ErrorContext(ctx, "error marking task failed", "task_id", t.ID, "error", uerr)
 		}
 		return fault.Unavailable("the message queue is unavailable; the task was not started, retry later")
@@ -252,7 +249,7 @@ func (s *Service) SetTaskStatus(ctx context.Context, id int64, to Status) (*Task
 		q += "?"
 		args = append(args, string(f))
 	}
-	res, err := s.db.Core.ExecContext(ctx, q+")", args...)
+	res, err := s.db.Core.ExecContext(ctx, s.db.Dialect.Rebind(q+")"), args...)
 	if err != nil {
 		return nil, fmt.Errorf("error changing task status: %w", err)
 	}

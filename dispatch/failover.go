@@ -24,6 +24,8 @@ type sendOutcome struct {
 	retry error
 	// lastFailure is the latest provider failure, named in retry.
 	lastFailure error
+	// steps times the vendor calls and their marks.
+	steps *stepTimer
 }
 
 // reasonInterrupted is the reason of a message whose vendor call a stopped worker never saw
@@ -64,7 +66,7 @@ func (w *Worker) resumeInterrupted(ctx context.Context, j *job, byChannel map[ch
 			units = r.Segments
 		}
 		// SENT ranks below the row's status, so only the provider and the cost are filled in.
-		out.updates = append(out.updates, reports.Update{ID: id, Status: channels.Sent, Provider: name, CostUnits: units, Cost: out.prices.Cost(ch, units), At: now})
+		out.updates = append(out.updates, reports.Update{ID: id, Status: channels.Sent, Provider: name, CostUnits: units, Cost: out.prices.Cost(ch, name, units), At: now})
 		out.marked = append(out.marked, id)
 		if r := rendered[id]; r != nil {
 			it := out.itemOf[id]
@@ -191,13 +193,22 @@ func (w *Worker) sendThrough(ctx context.Context, j *job, p channels.Provider, c
 		for i, m := range batch {
 			ids[i] = m.ID
 		}
+		if out.steps != nil {
+			out.steps.done("throttle")
+		}
 		if err := w.writer.MarkSending(ctx, p.Name(), ids, w.nowFunc()); err != nil {
 			return nil, err
 		}
 		out.marked = append(out.marked, ids...)
+		if out.steps != nil {
+			out.steps.done("mark")
+		}
 		started := time.Now()
 		results, err := p.Send(ctx, batch)
 		latency := time.Since(started)
+		if out.steps != nil {
+			out.steps.done("vendor")
+		}
 		if ctx.Err() != nil {
 			// Stopping mid-call: the vendor may have the batch. Its marks stay, so whoever
 			// takes the job over does not send it blindly again.
@@ -233,7 +244,7 @@ func (w *Worker) sendThrough(ctx context.Context, j *job, p channels.Provider, c
 			}
 			u := reports.Update{ID: m.ID, Status: res.Status, Provider: p.Name(), VendorID: res.VendorID, Reason: res.Reason, At: at}
 			if res.Status != channels.Failed {
-				u.CostUnits, u.Cost = units, out.prices.Cost(ch, units)
+				u.CostUnits, u.Cost = units, out.prices.Cost(ch, p.Name(), units)
 				out.history = append(out.history, reports.HistoryEntry{AppID: j.AppID, UserID: out.itemOf[m.ID].UserID, MessageID: m.ID, TaskID: j.TaskID,
 					Channel: ch, Address: m.Address, Title: m.Title, Body: m.Body, Status: res.Status, CreatedAt: at})
 			}

@@ -201,7 +201,7 @@ func (s *Service) SimulateRule(ctx context.Context, ruleID, audienceID, template
 					continue
 				}
 				cs.Users++
-				cs.Cost += prices.Cost(ch, max(units[ch], 1))
+				cs.Cost += prices.Cost(ch, "", max(units[ch], 1))
 				reached = true
 				if rt.Strategy == rule.Fallback {
 					break

@@ -55,7 +55,7 @@ func (w *Worker) handleLane(ctx context.Context, d broker.Delivery) error {
 
 // loadTask reads a task for a worker; a task that does not exist is poison.
 func (w *Worker) loadTask(ctx context.Context, id int64) (*Task, error) {
-	t, err := scanTask(w.db.Core.QueryRowContext(ctx, "SELECT "+taskColumns+" FROM tasks WHERE id = ?", id))
+	t, err := scanTask(w.db.Core.QueryRowContext(ctx, w.db.Dialect.Rebind("SELECT "+taskColumns+" FROM tasks WHERE id = ?"), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, broker.Poison(fmt.Errorf("task %d does not exist", id))
 	}
@@ -79,7 +79,7 @@ func (w *Worker) plan(ctx context.Context, taskID int64) error {
 		last    sql.NullString
 		maxNo   sql.NullInt64
 	)
-	err = w.db.Core.QueryRowContext(ctx, "SELECT shard_no, last_user FROM task_shards WHERE task_id = ? ORDER BY shard_no DESC LIMIT 1", taskID).Scan(&maxNo, &last)
+	err = w.db.Core.QueryRowContext(ctx, lastShardSQL(w.db.Dialect), taskID).Scan(&maxNo, &last)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("error reading planned shards: %w", err)
 	}
@@ -102,16 +102,11 @@ func (w *Worker) plan(ctx context.Context, taskID int64) error {
 			return fmt.Errorf("error publishing shards: %w", err)
 		}
 		var args []any
-		ph := ""
 		now := w.nowFunc().UTC()
-		for i, m := range pending {
-			if i > 0 {
-				ph += ","
-			}
-			ph += "(?,?,?,?,?,?)"
+		for _, m := range pending {
 			args = append(args, m.Task, m.ShardNo, m.UserIDs[0], m.UserIDs[len(m.UserIDs)-1], len(m.UserIDs), now)
 		}
-		if _, err := w.db.Core.ExecContext(ctx, "INSERT IGNORE INTO task_shards (task_id, shard_no, first_user, last_user, size, updated_at) VALUES "+ph, args...); err != nil {
+		if _, err := w.db.Core.ExecContext(ctx, recordShardsSQL(w.db.Dialect, len(pending)), args...); err != nil {
 			return fmt.Errorf("error recording shards: %w", err)
 		}
 		pending = pending[:0]
@@ -154,10 +149,10 @@ func (w *Worker) plan(ctx context.Context, taskID int64) error {
 		return err
 	}
 	var shards, users int64
-	if err := w.db.Core.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM task_shards WHERE task_id = ?", taskID).Scan(&shards, &users); err != nil {
+	if err := w.db.Core.QueryRowContext(ctx, planTotalsSQL(w.db.Dialect), taskID).Scan(&shards, &users); err != nil {
 		return err
 	}
-	if _, err := w.db.Core.ExecContext(ctx, "UPDATE tasks SET planned = TRUE, shards_total = ?, total = ?, updated_at = ? WHERE id = ?",
+	if _, err := w.db.Core.ExecContext(ctx, w.db.Dialect.Rebind("UPDATE tasks SET planned = 1, shards_total = ?, total = ?, updated_at = ? WHERE id = ?"),
 		shards, users, w.nowFunc().UTC(), taskID); err != nil {
 		return fmt.Errorf("error recording the plan: %w", err)
 	}
@@ -168,13 +163,13 @@ func (w *Worker) plan(ctx context.Context, taskID int64) error {
 var errStopPlanning = errors.New("task is no longer running")
 
 func (w *Worker) failTask(ctx context.Context, id int64, reason string) error {
-	_, err := w.db.Core.ExecContext(ctx, "UPDATE tasks SET status = 'FAILED', error = ?, updated_at = ? WHERE id = ? AND status = 'RUNNING'", reason, w.nowFunc().UTC(), id)
+	_, err := w.db.Core.ExecContext(ctx, w.db.Dialect.Rebind("UPDATE tasks SET status = 'FAILED', error = ?, updated_at = ? WHERE id = ? AND status = 'RUNNING'"), reason, w.nowFunc().UTC(), id)
 	return err
 }
 
 // completeIfDone completes a planned task whose shards are all done.
 func (w *Worker) completeIfDone(ctx context.Context, id int64) error {
-	_, err := w.db.Core.ExecContext(ctx, "UPDATE tasks SET status = 'COMPLETED', updated_at = ? WHERE id = ? AND status = 'RUNNING' AND planned AND shards_done >= shards_total",
+	_, err := w.db.Core.ExecContext(ctx, w.db.Dialect.Rebind("UPDATE tasks SET status = 'COMPLETED', updated_at = ? WHERE id = ? AND status = 'RUNNING' AND planned = 1 AND shards_done >= shards_total"),
 		w.nowFunc().UTC(), id)
 	return err
 }
@@ -190,7 +185,7 @@ func (w *Worker) taskStatus(ctx context.Context, id int64) (Status, error) {
 		return c.status, nil
 	}
 	var st Status
-	if err := w.db.Core.QueryRowContext(ctx, "SELECT status FROM tasks WHERE id = ?", id).Scan(&st); err != nil {
+	if err := w.db.Core.QueryRowContext(ctx, w.db.Dialect.Rebind("SELECT status FROM tasks WHERE id = ?"), id).Scan(&st); err != nil {
 		return "", err
 	}
 	w.mu.Lock()
@@ -241,18 +236,18 @@ func (w *Worker) handleShard(ctx context.Context, m *shardMessage, d broker.Deli
 	err = w.sendShard(ctx, t, m, d)
 	stopRenewing()
 	if err != nil {
-		if _, rerr := w.db.Core.ExecContext(context.WithoutCancel(ctx), "UPDATE task_shards SET claimed_by = NULL WHERE task_id = ? AND shard_no = ? AND claimed_by = ?", m.Task, m.ShardNo, token); rerr != nil {
+		if _, rerr := w.db.Core.ExecContext(context.WithoutCancel(ctx), w.db.Dialect.Rebind("UPDATE task_shards SET claimed_by = NULL WHERE task_id = ? AND shard_no = ? AND claimed_by = ?"), m.Task, m.ShardNo, token); rerr != nil {
 			w.logger.WarnContext(ctx, "error releasing shard", "task_id", m.Task, "shard", m.ShardNo, "error", rerr)
 		}
 		return err
 	}
-	res, err := w.db.Core.ExecContext(ctx, "UPDATE task_shards SET done = TRUE, claimed_by = NULL, updated_at = ? WHERE task_id = ? AND shard_no = ? AND NOT done",
+	res, err := w.db.Core.ExecContext(ctx, w.db.Dialect.Rebind("UPDATE task_shards SET done = 1, claimed_by = NULL, updated_at = ? WHERE task_id = ? AND shard_no = ? AND done = 0"),
 		w.nowFunc().UTC(), m.Task, m.ShardNo)
 	if err != nil {
 		return fmt.Errorf("error completing shard: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 1 {
-		if _, err := w.db.Core.ExecContext(ctx, "UPDATE tasks SET shards_done = shards_done + 1, updated_at = ? WHERE id = ?", w.nowFunc().UTC(), m.Task); err != nil {
+		if _, err := w.db.Core.ExecContext(ctx, w.db.Dialect.Rebind("UPDATE tasks SET shards_done = shards_done + 1, updated_at = ? WHERE id = ?"), w.nowFunc().UTC(), m.Task); err != nil {
 			return fmt.Errorf("error counting shard: %w", err)
 		}
 	}
@@ -260,22 +255,19 @@ func (w *Worker) handleShard(ctx context.Context, m *shardMessage, d broker.Deli
 }
 
 // claimShard takes the shard for token unless another worker holds an unexpired claim.
-// MariaDB applies the assignments in order: claimed_by is decided on the old claim, then
-// claimed_at moves only when the claim is now token's (tokens are unique per attempt), so a
-// claim renewed in the same second as a takeover attempt is kept.
+// claimed_by is decided on the old claim, then claimed_at moves only when the claim is now
+// token's (tokens are unique per attempt), so a claim renewed in the same second as a
+// takeover attempt is kept (claimShardSQL).
 func (w *Worker) claimShard(ctx context.Context, m *shardMessage, token string) (mine, done bool, err error) {
 	now := w.nowFunc().UTC()
-	_, err = w.db.Core.ExecContext(ctx, `INSERT INTO task_shards (task_id, shard_no, first_user, last_user, size, claimed_by, claimed_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON DUPLICATE KEY UPDATE
-			claimed_by = IF(done OR (claimed_by IS NOT NULL AND claimed_at > ?), claimed_by, VALUES(claimed_by)),
-			claimed_at = IF(claimed_by = VALUES(claimed_by) AND NOT done, VALUES(claimed_at), claimed_at)`,
-		m.Task, m.ShardNo, m.UserIDs[0], m.UserIDs[len(m.UserIDs)-1], len(m.UserIDs), token, now, now, now.Add(-shardLease))
+	lease := now.Add(-shardLease)
+	_, err = w.db.Core.ExecContext(ctx, claimShardSQL(w.db.Dialect),
+		m.Task, m.ShardNo, m.UserIDs[0], m.UserIDs[len(m.UserIDs)-1], len(m.UserIDs), token, now, now, lease, lease)
 	if err != nil {
 		return false, false, fmt.Errorf("error claiming shard: %w", err)
 	}
 	var owner sql.NullString
-	if err := w.db.Core.QueryRowContext(ctx, "SELECT claimed_by, done FROM task_shards WHERE task_id = ? AND shard_no = ?", m.Task, m.ShardNo).Scan(&owner, &done); err != nil {
+	if err := w.db.Core.QueryRowContext(ctx, w.db.Dialect.Rebind("SELECT claimed_by, done FROM task_shards WHERE task_id = ? AND shard_no = ?"), m.Task, m.ShardNo).Scan(&owner, &done); err != nil {
 		return false, false, fmt.Errorf("error reading shard claim: %w", err)
 	}
 	return owner.String == token, done, nil
@@ -306,7 +298,7 @@ func (w *Worker) keepClaim(ctx context.Context, m *shardMessage, token string) (
 
 // renewClaim starts token's lease on the shard again; false means token no longer holds it.
 func (w *Worker) renewClaim(ctx context.Context, m *shardMessage, token string) (bool, error) {
-	res, err := w.db.Core.ExecContext(ctx, "UPDATE task_shards SET claimed_at = ? WHERE task_id = ? AND shard_no = ? AND claimed_by = ? AND NOT done",
+	res, err := w.db.Core.ExecContext(ctx, w.db.Dialect.Rebind("UPDATE task_shards SET claimed_at = ? WHERE task_id = ? AND shard_no = ? AND claimed_by = ? AND done = 0"),
 		w.nowFunc().UTC(), m.Task, m.ShardNo, token)
 	if err != nil {
 		return false, fmt.Errorf("error renewing shard claim: %w", err)
@@ -335,7 +327,8 @@ func (w *Worker) sendShard(ctx context.Context, t *Task, m *shardMessage, d brok
 		return fmt.Errorf("error loading rule: %w", err)
 	}
 	j := &job{TaskID: t.ID, AppID: t.AppID, TemplateID: t.TemplateID, TemplateVersion: t.TemplateVersion, Day: m.Day, Variables: t.Variables,
-		Retry: d.Redelivered || d.Attempt > 1}
+		Retry: d.Redelivered || d.Attempt > 1, Bulk: true}
+	steps := newStepTimer(j)
 	if held, err := w.holdForQuietHours(ctx, j, tpl, d); held || err != nil {
 		return err
 	}
@@ -347,6 +340,7 @@ func (w *Worker) sendShard(ctx context.Context, t *Task, m *shardMessage, d brok
 	if err != nil {
 		return err
 	}
+	steps.done("users")
 	items := make([]item, 0, len(m.UserIDs))
 	for i, id := range m.UserIDs {
 		u := users[id]

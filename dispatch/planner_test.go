@@ -59,7 +59,7 @@ func setupPlanner(t *testing.T, n int) *plannerBundle {
 	require.NoError(t, err)
 	appID, _ := res.LastInsertId()
 	actx := account.WithPrincipal(context.Background(), &account.Principal{Email: "op@example.com", Role: account.Operator, AppIDs: []int64{appID}})
-	aud := audience.NewService(db.Core, nil)
+	aud := audience.NewService(db, nil)
 	var users []audience.UserInput
 	var ids []string
 	for i := range n {
@@ -69,7 +69,7 @@ func setupPlanner(t *testing.T, n int) *plannerBundle {
 	}
 	_, _, err = aud.Upsert(actx, appID, users)
 	require.NoError(t, err)
-	cs, rs := content.NewService(db.Core, nil), rule.NewService(db.Core, nil)
+	cs, rs := content.NewService(db, nil), rule.NewService(db, nil)
 	writer := reports.NewWriter(db, time.UTC, nil, nil)
 	svc := NewService(Deps{DB: db, Audience: aud, Content: cs, Rules: rs, Stats: reports.NewStats(db, time.UTC), Writer: writer, Publisher: b})
 	w := NewWorker(WorkerDeps{DB: db, Consumer: b, Declarer: b, Publisher: b, Content: cs, Writer: writer, Audience: aud, Rules: rs})

@@ -82,7 +82,7 @@ func (s *Scheduler) lead(ctx context.Context) bool {
 
 func (s *Scheduler) tick(ctx context.Context) error {
 	now := s.nowFunc()
-	rows, err := s.db.Core.QueryContext(ctx, "SELECT "+taskColumns+" FROM tasks WHERE status = 'SCHEDULED' AND cron IS NULL AND start_at <= ? LIMIT 100", now.UTC())
+	rows, err := s.db.Core.QueryContext(ctx, dueTasksSQL(s.db.Dialect, false), now.UTC())
 	if err != nil {
 		return err
 	}
@@ -91,7 +91,7 @@ func (s *Scheduler) tick(ctx context.Context) error {
 		return err
 	}
 	for _, t := range due {
-		res, err := s.db.Core.ExecContext(ctx, "UPDATE tasks SET status = 'RUNNING', updated_at = ? WHERE id = ? AND status = 'SCHEDULED'", now.UTC(), t.ID)
+		res, err := s.db.Core.ExecContext(ctx, s.db.Dialect.Rebind("UPDATE tasks SET status = 'RUNNING', updated_at = ? WHERE id = ? AND status = 'SCHEDULED'"), now.UTC(), t.ID)
 		if err != nil {
 			return err
 		}
@@ -102,7 +102,7 @@ func (s *Scheduler) tick(ctx context.Context) error {
 			}
 		}
 	}
-	rows, err = s.db.Core.QueryContext(ctx, "SELECT "+taskColumns+" FROM tasks WHERE status = 'SCHEDULED' AND cron IS NOT NULL AND next_run_at <= ? LIMIT 100", now.UTC())
+	rows, err = s.db.Core.QueryContext(ctx, dueTasksSQL(s.db.Dialect, true), now.UTC())
 	if err != nil {
 		return err
 	}
@@ -136,11 +136,11 @@ func scanTasks(rows *sql.Rows) ([]*Task, error) {
 func (s *Scheduler) fire(ctx context.Context, c *Task, now time.Time) error {
 	sched, err := cronParser.Parse(c.Cron)
 	if err != nil {
-		_, err := s.db.Core.ExecContext(ctx, "UPDATE tasks SET status = 'FAILED', error = ? WHERE id = ?", "invalid cron: "+err.Error(), c.ID)
+		_, err := s.db.Core.ExecContext(ctx, s.db.Dialect.Rebind("UPDATE tasks SET status = 'FAILED', error = ? WHERE id = ?"), "invalid cron: "+err.Error(), c.ID)
 		return err
 	}
 	next := sched.Next(now.In(s.svc.writer.Location())) // schedules read in Herald's time zone
-	res, err := s.db.Core.ExecContext(ctx, "UPDATE tasks SET next_run_at = ?, updated_at = ? WHERE id = ? AND status = 'SCHEDULED' AND next_run_at = ?",
+	res, err := s.db.Core.ExecContext(ctx, s.db.Dialect.Rebind("UPDATE tasks SET next_run_at = ?, updated_at = ? WHERE id = ? AND status = 'SCHEDULED' AND next_run_at = ?"),
 		next.UTC(), now.UTC(), c.ID, c.NextRunAt.UTC())
 	if err != nil {
 		return err
@@ -153,15 +153,27 @@ func (s *Scheduler) fire(ctx context.Context, c *Task, now time.Time) error {
 		s.logger.InfoContext(ctx, "skipped a missed cron run", "task_id", c.ID, "was_due", c.NextRunAt.Format(time.RFC3339))
 		return nil
 	}
-	r, err := s.db.Core.ExecContext(ctx, `INSERT INTO tasks (app_id, name, kind, lane, status, template_id, template_version, rule_id, rule_version,
-		audience_id, user_ids, variables, priority, day, parent_id, created_by, created_at, updated_at)
-		SELECT app_id, CONCAT(LEFT(name, 180), ' @ ', ?), kind, lane, 'RUNNING', template_id, template_version, rule_id, rule_version,
-		audience_id, user_ids, variables, priority, ?, id, 'scheduler', ?, ? FROM tasks WHERE id = ?`,
-		c.NextRunAt.In(s.svc.writer.Location()).Format("2006-01-02 15:04"), s.svc.writer.Day(now), now.UTC(), now.UTC(), c.ID)
+	// The run copies the campaign's stored columns, its name cut to 180 characters.
+	var (
+		appID, templateID, ruleID              int64
+		name, kind, lane                       string
+		templateVersion, ruleVersion, priority int
+		audienceID                             sql.NullInt64
+		userIDs, variables                     sql.NullString
+	)
+	if err := s.db.Core.QueryRowContext(ctx, s.db.Dialect.Rebind(cronRunSourceSQL), c.ID).Scan(&appID, &name, &kind, &lane, &templateID, &templateVersion,
+		&ruleID, &ruleVersion, &audienceID, &userIDs, &variables, &priority); err != nil {
+		return fmt.Errorf("error reading a cron campaign: %w", err)
+	}
+	if r := []rune(name); len(r) > 180 {
+		name = string(r[:180])
+	}
+	name += " @ " + c.NextRunAt.In(s.svc.writer.Location()).Format("2006-01-02 15:04")
+	id, err := s.db.Dialect.InsertID(ctx, s.db.Core, createCronRunSQL, appID, name, kind, lane, templateID, templateVersion, ruleID, ruleVersion,
+		audienceID, userIDs, variables, priority, s.svc.writer.Day(now), c.ID, now.UTC(), now.UTC())
 	if err != nil {
 		return fmt.Errorf("error creating a cron run: %w", err)
 	}
-	id, _ := r.LastInsertId()
 	run, err := s.svc.task(ctx, id)
 	if err != nil {
 		return err

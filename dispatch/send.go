@@ -9,8 +9,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/herald-msg/herald/account"
 	"github.com/herald-msg/herald/audience"
 	"github.com/herald-msg/herald/broker"
@@ -118,6 +116,8 @@ type job struct {
 	// Retry is set when the job may have been handled before (a redelivery or a retry):
 	// messages a stopped worker left in flight are then looked for.
 	Retry bool `json:"-"`
+	// Bulk is set for a shard of a bulk task.
+	Bulk bool `json:"-"`
 }
 
 type item struct {
@@ -211,14 +211,12 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*SendResult, error) {
 	}
 	defer tx.Rollback() //nolint:errcheck
 	vars, _ := json.Marshal(in.Variables)
-	r, err := tx.ExecContext(ctx, `INSERT INTO tasks (app_id, name, kind, lane, status, template_id, template_version, rule_id, rule_version,
-		variables, priority, day, total, shards_total, created_by, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	t.ID, err = s.db.Dialect.InsertID(ctx, tx, createSendSQL,
 		t.AppID, t.Name, string(t.Kind), string(t.Lane), string(t.Status), t.TemplateID, t.TemplateVersion, t.RuleID, t.RuleVersion,
 		string(vars), t.Priority, t.Day, 0, 1, p.Name(), t.CreatedAt, t.CreatedAt)
 	if err != nil {
 		return nil, fmt.Errorf("error creating task: %w", err)
 	}
-	t.ID, _ = r.LastInsertId()
 
 	res := &SendResult{Task: t, TaskID: t.ID, Messages: []MessageRef{}, Rejected: []RejectedUser{}}
 	j := job{TaskID: t.ID, AppID: t.AppID, TemplateID: tpl.ID, TemplateVersion: tpl.Version, Day: day, Variables: in.Variables}
@@ -245,21 +243,20 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*SendResult, error) {
 		t.Status = StatusCompleted
 		t.ShardsDone = 1
 	}
-	if _, err := tx.ExecContext(ctx, "UPDATE tasks SET total = ?, status = ?, shards_done = ? WHERE id = ?", t.Total, string(t.Status), t.ShardsDone, t.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, s.db.Dialect.Rebind("UPDATE tasks SET total = ?, status = ?, shards_done = ? WHERE id = ?"), t.Total, string(t.Status), t.ShardsDone, t.ID); err != nil {
 		return nil, fmt.Errorf("error updating task: %w", err)
 	}
 	if in.IdempotencyKey != "" {
 		b, _ := json.Marshal(res)
-		_, err := tx.ExecContext(ctx, "INSERT INTO idempotency_keys (app_id, idem_key, task_id, result, created_at) VALUES (?, ?, ?, ?, ?)",
+		_, err := tx.ExecContext(ctx, s.db.Dialect.Rebind("INSERT INTO idempotency_keys (app_id, idem_key, task_id, result, created_at) VALUES (?, ?, ?, ?, ?)"),
 			in.AppID, in.IdempotencyKey, t.ID, string(b), t.CreatedAt)
-		var me *mysql.MySQLError
-		if errors.As(err, &me) && me.Number == 1062 {
+		if s.db.Dialect.Duplicate(err) {
 			// A concurrent send with the same key won, or an expired key is still stored.
 			_ = tx.Rollback()
 			if prev, err := s.remembered(ctx, in.AppID, in.IdempotencyKey); err != nil || prev != nil {
 				return prev, err
 			}
-			if _, err := s.db.Core.ExecContext(ctx, "DELETE FROM idempotency_keys WHERE app_id = ? AND idem_key = ? AND created_at < ?",
+			if _, err := s.db.Core.ExecContext(ctx, s.db.Dialect.Rebind("DELETE FROM idempotency_keys WHERE app_id = ? AND idem_key = ? AND created_at < ?"),
 				in.AppID, in.IdempotencyKey, now.Add(-IdempotencyWindow).UTC()); err != nil {
 				return nil, err
 			}
@@ -325,7 +322,7 @@ func (s *Service) templateAndRule(ctx context.Context, appID, templateID, ruleID
 // failUnclaimed marks a realtime task FAILED unless a worker claimed its job, and forgets
 // its idempotency key so that a retry sends. It reports whether the task failed.
 func (s *Service) failUnclaimed(ctx context.Context, taskID, appID int64, key string) (bool, error) {
-	res, err := s.db.Core.ExecContext(ctx, "UPDATE tasks SET status = 'FAILED', error = 'the message queue was unavailable', updated_at = ? WHERE id = ? AND NOT planned AND status = 'RUNNING'",
+	res, err := s.db.Core.ExecContext(ctx, s.db.Dialect.Rebind("UPDATE tasks SET status = 'FAILED', error = 'the message queue was unavailable', updated_at = ? WHERE id = ? AND planned = 0 AND status = 'RUNNING'"),
 		s.nowFunc().UTC(), taskID)
 	if err != nil {
 		return false, err
@@ -334,7 +331,7 @@ func (s *Service) failUnclaimed(ctx context.Context, taskID, appID int64, key st
 		return false, nil
 	}
 	if key != "" {
-		if _, err := s.db.Core.ExecContext(ctx, "DELETE FROM idempotency_keys WHERE app_id = ? AND idem_key = ? AND task_id = ?", appID, key, taskID); err != nil {
+		if _, err := s.db.Core.ExecContext(ctx, s.db.Dialect.Rebind("DELETE FROM idempotency_keys WHERE app_id = ? AND idem_key = ? AND task_id = ?"), appID, key, taskID); err != nil {
 			return true, err
 		}
 	}
@@ -345,7 +342,7 @@ func (s *Service) failUnclaimed(ctx context.Context, taskID, appID int64, key st
 func (s *Service) remembered(ctx context.Context, appID int64, key string) (*SendResult, error) {
 	var raw string
 	var taskID int64
-	err := s.db.Core.QueryRowContext(ctx, "SELECT task_id, result FROM idempotency_keys WHERE app_id = ? AND idem_key = ? AND created_at >= ?",
+	err := s.db.Core.QueryRowContext(ctx, s.db.Dialect.Rebind("SELECT task_id, result FROM idempotency_keys WHERE app_id = ? AND idem_key = ? AND created_at >= ?"),
 		appID, key, s.nowFunc().Add(-IdempotencyWindow).UTC()).Scan(&taskID, &raw)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil

@@ -124,7 +124,7 @@ func (s *Service) Task(ctx context.Context, id int64) (*Task, error) {
 }
 
 func (s *Service) task(ctx context.Context, id int64) (*Task, error) {
-	t, err := scanTask(s.db.Core.QueryRowContext(ctx, "SELECT "+taskColumns+" FROM tasks WHERE id = ?", id))
+	t, err := scanTask(s.db.Core.QueryRowContext(ctx, s.db.Dialect.Rebind("SELECT "+taskColumns+" FROM tasks WHERE id = ?"), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fault.NotFound("id", "task %d does not exist", id)
 	}
@@ -152,9 +152,8 @@ func (s *Service) Tasks(ctx context.Context, appID int64, status Status, first i
 		q += " AND id < ?"
 		args = append(args, afterID)
 	}
-	q += " ORDER BY id DESC LIMIT ?"
 	args = append(args, first+1)
-	rows, err := s.db.Core.QueryContext(ctx, q, args...)
+	rows, err := s.db.Core.QueryContext(ctx, tasksSQL(s.db.Dialect, q), args...)
 	if err != nil {
 		return nil, false, fmt.Errorf("error listing tasks: %w", err)
 	}

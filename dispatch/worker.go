@@ -43,6 +43,35 @@ var failovers = promauto.NewCounterVec(prometheus.CounterOpts{
 	Help: "Messages passed from one provider of a channel to the next because the first did not take them.",
 }, []string{"channel", "from", "to"})
 
+// sendSteps times the steps of sending a job or shard, so that an operator sees where the
+// time goes: loading the users, filtering, recording the rows, marking them in flight, the
+// vendor calls, applying the answers, history, clearing the marks, arming fallback timers.
+var sendSteps = promauto.NewHistogramVec(prometheus.HistogramOpts{
+	Name:    "herald_send_step_seconds",
+	Help:    "Time spent in each step of sending a bulk task's shard (kind shard) or a job of send or of a fallback hop (kind job), and in applying a group of receipts (kind receipts).",
+	Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+}, []string{"kind", "step"})
+
+// stepTimer observes the time since its last mark under a step name.
+type stepTimer struct {
+	kind string
+	last time.Time
+}
+
+func newStepTimer(j *job) *stepTimer {
+	kind := "job"
+	if j.Bulk {
+		kind = "shard"
+	}
+	return &stepTimer{kind: kind, last: time.Now()}
+}
+
+func (t *stepTimer) done(step string) {
+	now := time.Now()
+	sendSteps.WithLabelValues(t.kind, step).Observe(now.Sub(t.last).Seconds())
+	t.last = now
+}
+
 var fallbacksFired = promauto.NewCounter(prometheus.CounterOpts{
 	Name: "herald_fallbacks_fired_total",
 	Help: "Fallback chains that moved to their next channel because a message missed its milestone in time.",
@@ -126,7 +155,10 @@ func NewWorker(d WorkerDeps) *Worker {
 		history: d.History, logger: d.Logger.With("component", "dispatch.worker"), nowFunc: time.Now,
 		realtimePrefetch: max(d.RealtimePrefetch, 1), receiptPrefetch: max(d.ReceiptPrefetch, 1)}
 	w.receipts = newReceiptBatcher(func(ctx context.Context, us []reports.Update) (int, error) {
-		return w.writer.Apply(ctx, us)
+		started := time.Now()
+		n, err := w.writer.Apply(ctx, us)
+		sendSteps.WithLabelValues("receipts", "apply").Observe(time.Since(started).Seconds())
+		return n, err
 	}, receiptBatchSize, receiptBatchWait, w.logger)
 	if d.Redis != nil {
 		w.limiter = NewRateLimiter(d.Redis, d.RedisPrefix, d.Logger)
@@ -214,7 +246,7 @@ func (w *Worker) handleJob(ctx context.Context, d broker.Delivery) error {
 	if err := w.deliver(ctx, &j, j.Items, false); err != nil {
 		return err
 	}
-	if _, err := w.db.Core.ExecContext(ctx, "UPDATE tasks SET status = IF(status = 'RUNNING', 'COMPLETED', status), shards_done = LEAST(shards_done + 1, shards_total), updated_at = ? WHERE id = ?",
+	if _, err := w.db.Core.ExecContext(ctx, sendDoneSQL(w.db.Dialect),
 		w.nowFunc().UTC(), j.TaskID); err != nil {
 		return fmt.Errorf("error completing task: %w", err)
 	}
@@ -225,11 +257,11 @@ func (w *Worker) handleJob(ctx context.Context, d broker.Delivery) error {
 // RabbitMQ's confirm of the job was lost; it reports whether the job is to be sent (false:
 // the task failed or was cancelled before any worker took it).
 func (w *Worker) claimSend(ctx context.Context, taskID int64) (bool, error) {
-	if _, err := w.db.Core.ExecContext(ctx, "UPDATE tasks SET planned = TRUE WHERE id = ? AND status IN ('RUNNING', 'COMPLETED')", taskID); err != nil {
+	if _, err := w.db.Core.ExecContext(ctx, w.db.Dialect.Rebind("UPDATE tasks SET planned = 1 WHERE id = ? AND status IN ('RUNNING', 'COMPLETED')"), taskID); err != nil {
 		return false, fmt.Errorf("error claiming task: %w", err)
 	}
 	var st Status
-	err := w.db.Core.QueryRowContext(ctx, "SELECT status FROM tasks WHERE id = ?", taskID).Scan(&st)
+	err := w.db.Core.QueryRowContext(ctx, w.db.Dialect.Rebind("SELECT status FROM tasks WHERE id = ?"), taskID).Scan(&st)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, broker.Poison(fmt.Errorf("task %d does not exist", taskID))
 	}
@@ -264,6 +296,7 @@ func (w *Worker) deliver(ctx context.Context, j *job, items []item, fallback boo
 
 // deliverOnce sends items and returns the fallback items that must follow at once.
 func (w *Worker) deliverOnce(ctx context.Context, j *job, tpl *content.Template, items []item, first bool) ([]item, error) {
+	steps := newStepTimer(j)
 	now := w.nowFunc()
 	rendered := make(map[string]*content.Rendered, len(items))
 	renderErr := map[string]error{}
@@ -282,6 +315,7 @@ func (w *Worker) deliverOnce(ctx context.Context, j *job, tpl *content.Template,
 	if err != nil {
 		return nil, err
 	}
+	steps.done("filter")
 	rows := make([]reports.Delivery, len(items))
 	for i, it := range items {
 		rows[i] = reports.Delivery{ID: it.ID, AppID: j.AppID, TaskID: j.TaskID, TemplateID: j.TemplateID, UserID: it.UserID,
@@ -291,6 +325,7 @@ func (w *Worker) deliverOnce(ctx context.Context, j *job, tpl *content.Template,
 	if err != nil {
 		return nil, err
 	}
+	steps.done("record")
 	final := make(map[string]channels.Status, len(items)) // the status each item ends this pass with
 	byChannel := map[channels.Channel][]channels.Message{}
 	itemOf := make(map[string]item, len(items))
@@ -327,6 +362,7 @@ func (w *Worker) deliverOnce(ctx context.Context, j *job, tpl *content.Template,
 			return nil, err
 		}
 	}
+	out.steps = steps
 	for ch, msgs := range byChannel {
 		if err := w.sendChannel(ctx, j, ch, msgs, out); err != nil {
 			return nil, err
@@ -338,20 +374,24 @@ func (w *Worker) deliverOnce(ctx context.Context, j *job, tpl *content.Template,
 			return nil, err
 		}
 	}
+	steps.done("apply")
 	if len(history) > 0 && w.history != nil {
 		if err := w.history.Append(ctx, history); err != nil {
 			return nil, err
 		}
 	}
+	steps.done("history")
 	if len(out.marked) > 0 {
 		if err := w.writer.ClearSending(ctx, out.marked); err != nil {
 			return nil, err
 		}
 	}
+	steps.done("clear")
 	follow, err := w.moveChains(ctx, j, items, final)
 	if err != nil {
 		return nil, err
 	}
+	steps.done("timers")
 	if retry != nil {
 		return nil, retry
 	}
@@ -364,6 +404,7 @@ func (w *Worker) deliverOnce(ctx context.Context, j *job, tpl *content.Template,
 func (w *Worker) moveChains(ctx context.Context, j *job, items []item, final map[string]channels.Status) ([]item, error) {
 	var (
 		follow []item
+		ended  []item
 		timers = map[time.Duration][]broker.Message{}
 	)
 	for _, it := range items {
@@ -377,6 +418,7 @@ func (w *Worker) moveChains(ctx context.Context, j *job, items []item, final map
 			// Not sent yet (a retryable failure): the retried job moves it on.
 		case reachedMilestone(st, it.Until):
 			// Done: the vendor confirmed the milestone synchronously.
+			ended = append(ended, it)
 		default:
 			body, err := json.Marshal(fallbackTimer{Job: jobMeta(j), Item: it})
 			if err != nil {
@@ -384,6 +426,9 @@ func (w *Worker) moveChains(ctx context.Context, j *job, items []item, final map
 			}
 			timers[it.After] = append(timers[it.After], broker.Message{Body: body, MessageID: it.ID, ContentType: "application/json"})
 		}
+	}
+	if err := w.recordSavings(ctx, j, ended); err != nil {
+		return nil, err
 	}
 	for after, msgs := range timers {
 		q, err := w.delayQueue(ctx, after)
@@ -474,7 +519,8 @@ func (w *Worker) handleFallback(ctx context.Context, d broker.Delivery) error {
 		return err
 	}
 	if !move {
-		return nil
+		// The milestone was reached in time: the chain ends without its later channels.
+		return w.recordSavings(ctx, &t.Job, []item{t.Item})
 	}
 	fallbacksFired.Inc()
 	t.Job.Retry = d.Redelivered || d.Attempt > 1

@@ -165,12 +165,14 @@ func toTask(t *dispatch.Task) *model.Task {
 
 func toProgress(p *dispatch.Progress) *model.TaskProgress {
 	return &model.TaskProgress{Total: p.Total, ShardsTotal: p.ShardsTotal, ShardsDone: p.ShardsDone, Sent: p.Sent, Delivered: p.Delivered,
-		Displayed: p.Displayed, Clicked: p.Clicked, Failed: p.Failed, Suppressed: p.Suppressed, Fallbacks: p.Fallbacks, Redundant: p.Redundant}
+		Displayed: p.Displayed, Clicked: p.Clicked, Failed: p.Failed, Suppressed: p.Suppressed, Fallbacks: p.Fallbacks, Redundant: p.Redundant,
+		Saved: p.Saved}
 }
 
 func toStatsRow(r reports.StatsRow) *model.StatsRow {
 	m := &model.StatsRow{Sent: r.Sent, Delivered: r.Delivered, Displayed: r.Displayed, Clicked: r.Clicked, Failed: r.Failed,
-		Suppressed: r.Suppressed, Redundant: r.Redundant, Cost: r.Cost}
+		Suppressed: r.Suppressed, Redundant: r.Redundant, Cost: r.Cost, RedundantCost: r.RedundantCost, SavedByFallback: r.Saved,
+		SavedCost: r.SavedCost}
 	if r.Day != "" {
 		d := r.Day
 		m.Day = &d
@@ -249,10 +251,22 @@ func decodeDeliveryCursor(after *string) (*reports.DeliveryCursor, error) {
 	return &reports.DeliveryCursor{At: t, ID: id}, nil
 }
 
+// toPrices lists every channel's price, each followed by its providers' own prices.
 func toPrices(p reports.Prices) []*model.ChannelPrice {
-	out := make([]*model.ChannelPrice, 0, len(channels.All))
 	for _, ch := range channels.All {
-		out = append(out, &model.ChannelPrice{Channel: model.Channel(ch), Price: p[ch]})
+		if _, ok := p[reports.PriceKey{Channel: ch}]; !ok {
+			p = p.With(account.Prices{{Channel: string(ch)}})
+		}
+	}
+	keys := p.Keys()
+	out := make([]*model.ChannelPrice, 0, len(keys))
+	for _, k := range keys {
+		cp := &model.ChannelPrice{Channel: model.Channel(k.Channel), Price: p[k]}
+		if k.Provider != "" {
+			name := k.Provider
+			cp.Provider = &name
+		}
+		out = append(out, cp)
 	}
 	return out
 }

@@ -142,10 +142,11 @@ func (r *mutationResolver) UpdateAppSettings(ctx context.Context, appID string, 
 		QuietHours:   account.QuietHours{Enabled: input.QuietHours.Enabled, Start: input.QuietHours.Start, End: input.QuietHours.End},
 		FrequencyCap: account.FrequencyCap{Max: input.FrequencyCap.Max, Window: time.Duration(input.FrequencyCap.Window)}}
 	for _, p := range input.Prices {
-		if st.Prices == nil {
-			st.Prices = map[string]float64{}
+		price := account.Price{Channel: string(p.Channel), Price: p.Price}
+		if p.Provider != nil {
+			price.Provider = *p.Provider
 		}
-		st.Prices[string(p.Channel)] = p.Price
+		st.Prices = append(st.Prices, price)
 	}
 	if _, err := r.Svc.Accounts.UpdateSettings(ctx, app, st); err != nil {
 		return nil, err

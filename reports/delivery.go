@@ -450,32 +450,3 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
-
-// Prices are unit prices per channel, in yuan per cost unit (an SMS segment, a message).
-type Prices map[channels.Channel]float64
-
-// DefaultPrices are typical list prices in China.
-func DefaultPrices() Prices {
-	return Prices{
-		channels.AppPush: 0, channels.SMS: 0.045, channels.WeChat: 0, channels.DingTalk: 0,
-		channels.Voice: 0.12, channels.RCS: 0.08, channels.Email: 0.001, channels.Webhook: 0,
-	}
-}
-
-// With returns p with the channels of overrides priced as they say.
-func (p Prices) With(overrides map[string]float64) Prices {
-	if len(overrides) == 0 {
-		return p
-	}
-	out := make(Prices, len(p)+len(overrides))
-	for ch, v := range p {
-		out[ch] = v
-	}
-	for ch, v := range overrides {
-		out[channels.Channel(ch)] = v
-	}
-	return out
-}
-
-// Cost is the price of units on ch.
-func (p Prices) Cost(ch channels.Channel, units int) float64 { return p[ch] * float64(units) }

@@ -12,11 +12,12 @@ import (
 // StatsCSVHeader is the header line of a statistics export: the dimensions asked for, in the
 // order asked, then the metrics.
 func StatsCSVHeader(dims []Dimension) []string {
-	out := make([]string, 0, len(dims)+9)
+	out := make([]string, 0, len(dims)+12)
 	for _, d := range dims {
 		out = append(out, strings.ToLower(string(d)))
 	}
-	return append(out, "total", "sent", "delivered", "displayed", "clicked", "failed", "suppressed", "redundant", "cost")
+	return append(out, "total", "sent", "delivered", "displayed", "clicked", "failed", "suppressed", "redundant", "cost",
+		"redundant_cost", "saved_by_fallback", "saved_cost")
 }
 
 // ExportStats runs a statistics query (authorised and validated as Query is) and writes it
@@ -31,7 +32,7 @@ func (s *Stats) ExportStats(ctx context.Context, w io.Writer, q StatsQuery) erro
 	if err := cw.Write(StatsCSVHeader(q.Dimensions)); err != nil {
 		return err
 	}
-	line := make([]string, 0, len(q.Dimensions)+9)
+	line := make([]string, 0, len(q.Dimensions)+12)
 	for i, r := range res.Rows {
 		line = line[:0]
 		for _, d := range q.Dimensions {
@@ -83,7 +84,8 @@ func appendCounts(line []string, c Counts) []string {
 	for _, n := range []int64{c.Total, c.Sent, c.Delivered, c.Displayed, c.Clicked, c.Failed, c.Suppressed, c.Redundant} {
 		line = append(line, strconv.FormatInt(n, 10))
 	}
-	return append(line, strconv.FormatFloat(c.Cost, 'f', 4, 64))
+	return append(line, strconv.FormatFloat(c.Cost, 'f', 4, 64), strconv.FormatFloat(c.RedundantCost, 'f', 4, 64),
+		strconv.FormatInt(c.Saved, 10), strconv.FormatFloat(c.SavedCost, 'f', 4, 64))
 }
 
 // DeliveriesCSVHeader is the header line of a deliveries export.

@@ -26,7 +26,8 @@ func TestExportStatsCSV(t *testing.T) {
 	require.NoError(t, b.stats.ExportStats(viewerOf(t, 1), &buf, q))
 	lines, err := csv.NewReader(&buf).ReadAll()
 	require.NoError(t, err)
-	require.Equal(t, []string{"day", "channel", "total", "sent", "delivered", "displayed", "clicked", "failed", "suppressed", "redundant", "cost"}, lines[0])
+	require.Equal(t, []string{"day", "channel", "total", "sent", "delivered", "displayed", "clicked", "failed", "suppressed", "redundant", "cost",
+		"redundant_cost", "saved_by_fallback", "saved_cost"}, lines[0])
 
 	res, err := b.stats.Query(viewerOf(t, 1), q)
 	require.NoError(t, err)
@@ -34,7 +35,8 @@ func TestExportStatsCSV(t *testing.T) {
 	for i, r := range res.Rows {
 		require.Equal(t, []string{r.Day, string(r.Channel), strconv.FormatInt(r.Total, 10), strconv.FormatInt(r.Sent, 10), strconv.FormatInt(r.Delivered, 10),
 			strconv.FormatInt(r.Displayed, 10), strconv.FormatInt(r.Clicked, 10), strconv.FormatInt(r.Failed, 10), strconv.FormatInt(r.Suppressed, 10),
-			strconv.FormatInt(r.Redundant, 10), strconv.FormatFloat(r.Cost, 'f', 4, 64)}, lines[i+1])
+			strconv.FormatInt(r.Redundant, 10), strconv.FormatFloat(r.Cost, 'f', 4, 64), strconv.FormatFloat(r.RedundantCost, 'f', 4, 64),
+			strconv.FormatInt(r.Saved, 10), strconv.FormatFloat(r.SavedCost, 'f', 4, 64)}, lines[i+1])
 	}
 	last := lines[len(lines)-1]
 	require.Equal(t, "totals", last[0])

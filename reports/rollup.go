@@ -62,10 +62,11 @@ func compareRollupKeys(a, b rollupKey) int {
 		strings.Compare(a.channel, b.channel), strings.Compare(a.status, b.status))
 }
 
-// rollupSums are the metrics of a rollup row; cost is in ten-thousandths of a yuan, the
-// precision of the cost columns, so that sums and differences are exact.
+// rollupSums are the metrics of a rollup row; cost and savedCost are in ten-thousandths of a
+// yuan, the precision of the cost columns, so that sums and differences are exact. saved
+// counts the messages that saved their fallback chain an SMS, savedCost what those cost.
 type rollupSums struct {
-	messages, sent, delivered, displayed, clicked, costUnits, cost int64
+	messages, sent, delivered, displayed, clicked, costUnits, cost, saved, savedCost int64
 }
 
 func (s rollupSums) zero() bool { return s == rollupSums{} }
@@ -75,6 +76,8 @@ type rowState struct {
 	key                                 rollupKey
 	sent, delivered, displayed, clicked bool
 	costUnits, cost                     int64
+	saved                               bool
+	savedCost                           int64
 }
 
 // rollupDeltas accumulates the changes a batch makes to the rollup.
@@ -94,6 +97,8 @@ func (d rollupDeltas) add(s rowState, sign int64) {
 	c.clicked += sign * b2i(s.clicked)
 	c.costUnits += sign * s.costUnits
 	c.cost += sign * s.cost
+	c.saved += sign * b2i(s.saved)
+	c.savedCost += sign * s.savedCost
 }
 
 func b2i(b bool) int64 {
@@ -178,7 +183,7 @@ func rollupUpsertSQL(dl store.Dialect, level RollupLevel, d rollupDeltas) (strin
 	for _, k := range keys {
 		s := d[k]
 		args = append(args, k.app, k.period, k.task, k.template, k.channel, k.status,
-			s.messages, s.sent, s.delivered, s.displayed, s.clicked, s.costUnits, formatCost4(s.cost))
+			s.messages, s.sent, s.delivered, s.displayed, s.clicked, s.costUnits, formatCost4(s.cost), s.saved, formatCost4(s.savedCost))
 	}
 	return rollupAddSQL(dl, level.Table, len(keys)), args
 }
@@ -209,6 +214,8 @@ func (s *rollupSums) plus(o rollupSums) {
 	s.clicked += o.clicked
 	s.costUnits += o.costUnits
 	s.cost += o.cost
+	s.saved += o.saved
+	s.savedCost += o.savedCost
 }
 
 // applyRollup applies task-hourly deltas to every level, one statement per level, in the
@@ -289,16 +296,19 @@ func rowStates(ctx context.Context, q queryer, dl store.Dialect, day string, ids
 	out := make(map[string]rowState, len(ids))
 	for rows.Next() {
 		var (
-			id   string
-			s    rowState
-			at   time.Time
-			cost string
+			id              string
+			s               rowState
+			at              time.Time
+			cost, savedCost string
 		)
 		if err := rows.Scan(&id, &s.key.app, &s.key.task, &s.key.template, &s.key.channel, &s.key.status, &at,
-			&s.sent, &s.delivered, &s.displayed, &s.clicked, &s.costUnits, &cost); err != nil {
+			&s.sent, &s.delivered, &s.displayed, &s.clicked, &s.costUnits, &cost, &s.saved, &savedCost); err != nil {
 			return nil, err
 		}
 		if s.cost, err = parseCost4(cost); err != nil {
+			return nil, err
+		}
+		if s.savedCost, err = parseCost4(savedCost); err != nil {
 			return nil, err
 		}
 		s.key.period = hourOf(at, loc)
@@ -445,15 +455,19 @@ func rollupFromRows(ctx context.Context, tx *sql.Tx, dl store.Dialect, day strin
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			q    int64
-			k    rollupKey
-			s    rollupSums
-			cost string
+			q               int64
+			k               rollupKey
+			s               rollupSums
+			cost, savedCost string
 		)
-		if err := rows.Scan(&q, &k.app, &k.task, &k.template, &k.channel, &k.status, &s.messages, &s.sent, &s.delivered, &s.displayed, &s.clicked, &s.costUnits, &cost); err != nil {
+		if err := rows.Scan(&q, &k.app, &k.task, &k.template, &k.channel, &k.status, &s.messages, &s.sent, &s.delivered, &s.displayed, &s.clicked, &s.costUnits, &cost,
+			&s.saved, &savedCost); err != nil {
 			return err
 		}
 		if s.cost, err = parseCost4(cost); err != nil {
+			return err
+		}
+		if s.savedCost, err = parseCost4(savedCost); err != nil {
 			return err
 		}
 		k.period = hourOf(rawBucketTime(q), loc)
@@ -462,13 +476,7 @@ func rollupFromRows(ctx context.Context, tx *sql.Tx, dl store.Dialect, day strin
 			c = &rollupSums{}
 			out[k] = c
 		}
-		c.messages += s.messages
-		c.sent += s.sent
-		c.delivered += s.delivered
-		c.displayed += s.displayed
-		c.clicked += s.clicked
-		c.costUnits += s.costUnits
-		c.cost += s.cost
+		c.plus(s)
 	}
 	return rows.Err()
 }
@@ -484,14 +492,18 @@ func storedRollup(ctx context.Context, tx *sql.Tx, dl store.Dialect, level Rollu
 	out := rollupDeltas{}
 	for rows.Next() {
 		var (
-			k    rollupKey
-			s    rollupSums
-			cost string
+			k               rollupKey
+			s               rollupSums
+			cost, savedCost string
 		)
-		if err := rows.Scan(&k.app, &k.period, &k.task, &k.template, &k.channel, &k.status, &s.messages, &s.sent, &s.delivered, &s.displayed, &s.clicked, &s.costUnits, &cost); err != nil {
+		if err := rows.Scan(&k.app, &k.period, &k.task, &k.template, &k.channel, &k.status, &s.messages, &s.sent, &s.delivered, &s.displayed, &s.clicked, &s.costUnits, &cost,
+			&s.saved, &savedCost); err != nil {
 			return nil, err
 		}
 		if s.cost, err = parseCost4(cost); err != nil {
+			return nil, err
+		}
+		if s.savedCost, err = parseCost4(savedCost); err != nil {
 			return nil, err
 		}
 		k.period = k.period.UTC()

@@ -96,6 +96,14 @@ func fallbackAtSQL(dl store.Dialect, day string) string {
 	return dl.Rebind("SELECT fallback_at FROM " + dl.DayTable(day) + " WHERE id = ?")
 }
 
+// markSavedSQL marks n messages of the detail of day as having saved an SMS, each with the
+// cost of that SMS (id and cost, per message, then the n ids); a message
+// marked before keeps its mark.
+func markSavedSQL(dl store.Dialect, day string, n int) string {
+	return dl.Rebind("UPDATE " + dl.DayTable(day) + " SET saved = 1, saved_cost = CASE id" + strings.Repeat(" WHEN ? THEN ?", n) +
+		" ELSE saved_cost END WHERE " + inIDs(n) + " AND saved = 0")
+}
+
 // getDeliverySQL reads one delivery by id.
 func getDeliverySQL(dl store.Dialect, day string) string {
 	return dl.Rebind(deliverySelect + dl.DayTable(day) + " WHERE id = ?")
@@ -111,18 +119,19 @@ func statusesSQL(dl store.Dialect, day string, n int) string {
 func taskCountsSQL(dl store.Dialect, day string) string {
 	return dl.Rebind("SELECT COUNT(*), COUNT(sent_at), COUNT(delivered_at), COUNT(displayed_at), COUNT(clicked_at), " +
 		dl.CountIf("status = 'FAILED'") + ", " + dl.CountIf("status = 'SUPPRESSED'") + ", " + dl.CountIf("status = 'REDUNDANT'") +
-		", COUNT(fallback_at), COALESCE(SUM(cost), 0) FROM " + dl.DayTable(day) + " WHERE id > ? AND id < ?")
+		", COUNT(fallback_at), COALESCE(SUM(cost), 0), COALESCE(SUM(saved), 0), COALESCE(SUM(saved_cost), 0), COALESCE(SUM(" +
+		dl.If("status = 'REDUNDANT'", "cost", "0") + "), 0) FROM " + dl.DayTable(day) + " WHERE id > ? AND id < ?")
 }
 
 // rollupCols are the columns of a rollup upsert; period and cost carry their Oracle types,
 // which the MERGE casts its binds to (cost is bound as decimal text, exact).
 var rollupCols = []string{"app_id", "period DATE", "task_id", "template_id", "channel", "status",
-	"messages", "sent", "delivered", "displayed", "clicked", "cost_units", "cost NUMBER(20,4)"}
+	"messages", "sent", "delivered", "displayed", "clicked", "cost_units", "cost NUMBER(20,4)", "saved", "saved_cost NUMBER(20,4)"}
 
 // rollupKeyCols are the primary key of a rollup table, rollupSumCols the metrics an upsert adds.
 var (
 	rollupKeyCols = []string{"app_id", "period", "task_id", "template_id", "channel", "status"}
-	rollupSumCols = []string{"messages", "sent", "delivered", "displayed", "clicked", "cost_units", "cost"}
+	rollupSumCols = []string{"messages", "sent", "delivered", "displayed", "clicked", "cost_units", "cost", "saved", "saved_cost"}
 )
 
 // rollupAddSQL adds n rows of metrics to table, inserting the groups that have no row yet.
@@ -137,7 +146,7 @@ func isSet(dl store.Dialect, col string) string { return dl.If(col+" IS NOT NULL
 // a locking read.
 func rowStatesSQL(dl store.Dialect, day string, n int, lock bool) string {
 	q := "SELECT id, app_id, task_id, template_id, channel, status, created_at, " + isSet(dl, "sent_at") + ", " + isSet(dl, "delivered_at") +
-		", " + isSet(dl, "displayed_at") + ", " + isSet(dl, "clicked_at") + ", cost_units, cost FROM " + dl.DayTable(day) + " WHERE " + inIDs(n)
+		", " + isSet(dl, "displayed_at") + ", " + isSet(dl, "clicked_at") + ", cost_units, cost, saved, saved_cost FROM " + dl.DayTable(day) + " WHERE " + inIDs(n)
 	if lock {
 		q += " FOR UPDATE"
 	}
@@ -154,13 +163,14 @@ func rollupFromRowsSQL(dl store.Dialect, day string) (lock, query string) {
 	lock, suffix := dl.ShareLockDay(day)
 	q := rowsBucket(dl)
 	return lock, dl.Rebind("SELECT " + q + " AS q, app_id, task_id, template_id, channel, status, COUNT(*), COUNT(sent_at)," +
-		" COUNT(delivered_at), COUNT(displayed_at), COUNT(clicked_at), COALESCE(SUM(cost_units), 0), COALESCE(SUM(cost), 0) FROM " + dl.DayTable(day) +
+		" COUNT(delivered_at), COUNT(displayed_at), COUNT(clicked_at), COALESCE(SUM(cost_units), 0), COALESCE(SUM(cost), 0)," +
+		" COALESCE(SUM(saved), 0), COALESCE(SUM(saved_cost), 0) FROM " + dl.DayTable(day) +
 		" WHERE created_at >= ? AND created_at < ? GROUP BY " + q + ", app_id, task_id, template_id, channel, status" + suffix)
 }
 
 // storedRollupSQL reads and locks the rows of a rollup table whose period is in [?, ?).
 func storedRollupSQL(dl store.Dialect, table string) string {
-	return dl.Rebind("SELECT app_id, period, task_id, template_id, channel, status, messages, sent, delivered, displayed, clicked, cost_units, cost FROM " +
+	return dl.Rebind("SELECT app_id, period, task_id, template_id, channel, status, messages, sent, delivered, displayed, clicked, cost_units, cost, saved, saved_cost FROM " +
 		table + " WHERE period >= ? AND period < ? FOR UPDATE")
 }
 
@@ -180,7 +190,7 @@ func rollupStatsSQL(dl store.Dialect, level RollupLevel, q StatsQuery, from, to 
 	for _, st := range failedLike {
 		sel = append(sel, "SUM("+dl.If("status = '"+st+"'", "messages", "0")+")")
 	}
-	sel = append(sel, "SUM(cost)")
+	sel = append(sel, "SUM(cost)", "SUM("+dl.If("status = 'REDUNDANT'", "cost", "0")+")", "SUM(saved)", "SUM(saved_cost)")
 	where, fargs := filters(q)
 	query := "SELECT " + strings.Join(sel, ", ") + " FROM " + level.Table + " WHERE app_id = ? AND period >= ? AND period < ?" + where
 	if len(cols) > 0 {
@@ -197,13 +207,26 @@ func rowsStatsSQL(dl store.Dialect, q StatsQuery, day string, from, to time.Time
 	for _, st := range failedLike {
 		sel = append(sel, dl.CountIf("status = '"+st+"'"))
 	}
-	sel = append(sel, "COALESCE(SUM(cost), 0)")
+	sel = append(sel, "COALESCE(SUM(cost), 0)", "COALESCE(SUM("+dl.If("status = 'REDUNDANT'", "cost", "0")+"), 0)", "COALESCE(SUM(saved), 0)",
+		"COALESCE(SUM(saved_cost), 0)")
 	where, fargs := filters(q)
 	query := "SELECT " + strings.Join(sel, ", ") + " FROM " + dl.DayTable(day) + " WHERE app_id = ? AND created_at >= ? AND created_at < ?" + where
 	if len(cols) > 0 {
 		query += " GROUP BY " + strings.Join(cols, ", ")
 	}
-	return dl.Rebind(query), append([]any{q.AppID, from.UTC(), to.UTC()}, fargs...)
+	return dl.Rebind(query), append([]any{q.AppID, createdBound(from), createdBound(to)}, fargs...)
+}
+
+// createdBound is t as a bound of created_at, which holds milliseconds: the first millisecond
+// at or after t, so that created_at >= t and created_at < t select the same rows. A bound in
+// nanoseconds is no DATETIME value to MariaDB (it keeps microseconds at most): it is cut with
+// a note, and the statement then reads every row of the app in the day table through
+// (app_id, created_at) instead of the range of the bounds.
+func createdBound(t time.Time) time.Time {
+	if ms := t.Truncate(time.Millisecond); ms.Before(t) {
+		return ms.Add(time.Millisecond).UTC()
+	}
+	return t.UTC()
 }
 
 // inflightCols are the columns of an in-flight mark.

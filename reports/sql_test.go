@@ -28,6 +28,7 @@ func TestStatementsGolden(t *testing.T) {
 			"statuses":       statusesSQL(dl, "20261127", 3),
 			"apply":          applySQL(dl, "20261127", 2),
 			"mark_fallback":  markFallbackSQL(dl, "20261127", "delivered_at"),
+			"mark_saved":     markSavedSQL(dl, "20261127", 2),
 			"fallback_at":    fallbackAtSQL(dl, "20261127"),
 			"get_delivery":   getDeliverySQL(dl, "20261127"),
 			"detail":         detailSQL(dl, "20261127", "app_id = ? AND created_at >= ? AND created_at < ? AND "+after),

@@ -51,6 +51,12 @@ type Counts struct {
 	// Fallbacks counts messages after which a fallback chain moved to its next channel.
 	Fallbacks int64
 	Cost      float64
+	// RedundantCost is the cost of the messages counted in Redundant.
+	RedundantCost float64
+	// Saved counts messages that reached their fallback chain's milestone before an SMS later
+	// in the chain was started; SavedCost is what those SMS would have cost.
+	Saved     int64
+	SavedCost float64
 }
 
 func (c *Counts) add(o Counts) {
@@ -64,6 +70,9 @@ func (c *Counts) add(o Counts) {
 	c.Total += o.Total
 	c.Fallbacks += o.Fallbacks
 	c.Cost += o.Cost
+	c.RedundantCost += o.RedundantCost
+	c.Saved += o.Saved
+	c.SavedCost += o.SavedCost
 }
 
 // StatsRow is one group of statistics; the fields of dimensions not asked for are empty.
@@ -91,6 +100,7 @@ type Stats struct {
 	db      *store.DB
 	loc     *time.Location
 	maxDays int
+	now     func() time.Time
 }
 
 // DefaultStatsMaxDays is the longest range, in days, of a statistics query unless configured
@@ -99,7 +109,7 @@ const DefaultStatsMaxDays = 400
 
 // NewStats returns the statistics reader; loc names days.
 func NewStats(db *store.DB, loc *time.Location) *Stats {
-	return &Stats{db: db, loc: loc, maxDays: DefaultStatsMaxDays}
+	return &Stats{db: db, loc: loc, maxDays: DefaultStatsMaxDays, now: time.Now}
 }
 
 // SetMaxDays sets the longest range, in days, one statistics query may cover.
@@ -151,7 +161,9 @@ func (s *Stats) validate(ctx context.Context, q StatsQuery) error {
 // local hours from the hourly one (or the task-hourly one for TASK), and the rows of a partial
 // hour at either end (a range that does not start or end on the hour) from the day tables (or
 // as its hour's rollup less the rows outside the range, when that is fewer rows), so
-// the answer is exactly the one the delivery rows give.
+// the answer is exactly the one the delivery rows give. The rollup of the current hour holds
+// every row committed so far, so a range that ends at or after now reads none of the rows after
+// its end: it counts the rows recorded up to the moment it is answered.
 func (s *Stats) Query(ctx context.Context, q StatsQuery) (*StatsResult, error) {
 	if err := s.validate(ctx, q); err != nil {
 		return nil, err
@@ -174,33 +186,22 @@ func (s *Stats) plan(q StatsQuery) []statsPart {
 		hourly = TaskHourly
 	}
 	var parts []statsPart
+	now := s.now()
 	hours := func(from, to time.Time) {
 		if !from.Before(to) {
 			return
 		}
 		hStart, hEnd := ceilHour(from, s.loc), hourOf(to, s.loc)
 		if !hStart.Before(hEnd) {
-			parts = append(parts, s.rowsPart(q, from, to))
+			parts = append(parts, s.partialHour(q, hourly, hourOf(from, s.loc), from, to, now)...)
 			return
 		}
 		parts = append(parts, s.rollupPart(q, hourly, hStart, hEnd))
-		// A partial hour at either end is read from the rows of that part, or, when that
-		// part is most of the hour, as the hour's rollup less the rows of the rest: a range
-		// that ends "now" reads the few rows recorded since, not the whole hour's.
 		if from.Before(hStart) {
-			if first := hStart.Add(-time.Hour); hStart.Sub(from) > from.Sub(first) {
-				parts = append(parts, s.rollupPart(q, hourly, first, hStart), negated(s.rowsPart(q, first, from)))
-			} else {
-				parts = append(parts, s.rowsPart(q, from, hStart))
-			}
+			parts = append(parts, s.partialHour(q, hourly, hStart.Add(-time.Hour), from, hStart, now)...)
 		}
 		if hEnd.Before(to) {
-			// A range ending now or later: the rows after its end are the few recorded since.
-			if last := hEnd.Add(time.Hour); to.Sub(hEnd) > last.Sub(to) || !to.Before(time.Now()) {
-				parts = append(parts, s.rollupPart(q, hourly, hEnd, last), negated(s.rowsPart(q, to, last)))
-			} else {
-				parts = append(parts, s.rowsPart(q, hEnd, to))
-			}
+			parts = append(parts, s.partialHour(q, hourly, hEnd, hEnd, to, now)...)
 		}
 	}
 	if !needsTask && !needsHour {
@@ -213,6 +214,36 @@ func (s *Stats) plan(q StatsQuery) []statsPart {
 		}
 	}
 	hours(q.From, q.To)
+	return parts
+}
+
+// partialHour answers [from, to), a part of the local hour that begins at hour, with whichever
+// reads fewer delivery rows: the rows of [from, to), or the hour's rollup less the rows of the
+// hour outside [from, to). Rows are recorded up to now, so the time of a stretch recorded so
+// far stands for its rows: a range ending now, late in the hour, reads the few rows recorded
+// since its end rather than the hour's, and a range ending at or after now reads none: the
+// hour's rollup is exact up to the last commit, and the rows after now are those a commit
+// since the query began added to it (or a writer's clock ahead of this one's dated so).
+// Rows after the end are read through the day tables' (app_id, created_at) index, in time
+// proportional to their number.
+func (s *Stats) partialHour(q StatsQuery, level RollupLevel, hour, from, to, now time.Time) []statsPart {
+	end := hour.Add(time.Hour)
+	recorded := func(a, b time.Time) time.Duration {
+		if b.After(now) {
+			b = now
+		}
+		return max(b.Sub(a), 0)
+	}
+	if recorded(hour, from)+recorded(to, end) >= recorded(from, to) {
+		return []statsPart{s.rowsPart(q, from, to)}
+	}
+	parts := []statsPart{s.rollupPart(q, level, hour, end)}
+	if hour.Before(from) {
+		parts = append(parts, negated(s.rowsPart(q, hour, from)))
+	}
+	if to.Before(now) && to.Before(end) {
+		parts = append(parts, negated(s.rowsPart(q, to, end)))
+	}
 	return parts
 }
 
@@ -230,7 +261,8 @@ func negated(p statsPart) statsPart {
 
 func (c Counts) negated() Counts {
 	return Counts{Sent: -c.Sent, Delivered: -c.Delivered, Displayed: -c.Displayed, Clicked: -c.Clicked, Failed: -c.Failed,
-		Suppressed: -c.Suppressed, Redundant: -c.Redundant, Total: -c.Total, Fallbacks: -c.Fallbacks, Cost: -c.Cost}
+		Suppressed: -c.Suppressed, Redundant: -c.Redundant, Total: -c.Total, Fallbacks: -c.Fallbacks, Cost: -c.Cost,
+		RedundantCost: -c.RedundantCost, Saved: -c.Saved, SavedCost: -c.SavedCost}
 }
 
 // ceilHour is the start of the first local hour that begins at or after t.
@@ -303,7 +335,8 @@ func (s *Stats) merge(ctx context.Context, q StatsQuery, parts []statsPart) (*St
 		if r.Total == 0 {
 			continue // every message of the group moved to another status group, or was taken away
 		}
-		r.Cost = math.Round(r.Cost*1e4) / 1e4 // costs are kept to 4 decimals; sums and differences stay so
+		// Costs are kept to 4 decimals; sums and differences stay so.
+		r.Cost, r.RedundantCost, r.SavedCost = round4(r.Cost), round4(r.RedundantCost), round4(r.SavedCost)
 		res.Rows = append(res.Rows, *r)
 	}
 	slices.SortFunc(res.Rows, func(a, b StatsRow) int { return strings.Compare(rowKey(a), rowKey(b)) })
@@ -315,6 +348,8 @@ func (s *Stats) merge(ctx context.Context, q StatsQuery, parts []statsPart) (*St
 	}
 	return res, nil
 }
+
+func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }
 
 func rowKey(r StatsRow) string {
 	return fmt.Sprintf("%s|%03d|%020d|%s|%020d|%020d|%s", r.Day, r.Hour, r.AppID, r.Channel, r.TemplateID, r.TaskID, r.Status)
@@ -468,8 +503,11 @@ func (s *Stats) scan(ctx context.Context, shard int, q StatsQuery, query string,
 			f, su, re = new(int64), new(int64), new(int64)
 			total     = new(int64)
 			cost      sql.NullFloat64
+			redCost   sql.NullFloat64
+			savedCost sql.NullFloat64
 		)
-		dest = append(dest, nullInt{total}, nullInt{&r.Sent}, nullInt{&r.Delivered}, nullInt{&r.Displayed}, nullInt{&r.Clicked}, nullInt{f}, nullInt{su}, nullInt{re}, &cost)
+		dest = append(dest, nullInt{total}, nullInt{&r.Sent}, nullInt{&r.Delivered}, nullInt{&r.Displayed}, nullInt{&r.Clicked}, nullInt{f}, nullInt{su}, nullInt{re}, &cost,
+			&redCost, nullInt{&r.Saved}, &savedCost)
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
@@ -477,6 +515,7 @@ func (s *Stats) scan(ctx context.Context, shard int, q StatsQuery, query string,
 			continue
 		}
 		r.Total, r.Failed, r.Suppressed, r.Redundant, r.Cost = *total, *f, *su, *re, cost.Float64
+		r.RedundantCost, r.SavedCost = redCost.Float64, savedCost.Float64
 		i := 0
 		if timed {
 			t, err := parseTime(raw[0].String)
@@ -562,7 +601,8 @@ func (s *Stats) TaskCounts(ctx context.Context, taskID int64, firstDay string, n
 		)
 		prefix := TaskIDPrefix(day, taskID)
 		err := db.QueryRowContext(ctx, taskCountsSQL(s.db.Dialect, day), prefix, prefix+"~").
-			Scan(&c.Total, &c.Sent, &c.Delivered, &c.Displayed, &c.Clicked, nullInt{f}, nullInt{su}, nullInt{re}, &c.Fallbacks, &c.Cost)
+			Scan(&c.Total, &c.Sent, &c.Delivered, &c.Displayed, &c.Clicked, nullInt{f}, nullInt{su}, nullInt{re}, &c.Fallbacks, &c.Cost,
+				nullInt{&c.Saved}, &c.SavedCost, &c.RedundantCost)
 		if err != nil && !s.db.Dialect.MissingTable(err) {
 			return total, fmt.Errorf("error counting task deliveries: %w", err)
 		}

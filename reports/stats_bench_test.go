@@ -3,11 +3,15 @@ package reports_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/herald-msg/herald/account"
 	"github.com/herald-msg/herald/channels"
@@ -43,7 +47,7 @@ func BenchmarkStats(b *testing.B) {
 
 	db := storetest.New(b)
 	seedStart := time.Now()
-	rows := seedRollups(b, db, start, 30, apps, groups)
+	rows := seedRollups(b, db, loc, start, 30, apps, groups)
 	b.Logf("seeded %d rollup rows (%d days, %d apps, %d groups an hour each) in %s", rows, 30, apps, groups, time.Since(seedStart).Round(time.Millisecond))
 	st := reports.NewStats(db, loc)
 
@@ -69,28 +73,7 @@ func BenchmarkStats(b *testing.B) {
 	})
 	b.Run("rollup-select", func(b *testing.B) {
 		for b.Loop() {
-			sums := map[string]int64{}
-			for _, s := range db.Stats {
-				rs, err := s.QueryContext(context.Background(), "SELECT period, channel, messages FROM "+reports.Daily.Table+" WHERE app_id = ? AND period >= ? AND period < ?", 1, start, end)
-				if err != nil {
-					b.Fatal(err)
-				}
-				for rs.Next() {
-					var (
-						h  time.Time
-						ch string
-						n  int64
-					)
-					if err := rs.Scan(&h, &ch, &n); err != nil {
-						b.Fatal(err)
-					}
-					sums[h.Format(time.DateOnly)+ch] += n
-				}
-				rs.Close()
-			}
-			if len(sums) == 0 {
-				b.Fatal("no rows")
-			}
+			selectDaily(b, db, start, end)
 		}
 	})
 
@@ -136,8 +119,9 @@ var benchChannels = []channels.Channel{channels.SMS, channels.AppPush, channels.
 var benchStatuses = []channels.Status{channels.Delivered, channels.Sent, channels.Failed, channels.Clicked, channels.Displayed, reports.Suppressed}
 
 // seedRollups writes groups rollup rows an hour for each app over days, tasks alternating
-// between the two shards, and returns how many rows it wrote.
-func seedRollups(b *testing.B, db *store.DB, start time.Time, days, apps, groups int) int {
+// between the two shards, and returns how many rows it wrote; loc, Herald's zone, has a fixed
+// offset.
+func seedRollups(b *testing.B, db *store.DB, loc *time.Location, start time.Time, days, apps, groups int) int {
 	b.Helper()
 	rng := rand.New(rand.NewPCG(1, 2))
 	total := 0
@@ -183,11 +167,14 @@ func seedRollups(b *testing.B, db *store.DB, start time.Time, days, apps, groups
 	}
 	flush(0)
 	flush(1)
-	// The task-free levels sum the task-hourly rows, as the writer keeps them (Herald's zone
-	// is UTC here).
+	// The task-free levels sum the task-hourly rows, as the writer keeps them: a daily period
+	// is the UTC instant of the local midnight.
+	_, off := start.In(loc).Zone()
+	day := fmt.Sprintf("DATE_SUB(CAST(DATE(DATE_ADD(period, INTERVAL %d SECOND)) AS DATETIME), INTERVAL %d SECOND)", off, off)
 	for _, s := range db.Stats {
-		for table, period := range map[string]string{reports.Hourly.Table: "period", reports.Daily.Table: "CAST(DATE(period) AS DATETIME)"} {
-			if _, err := s.Exec("INSERT INTO " + table + " SELECT app_id, " + period + ", 0, template_id, channel, status, SUM(messages), SUM(sent), SUM(delivered)," +
+		for table, period := range map[string]string{reports.Hourly.Table: "period", reports.Daily.Table: day} {
+			if _, err := s.Exec("INSERT INTO " + table + " (app_id, period, task_id, template_id, channel, status, messages, sent, delivered, displayed, clicked, cost_units, cost)" +
+				" SELECT app_id, " + period + ", 0, template_id, channel, status, SUM(messages), SUM(sent), SUM(delivered)," +
 				" SUM(displayed), SUM(clicked), SUM(cost_units), SUM(cost) FROM " + reports.TaskHourly.Table + " GROUP BY 1, 2, 4, 5, 6"); err != nil {
 				b.Fatal(err)
 			}
@@ -252,5 +239,191 @@ func seedRows(b *testing.B, db *store.DB, start time.Time, days, perDay int) {
 		}
 		flush(0)
 		flush(1)
+	}
+}
+
+// selectDaily is the plainest indexed read of the daily rollup rows of app 1 whose period is
+// in [from, to), one SELECT per shard in turn summed by the client.
+func selectDaily(b *testing.B, db *store.DB, from, to time.Time) {
+	sums := map[string]int64{}
+	for _, s := range db.Stats {
+		rs, err := s.QueryContext(context.Background(), "SELECT period, channel, messages FROM "+reports.Daily.Table+" WHERE app_id = ? AND period >= ? AND period < ?", 1, from.UTC(), to.UTC())
+		if err != nil {
+			b.Fatal(err)
+		}
+		for rs.Next() {
+			var (
+				h  time.Time
+				ch string
+				n  int64
+			)
+			if err := rs.Scan(&h, &ch, &n); err != nil {
+				b.Fatal(err)
+			}
+			sums[h.Format(time.DateOnly)+ch] += n
+		}
+		rs.Close()
+	}
+	if len(sums) == 0 {
+		b.Fatal("no rows")
+	}
+}
+
+// BenchmarkStatsEndingNow measures the 30-day statistics query by DAY × CHANNEL over a range
+// that ends now while the current hour's day table holds HERALD_STATS_BENCH_NOW_ROWS (default
+// 1,000,000) delivery rows of the measured app, recorded since the hour began, with their
+// rollups; the 30 days before the hour hold HERALD_STATS_BENCH_GROUPS task-hourly groups an
+// hour for each of HERALD_STATS_BENCH_APPS apps, as in BenchmarkStats:
+//
+//	go test -bench StatsEndingNow -run '^$' -benchtime 50x -timeout 30m ./reports/
+//
+// to-now ends at the time of each query; to-past-late and to-past-early end inside the
+// current hour, in the past, after nine tenths and after one tenth of its rows. whole-hours
+// is the same 30 days ending where the current hour begins, and select the plainest indexed
+// read of the daily rollup rows of the range: the baselines of the same run. Each reports its
+// p50 and p99 in milliseconds. Herald's zone is UTC, or +05:30 when the UTC hour is nearly
+// over or has just begun, so that the current local hour has a quarter hour behind it and
+// ahead of it.
+func BenchmarkStatsEndingNow(b *testing.B) {
+	perHour := envInt(b, "HERALD_STATS_BENCH_NOW_ROWS", 1_000_000)
+	groups := envInt(b, "HERALD_STATS_BENCH_GROUPS", 300)
+	apps := envInt(b, "HERALD_STATS_BENCH_APPS", 4)
+	loc := time.UTC
+	if m := time.Now().UTC().Minute(); m < 10 || m >= 45 {
+		loc = time.FixedZone("+05:30", 5*3600+30*60)
+	}
+	ctx := account.WithPrincipal(context.Background(), &account.Principal{Role: account.Viewer, AppIDs: []int64{1}})
+	db := storetest.New(b)
+	st := reports.NewStats(db, loc)
+
+	seeded := time.Now()
+	lt := seeded.In(loc)
+	hour := time.Date(lt.Year(), lt.Month(), lt.Day(), lt.Hour(), 0, 0, 0, loc)
+	day := hour.Format(store.DayFormat)
+	rollups := seedRollups(b, db, loc, hour.AddDate(0, 0, -30), 30, apps, groups)
+	seedHourRows(b, db, day, hour, seeded, perHour)
+	w := reports.NewWriter(db, loc, nil, nil)
+	if _, err := w.Reconcile(context.Background(), day, true); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("seeded %d rollup rows and %d delivery rows in %s, the rows between %s and %s (zone %s)", rollups, perHour,
+		time.Since(seeded).Round(time.Millisecond), hour.Format(time.TimeOnly), seeded.In(loc).Format(time.TimeOnly), loc)
+
+	// The rollups answer the current hour as the rows do.
+	q := reports.StatsQuery{AppID: 1, From: hour, To: time.Now(), Dimensions: []reports.Dimension{reports.DimDay, reports.DimChannel}}
+	want, err := st.QueryRows(ctx, q)
+	if err != nil {
+		b.Fatal(err)
+	}
+	got, err := st.Query(ctx, q)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if fmt.Sprint(want.Totals.Total, want.Totals.Delivered, want.Totals.Failed, len(want.Rows)) != fmt.Sprint(got.Totals.Total, got.Totals.Delivered, got.Totals.Failed, len(got.Rows)) ||
+		want.Totals.Total != int64(perHour) {
+		b.Fatalf("the current hour: the query answers %+v, the rows %+v (%d rows seeded)", got.Totals, want.Totals, perHour)
+	}
+
+	ranged := func(name string, to func() time.Time) {
+		b.Run(name, func(b *testing.B) {
+			latencies(b, func() {
+				end := to()
+				q := reports.StatsQuery{AppID: 1, From: end.AddDate(0, 0, -30), To: end, Dimensions: []reports.Dimension{reports.DimDay, reports.DimChannel}}
+				res, err := st.Query(ctx, q)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(res.Rows) == 0 {
+					b.Fatal("no rows")
+				}
+			})
+		})
+	}
+	ranged("to-now", time.Now)
+	ranged("to-past-late", func() time.Time { return hour.Add(seeded.Sub(hour) * 9 / 10) })
+	ranged("to-past-early", func() time.Time { return hour.Add(seeded.Sub(hour) / 10) })
+	ranged("whole-hours", func() time.Time { return hour })
+	b.Run("select", func(b *testing.B) {
+		latencies(b, func() { selectDaily(b, db, hour.AddDate(0, 0, -30), hour) })
+	})
+	if h := time.Now().In(loc); h.Sub(hour) >= time.Hour {
+		b.Logf("the hour ended during the run (%s): the last figures are not of a range ending in the current hour", h.Format(time.TimeOnly))
+	}
+}
+
+// latencies runs f each iteration and reports the p50 and p99 of its times.
+func latencies(b *testing.B, f func()) {
+	var times []time.Duration
+	for b.Loop() {
+		t := time.Now()
+		f()
+		times = append(times, time.Since(t))
+	}
+	slices.Sort(times)
+	at := func(p float64) float64 {
+		return float64(times[int(math.Ceil(p*float64(len(times))))-1]) / float64(time.Millisecond)
+	}
+	b.ReportMetric(at(0.50), "p50-ms")
+	b.ReportMetric(at(0.99), "p99-ms")
+}
+
+// seedHourRows writes n delivery rows of app 1 into the day table of day, created in
+// [from, to) evenly, over 40 tasks on both shards, six channels and six statuses.
+func seedHourRows(b *testing.B, db *store.DB, day string, from, to time.Time, n int) {
+	b.Helper()
+	name := store.DayTable(day)
+	for _, s := range db.Stats {
+		if _, err := s.Exec("CREATE TABLE IF NOT EXISTS " + name + " LIKE delivery_template"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var g errgroup.Group
+	for shard := range db.Stats {
+		g.Go(func() error {
+			var (
+				sb    strings.Builder
+				args  []any
+				batch int
+			)
+			flush := func() error {
+				if batch == 0 {
+					return nil
+				}
+				_, err := db.Stats[shard].Exec(sb.String(), args...)
+				sb.Reset()
+				args, batch = args[:0], 0
+				return err
+			}
+			for i := shard; i < n; i += len(db.Stats) {
+				task := int64(len(db.Stats)*(1+i/len(db.Stats)%20) + shard)
+				ch := benchChannels[(i/7)%len(benchChannels)]
+				stt := benchStatuses[(i/3)%len(benchStatuses)]
+				at := from.Add(time.Duration(int64(i) * int64(to.Sub(from)) / int64(n))).Truncate(time.Millisecond)
+				if batch == 0 {
+					sb.WriteString("INSERT INTO " + name + " (id, app_id, task_id, template_id, user_id, channel, status, cost_units, cost, created_at, updated_at, sent_at, delivered_at) VALUES ")
+				} else {
+					sb.WriteByte(',')
+				}
+				sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?)")
+				var sent, delivered any
+				if stt != reports.Suppressed && stt != channels.Failed {
+					sent = at.UTC()
+				}
+				if stt == channels.Delivered || stt == channels.Clicked || stt == channels.Displayed {
+					delivered = at.UTC()
+				}
+				args = append(args, reports.MessageID(day, task, int64(i), ch), 1, task, task%7+1, "u"+strconv.Itoa(i),
+					string(ch), string(stt), 1, "0.0450", at.UTC(), at.UTC(), sent, delivered)
+				if batch++; batch == 2000 {
+					if err := flush(); err != nil {
+						return err
+					}
+				}
+			}
+			return flush()
+		})
+	}
+	if err := g.Wait(); err != nil {
+		b.Fatal(err)
 	}
 }

@@ -422,3 +422,90 @@ func TestStatsCountRowsRecordedAfterTheirTablesDay(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, res.Totals.Total, "the row was recorded on the second day")
 }
+
+// A range that ends at or after now, or inside the current hour, gives the answer of the rows;
+// one ending at or after now reads none of the current hour's rows, the hour's rollup holding
+// every row committed so far.
+func TestStatsRangesEndingNow(t *testing.T) {
+	t.Parallel()
+	kolkata, err := time.LoadLocation("Asia/Kolkata")
+	require.NoError(t, err)
+	db := storetest.New(t)
+	w := reports.NewWriter(db, kolkata, nil, nil)
+	st := reports.NewStats(db, kolkata)
+	start := time.Date(2024, 6, 10, 0, 0, 0, 0, kolkata)
+	workload(t, w, kolkata, start)
+
+	// Now is just after the last message recorded; its local hour is the current one.
+	var last time.Time
+	for d := start.AddDate(0, 0, -1); d.Before(start.AddDate(0, 0, 3)); d = d.AddDate(0, 0, 1) {
+		for _, s := range db.Stats {
+			var at *time.Time
+			err := s.QueryRow("SELECT MAX(created_at) FROM " + store.DayTable(d.Format(store.DayFormat))).Scan(&at)
+			if err == nil && at != nil && at.After(last) {
+				last = *at
+			} else if err != nil {
+				require.True(t, db.Dialect.MissingTable(err), "%v", err)
+			}
+		}
+	}
+	now := last.Add(time.Millisecond)
+	reports.SetStatsClock(st, func() time.Time { return now })
+	lt := now.In(kolkata)
+	hour := time.Date(lt.Year(), lt.Month(), lt.Day(), lt.Hour(), 0, 0, 0, kolkata)
+	elapsed := now.Sub(hour)
+	require.Greater(t, elapsed, 10*time.Minute, "the workload's last message is late in its hour")
+
+	ranges := map[string][2]time.Time{
+		"ending now":                     {start.Add(17 * time.Minute), now},
+		"ending in a later hour":         {start.Add(5*time.Hour + 10*time.Minute), now.Add(2*time.Hour + 7*time.Minute)},
+		"ending late in the hour, past":  {start, hour.Add(elapsed * 9 / 10)},
+		"ending early in the hour, past": {start.Add(time.Hour), hour.Add(elapsed / 10)},
+		"inside the hour, to now":        {hour.Add(elapsed / 10), now},
+		"inside the hour, past":          {hour.Add(elapsed / 10), hour.Add(elapsed * 8 / 10)},
+	}
+	// The daily, hourly and task-hourly levels and the rows alone.
+	dimSets := [][]reports.Dimension{nil, {reports.DimDay}, {reports.DimHour}, {reports.DimDay, reports.DimChannel},
+		{reports.DimTask, reports.DimStatus}, {reports.DimDay, reports.DimHour, reports.DimTemplate}, allDimensions}
+	for name, r := range ranges {
+		for _, app := range []int64{1, 2} {
+			ctx := viewerOf(t, app)
+			for _, dims := range dimSets {
+				q := reports.StatsQuery{AppID: app, From: r[0], To: r[1], Dimensions: dims}
+				want, err := st.QueryRows(ctx, q)
+				require.NoError(t, err)
+				got, err := st.Query(ctx, q)
+				require.NoError(t, err)
+				requireSameStats(t, want, got, fmt.Sprintf("%s, app %d, dimensions %v", name, app, dims))
+				if dims == nil && r[0].Before(hour) {
+					require.NotZero(t, got.Totals.Total, name)
+				}
+			}
+		}
+	}
+
+	// Rows of the current hour written without their rollup show which rows a query read: one
+	// ending at or after now reads none of the hour's but those before its start, one ending in
+	// the past only those after its end, or before it when those are fewer.
+	count := func(from, to time.Time) int64 {
+		res, err := st.Query(viewerOf(t, 1), reports.StatsQuery{AppID: 1, From: from, To: to})
+		require.NoError(t, err)
+		return res.Totals.Total
+	}
+	toNow, later, inside := count(start, now), count(start, now.Add(time.Hour)), count(hour.Add(elapsed/10), now)
+	late, early := hour.Add(elapsed*9/10), hour.Add(elapsed/10)
+	toLate, toEarly := count(start, late), count(start, early)
+	day := lt.Format(store.DayFormat)
+	_, err = db.Stats[1].Exec("CREATE TABLE IF NOT EXISTS " + store.DayTable(day) + " LIKE delivery_template")
+	require.NoError(t, err)
+	for i, at := range []time.Time{hour.Add(elapsed / 20), hour.Add(elapsed / 2), late.Add(time.Second)} {
+		_, err := db.Stats[1].Exec("INSERT INTO "+store.DayTable(day)+" (id, app_id, task_id, template_id, user_id, channel, status, created_at, updated_at)"+
+			" VALUES (?, 1, 1, 100, 'stray', 'SMS', 'QUEUED', ?, ?)", reports.MessageID(day, 1, int64(100000+i), channels.SMS), at.UTC(), at.UTC())
+		require.NoError(t, err)
+	}
+	require.Equal(t, toNow, count(start, now), "the range ending now reads none of the hour's rows")
+	require.Equal(t, later, count(start, now.Add(time.Hour)))
+	require.Equal(t, inside-1, count(hour.Add(elapsed/10), now), "the range inside the hour ending now reads only the hour's rows before its start, and takes them away")
+	require.Equal(t, toLate-1, count(start, late), "only the rows after the end are read, and taken away from the hour's rollup")
+	require.Equal(t, toEarly+1, count(start, early), "only the rows before the end are read")
+}

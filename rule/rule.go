@@ -19,11 +19,11 @@ import (
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
-	"github.com/go-sql-driver/mysql"
 
 	"github.com/herald-msg/herald/account"
 	"github.com/herald-msg/herald/channels"
 	"github.com/herald-msg/herald/fault"
+	"github.com/herald-msg/herald/store"
 )
 
 // Strategy says how a route uses its channels.
@@ -85,6 +85,7 @@ type Input struct {
 // Service stores rules and evaluates them.
 type Service struct {
 	db      *sql.DB
+	dl      store.Dialect
 	logger  *slog.Logger
 	nowFunc func() time.Time
 
@@ -93,11 +94,11 @@ type Service struct {
 }
 
 // NewService returns the rule service on the core database.
-func NewService(db *sql.DB, logger *slog.Logger) *Service {
+func NewService(db *store.DB, logger *slog.Logger) *Service {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Service{db: db, logger: logger.With("component", "rule"), nowFunc: time.Now, cache: map[[2]int64]*Rule{}}
+	return &Service{db: db.Core, dl: db.Dialect, logger: logger.With("component", "rule"), nowFunc: time.Now, cache: map[[2]int64]*Rule{}}
 }
 
 func validate(in *Input) error {
@@ -287,18 +288,16 @@ func (s *Service) Create(ctx context.Context, in Input) (*Rule, error) {
 		return nil, err
 	}
 	defer tx.Rollback() //nolint:errcheck
-	res, err := tx.ExecContext(ctx, "INSERT INTO rules (app_id, name, version, created_at, updated_at) VALUES (?, ?, 1, ?, ?)", in.AppID, in.Name, now, now)
-	var me *mysql.MySQLError
-	if errors.As(err, &me) && me.Number == 1062 {
+	id, err := s.dl.InsertID(ctx, tx, createSQL, in.AppID, in.Name, now, now)
+	if s.dl.Duplicate(err) {
 		return nil, fault.Conflict("input.name", "a rule named %q exists already; update it to add a version", in.Name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("error creating rule: %w", err)
 	}
-	id, _ := res.LastInsertId()
 	routes, _ := json.Marshal(in.Routes)
 	vars, _ := json.Marshal(in.Variables)
-	if _, err := tx.ExecContext(ctx, "INSERT INTO rule_versions (rule_id, version, routes, variables, created_by, created_at) VALUES (?, 1, ?, ?, ?, ?)", id, string(routes), string(vars), p.Name(), now); err != nil {
+	if _, err := tx.ExecContext(ctx, s.dl.Rebind("INSERT INTO rule_versions (rule_id, version, routes, variables, created_by, created_at) VALUES (?, 1, ?, ?, ?, ?)"), id, string(routes), string(vars), p.Name(), now); err != nil {
 		return nil, fmt.Errorf("error saving rule version: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -334,21 +333,20 @@ func (s *Service) Update(ctx context.Context, id int64, in Input) (*Rule, error)
 	}
 	defer tx.Rollback() //nolint:errcheck
 	var version int
-	if err := tx.QueryRowContext(ctx, "SELECT version FROM rules WHERE id = ? FOR UPDATE", id).Scan(&version); err != nil {
+	if err := tx.QueryRowContext(ctx, s.dl.Rebind("SELECT version FROM rules WHERE id = ? FOR UPDATE"), id).Scan(&version); err != nil {
 		return nil, fmt.Errorf("error locking rule: %w", err)
 	}
 	version++
 	routes, _ := json.Marshal(in.Routes)
 	vars, _ := json.Marshal(in.Variables)
-	_, err = tx.ExecContext(ctx, "UPDATE rules SET version = ?, name = ?, updated_at = ? WHERE id = ?", version, in.Name, now, id)
-	var me *mysql.MySQLError
-	if errors.As(err, &me) && me.Number == 1062 {
+	_, err = tx.ExecContext(ctx, s.dl.Rebind("UPDATE rules SET version = ?, name = ?, updated_at = ? WHERE id = ?"), version, in.Name, now, id)
+	if s.dl.Duplicate(err) {
 		return nil, fault.Conflict("input.name", "another rule is named %q", in.Name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("error updating rule: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, "INSERT INTO rule_versions (rule_id, version, routes, variables, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)", id, version, string(routes), string(vars), p.Name(), now); err != nil {
+	if _, err := tx.ExecContext(ctx, s.dl.Rebind("INSERT INTO rule_versions (rule_id, version, routes, variables, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)"), id, version, string(routes), string(vars), p.Name(), now); err != nil {
 		return nil, fmt.Errorf("error saving rule version: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -372,8 +370,7 @@ func (s *Service) Get(ctx context.Context, id int64, version int) (*Rule, error)
 		routes string
 		vars   sql.NullString
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT r.app_id, r.name, v.version, v.routes, v.variables FROM rules r
-		JOIN rule_versions v ON v.rule_id = r.id WHERE r.id = ? AND v.version = IF(? = 0, r.version, ?)`, id, version, version).
+	err := s.db.QueryRowContext(ctx, getSQL(s.dl), id, version, version).
 		Scan(&r.AppID, &r.Name, &r.Version, &routes, &vars)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fault.NotFound("ruleId", "rule %d does not exist", id)
@@ -419,7 +416,7 @@ func (s *Service) List(ctx context.Context, appID int64) ([]*Rule, error) {
 	if _, err := account.Authorize(ctx, appID, account.Viewer, "appId"); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, "SELECT id, version FROM rules WHERE app_id = ? ORDER BY id", appID)
+	rows, err := s.db.QueryContext(ctx, s.dl.Rebind("SELECT id, version FROM rules WHERE app_id = ? ORDER BY id"), appID)
 	if err != nil {
 		return nil, fmt.Errorf("error listing rules: %w", err)
 	}

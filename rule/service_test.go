@@ -23,7 +23,7 @@ type testBundle struct {
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	db := storetest.New(t)
-	return &testBundle{svc: rule.NewService(db.Core, nil), fresh: rule.NewService(db.Core, nil)}
+	return &testBundle{svc: rule.NewService(db, nil), fresh: rule.NewService(db, nil)}
 }
 
 func as(t *testing.T, role account.Role, apps ...int64) context.Context {

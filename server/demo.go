@@ -63,7 +63,7 @@ func (h *Herald) seedDemo(ctx context.Context) error {
 func (h *Herald) SeedDemo(ctx context.Context) (*Demo, error) {
 	ctx = account.WithPrincipal(ctx, &account.Principal{Email: "demo", Role: account.Admin, AllApps: true})
 	d := &Demo{Templates: map[string]int64{}, Rules: map[string]int64{}}
-	err := h.DB.Core.QueryRowContext(ctx, "SELECT id FROM apps WHERE name = ?", DemoApp).Scan(&d.AppID)
+	err := h.DB.Core.QueryRowContext(ctx, h.DB.Dialect.Rebind("SELECT id FROM apps WHERE name = ?"), DemoApp).Scan(&d.AppID)
 	if errors.Is(err, sql.ErrNoRows) {
 		a, err := h.Accounts.CreateApp(ctx, DemoApp)
 		if err != nil {
@@ -97,7 +97,8 @@ func (h *Herald) SeedDemo(ctx context.Context) (*Demo, error) {
 		}
 		d.Rules[in.Name] = id
 	}
-	if _, err := h.DB.Core.ExecContext(ctx, "UPDATE api_keys SET revoked_at = NOW(3) WHERE app_id = ? AND created_by = 'demo' AND revoked_at IS NULL", d.AppID); err != nil {
+	if _, err := h.DB.Core.ExecContext(ctx, h.DB.Dialect.Rebind("UPDATE api_keys SET revoked_at = ? WHERE app_id = ? AND created_by = 'demo' AND revoked_at IS NULL"),
+		time.Now().UTC().Truncate(time.Millisecond), d.AppID); err != nil {
 		return nil, fmt.Errorf("error revoking the previous demo key: %w", err)
 	}
 	key, err := h.Accounts.CreateAPIKey(ctx, d.AppID, account.Operator)
@@ -152,8 +153,8 @@ func (h *Herald) demoUpsertMissing(ctx context.Context, appID int64, users []aud
 	var todo []audience.UserInput
 	for _, u := range users {
 		have := map[string]bool{}
-		rows, err := h.DB.Core.QueryContext(ctx, `SELECT i.channel, i.address FROM user_identities ui
-			JOIN identities i ON i.id = ui.identity_id WHERE ui.app_id = ? AND ui.user_id = ?`, appID, u.ID)
+		rows, err := h.DB.Core.QueryContext(ctx, h.DB.Dialect.Rebind(`SELECT i.channel, i.address FROM user_identities ui
+			JOIN identities i ON i.id = ui.identity_id WHERE ui.app_id = ? AND ui.user_id = ?`), appID, u.ID)
 		if err != nil {
 			return fmt.Errorf("error reading the demo users: %w", err)
 		}
@@ -267,7 +268,7 @@ func (h *Herald) demoTemplate(ctx context.Context, in content.Input) (int64, err
 	t, err := h.Content.Create(ctx, in)
 	if fault.CodeOf(err) == fault.CodeConflict {
 		var id int64
-		err = h.DB.Core.QueryRowContext(ctx, "SELECT id FROM templates WHERE app_id = ? AND name = ?", in.AppID, in.Name).Scan(&id)
+		err = h.DB.Core.QueryRowContext(ctx, h.DB.Dialect.Rebind("SELECT id FROM templates WHERE app_id = ? AND name = ?"), in.AppID, in.Name).Scan(&id)
 		return id, err
 	}
 	if err != nil {
@@ -281,7 +282,7 @@ func (h *Herald) demoRule(ctx context.Context, in rule.Input) (int64, error) {
 	r, err := h.Rules.Create(ctx, in)
 	if fault.CodeOf(err) == fault.CodeConflict {
 		var id int64
-		err = h.DB.Core.QueryRowContext(ctx, "SELECT id FROM rules WHERE app_id = ? AND name = ?", in.AppID, in.Name).Scan(&id)
+		err = h.DB.Core.QueryRowContext(ctx, h.DB.Dialect.Rebind("SELECT id FROM rules WHERE app_id = ? AND name = ?"), in.AppID, in.Name).Scan(&id)
 		return id, err
 	}
 	if err != nil {

@@ -212,10 +212,16 @@ func requireTotalsAreSum(t *testing.T, st *servertest.StatsResult) {
 		sum.Suppressed += r.Suppressed
 		sum.Redundant += r.Redundant
 		sum.Cost += r.Cost
+		sum.RedundantCost += r.RedundantCost
+		sum.SavedByFallback += r.SavedByFallback
+		sum.SavedCost += r.SavedCost
 	}
 	require.InDelta(t, sum.Cost, st.Totals.Cost, 1e-9)
-	sum.Cost, st.Totals.Cost = 0, 0
-	require.Equal(t, sum, st.Totals)
+	require.InDelta(t, sum.RedundantCost, st.Totals.RedundantCost, 1e-9)
+	require.InDelta(t, sum.SavedCost, st.Totals.SavedCost, 1e-9)
+	totals := st.Totals
+	sum.Cost, totals.Cost, sum.RedundantCost, totals.RedundantCost, sum.SavedCost, totals.SavedCost = 0, 0, 0, 0, 0, 0
+	require.Equal(t, sum, totals)
 }
 
 // TestSimulatorTestAddresses drives the failure paths with the simulator's test addresses.

@@ -83,7 +83,8 @@ func TestExportCSV(t *testing.T) {
 	require.Contains(t, resp.Header.Get("Content-Disposition"), "attachment")
 	lines, err := csv.NewReader(strings.NewReader(string(body))).ReadAll()
 	require.NoError(t, err)
-	require.Equal(t, []string{"channel", "status", "total", "sent", "delivered", "displayed", "clicked", "failed", "suppressed", "redundant", "cost"}, lines[0])
+	require.Equal(t, []string{"channel", "status", "total", "sent", "delivered", "displayed", "clicked", "failed", "suppressed", "redundant", "cost",
+		"redundant_cost", "saved_by_fallback", "saved_cost"}, lines[0])
 	want := env.Stats(t, b.key, b.appID, from, to, []string{"CHANNEL", "STATUS"}, nil)
 	require.Len(t, lines, len(want.Rows)+2)
 	for i, r := range want.Rows {

@@ -211,8 +211,8 @@ func (h *Herald) connect(ctx, brokerCtx context.Context, brokerDone chan<- error
 
 	h.Breakers = dispatch.NewBreakers(dispatch.BreakerConfig{})
 	secretKey, _ := h.cfg.Key() // validated at start
-	h.Accounts, err = account.NewService(ctx, h.DB.Core, account.Config{SessionSecret: h.cfg.SessionSecret, SessionTTL: h.cfg.SessionTTL, Logger: h.logger,
-		Redis: h.Redis, RedisPrefix: h.cfg.RedisPrefix, SecretKey: secretKey})
+	h.Accounts, err = account.NewService(ctx, h.DB, account.Config{SessionSecret: h.cfg.SessionSecret, SessionTTL: h.cfg.SessionTTL, Logger: h.logger,
+		Redis: h.Redis, RedisPrefix: h.cfg.RedisPrefix, SecretKey: secretKey, ProviderNamesFunc: h.providerNames})
 	if err != nil {
 		return err
 	}
@@ -230,14 +230,14 @@ func (h *Herald) connect(ctx, brokerCtx context.Context, brokerDone chan<- error
 	if err != nil {
 		return errors.New(h.cfg.Redact(err.Error())) // a part may quote a decrypted credential
 	}
-	h.Audience = audience.NewService(h.DB.Core, h.logger)
+	h.Audience = audience.NewService(h.DB, h.logger)
 	cache, err := audience.NewCache(h.Redis, h.cfg.RedisPrefix, h.Audience, audience.CacheOptions{Logger: h.logger})
 	if err != nil {
 		return fmt.Errorf("HERALD_REDIS_PREFIX: %w", err)
 	}
 	h.Audience.SetCache(cache)
-	h.Content = content.NewService(h.DB.Core, h.logger)
-	h.Rules = rule.NewService(h.DB.Core, h.logger)
+	h.Content = content.NewService(h.DB, h.logger)
+	h.Rules = rule.NewService(h.DB, h.logger)
 	h.Writer = reports.NewWriter(h.DB, h.loc, nil, h.logger)
 	h.Stats = reports.NewStats(h.DB, h.loc)
 	h.Stats.SetMaxDays(h.cfg.StatsMaxDays)
@@ -362,3 +362,15 @@ func redisOptions(raw string) (*redis.UniversalOptions, error) {
 
 // ensure the resolver type is referenced from this package's routes.
 var _ = graph.Resolver{}
+
+// providerNames lists the names of the providers of ch, which an app's prices may name.
+func (h *Herald) providerNames(ch channels.Channel) []string {
+	if h.Registry == nil {
+		return nil
+	}
+	var names []string
+	for _, p := range h.Registry.ChannelProviders(ch) {
+		names = append(names, p.Name())
+	}
+	return names
+}

@@ -41,11 +41,23 @@ type Dialect interface {
 	// FromDual ends a SELECT of constants.
 	FromDual() string
 
+	// Insert inserts rows rows of cols into table in one statement.
+	Insert(table string, cols []string, rows int) string
 	// InsertIgnore inserts rows rows of cols into table, skipping those whose key exists.
 	InsertIgnore(table string, cols []string, rows int, key []string) string
 	// Upsert inserts rows rows of cols into table; a row whose key exists gets the new values
 	// of the update columns instead.
 	Upsert(table string, cols []string, rows int, key, update []string) string
+	// UpsertSet inserts rows rows of cols into table; a row whose key exists gets the
+	// assignments of set instead, each "col = expr", where expr reads the stored value of a
+	// column as Stored(col) and the value the new row brings as Inserted(col). MySQL runs
+	// the assignments in order, each seeing those before it, Oracle on the stored row: an
+	// assignment must not read a column assigned before it.
+	UpsertSet(table string, cols []string, rows int, key, set []string) string
+	// Stored is a column's stored value in an assignment of UpsertSet.
+	Stored(col string) string
+	// Inserted is the value the new row brings for a column in an assignment of UpsertSet.
+	Inserted(col string) string
 	// UpdateFrom updates table (alias t) from the rows of source (alias s, a SELECT): rows
 	// matched by on and kept by filter get the assignments of set, each of which sees the
 	// values the row had before the statement.
@@ -61,6 +73,7 @@ type Dialect interface {
 	// or an identity column).
 	AutoID() string
 	// InsertID runs insert (whose table has an AutoID column named id) and returns the id.
+	// insert keeps its "?" placeholders: InsertID rebinds it after adding what it needs.
 	InsertID(ctx context.Context, db Execer, insert string, args ...any) (int64, error)
 
 	// If is cond ? a : b.
@@ -71,6 +84,24 @@ type Dialect interface {
 	Rank(expr string, values []string) string
 	// NotEmpty holds when the string expr has characters (Oracle stores '' as NULL).
 	NotEmpty(expr string) string
+	// JSONContains holds when the JSON document doc already holds everything of candidate,
+	// so that JSONMergePatch(doc, candidate) changes nothing.
+	JSONContains(doc, candidate string) string
+	// JSONMergePatch is the JSON document doc with patch applied (RFC 7396).
+	JSONMergePatch(doc, patch string) string
+	// JSONValue is the scalar at path ($."name") of the JSON document doc, NULL when absent,
+	// as a number when number is set, with the arguments it binds.
+	JSONValue(doc, path string, number bool) (string, []any)
+	// JSONIsTrue holds when the value at path of the JSON document doc is true.
+	JSONIsTrue(doc, path string) (string, []any)
+	// Bool is a condition that always (b) or never holds.
+	Bool(b bool) string
+	// NotTrue holds when cond does not hold, NULL (unknown) included.
+	NotTrue(cond string) string
+	// Differs holds when a and b differ, a NULL differing from any value.
+	Differs(a, b string) string
+	// LikeEscape ends a LIKE whose pattern escapes %, _ and itself with a backslash.
+	LikeEscape() string
 	// DayText is the day (YYYY-MM-DD) of the time expr shifted by offset seconds.
 	DayText(expr string, offset int) string
 	// HourOf is the hour (0-23) of the time expr shifted by offset seconds.
@@ -109,6 +140,8 @@ type Dialect interface {
 	MissingTable(err error) bool
 	// Retryable reports whether err is a deadlock or a lock wait timeout worth a retry.
 	Retryable(err error) bool
+	// Duplicate reports whether err says a row with the same primary or unique key exists.
+	Duplicate(err error) bool
 }
 
 // Execer is a *sql.DB, *sql.Tx or *sql.Conn.
@@ -167,6 +200,10 @@ func valuesRows(cols, rows int) string {
 	return strings.TrimSuffix(strings.Repeat(row+",", rows), ",")
 }
 
+func (MySQL) Insert(table string, cols []string, rows int) string {
+	return "INSERT INTO " + table + " (" + joinCols("", cols) + ") VALUES " + valuesRows(len(cols), rows)
+}
+
 func (MySQL) InsertIgnore(table string, cols []string, rows int, _ []string) string {
 	return "INSERT IGNORE INTO " + table + " (" + joinCols("", cols) + ") VALUES " + valuesRows(len(cols), rows)
 }
@@ -179,6 +216,15 @@ func (MySQL) Upsert(table string, cols []string, rows int, _, update []string) s
 	return "INSERT INTO " + table + " (" + joinCols("", cols) + ") VALUES " + valuesRows(len(cols), rows) +
 		" ON DUPLICATE KEY UPDATE " + strings.Join(sets, ", ")
 }
+
+func (MySQL) UpsertSet(table string, cols []string, rows int, _, set []string) string {
+	return "INSERT INTO " + table + " (" + joinCols("", cols) + ") VALUES " + valuesRows(len(cols), rows) +
+		" ON DUPLICATE KEY UPDATE " + strings.Join(set, ", ")
+}
+
+func (MySQL) Stored(col string) string { return col }
+
+func (MySQL) Inserted(col string) string { return "VALUES(" + col + ")" }
 
 func (MySQL) UpdateFrom(table, source, on, filter string, set []string) string {
 	if filter != "" {
@@ -223,6 +269,39 @@ func (MySQL) Rank(expr string, values []string) string {
 }
 
 func (MySQL) NotEmpty(expr string) string { return expr + " <> ''" }
+
+func (MySQL) JSONContains(doc, candidate string) string {
+	return "JSON_CONTAINS(" + doc + ", " + candidate + ")"
+}
+
+func (MySQL) JSONMergePatch(doc, patch string) string {
+	return "JSON_MERGE_PATCH(" + doc + ", " + patch + ")"
+}
+
+func (MySQL) JSONValue(doc, path string, number bool) (string, []any) {
+	if number {
+		return "CAST(JSON_VALUE(" + doc + ", ?) AS DECIMAL(38,10))", []any{path}
+	}
+	return "JSON_VALUE(" + doc + ", ?)", []any{path}
+}
+
+func (MySQL) JSONIsTrue(doc, path string) (string, []any) {
+	return "(JSON_EXTRACT(" + doc + ", ?) = TRUE)", []any{path}
+}
+
+func (MySQL) Bool(b bool) string {
+	if b {
+		return "TRUE"
+	}
+	return "FALSE"
+}
+
+func (MySQL) NotTrue(cond string) string { return "NOT COALESCE(" + cond + ", FALSE)" }
+
+func (MySQL) Differs(a, b string) string { return "(NOT " + a + " <=> " + b + ")" }
+
+// LikeEscape is empty: the backslash is MySQL's escape character already.
+func (MySQL) LikeEscape() string { return "" }
 
 func (MySQL) DayText(expr string, offset int) string {
 	return fmt.Sprintf("DATE_FORMAT(%s + INTERVAL %d SECOND, '%%Y-%%m-%%d')", expr, offset)
@@ -293,6 +372,11 @@ func (MySQL) MissingTable(err error) bool {
 func (MySQL) Retryable(err error) bool {
 	var me *mysql.MySQLError
 	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
+}
+
+func (MySQL) Duplicate(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1062
 }
 
 func quoteList(values []string) string {
@@ -387,6 +471,11 @@ func keyOn(key []string) string {
 	return strings.Join(on, " AND ")
 }
 
+// Insert selects the rows from dual: Oracle's VALUES takes one row.
+func (Oracle) Insert(table string, cols []string, rows int) string {
+	return "INSERT INTO " + table + " (" + joinCols("", cols) + ") " + sourceRows(cols, rows, "")
+}
+
 func (o Oracle) InsertIgnore(table string, cols []string, rows int, key []string) string {
 	return "MERGE INTO " + table + " t USING (" + sourceRows(cols, rows, "") + ") s ON (" + keyOn(key) +
 		") WHEN NOT MATCHED THEN INSERT (" + joinCols("", cols) + ") VALUES (" + joinCols("s.", cols) + ")"
@@ -401,6 +490,21 @@ func (o Oracle) Upsert(table string, cols []string, rows int, key, update []stri
 		") WHEN MATCHED THEN UPDATE SET " + strings.Join(sets, ", ") +
 		" WHEN NOT MATCHED THEN INSERT (" + joinCols("", cols) + ") VALUES (" + joinCols("s.", cols) + ")"
 }
+
+// UpsertSet is a MERGE whose WHEN MATCHED assigns set to the target row t.
+func (o Oracle) UpsertSet(table string, cols []string, rows int, key, set []string) string {
+	sets := make([]string, len(set))
+	for i, a := range set {
+		sets[i] = "t." + strings.TrimSpace(a)
+	}
+	return "MERGE INTO " + table + " t USING (" + sourceRows(cols, rows, "") + ") s ON (" + keyOn(key) +
+		") WHEN MATCHED THEN UPDATE SET " + strings.Join(sets, ", ") +
+		" WHEN NOT MATCHED THEN INSERT (" + joinCols("", cols) + ") VALUES (" + joinCols("s.", cols) + ")"
+}
+
+func (Oracle) Stored(col string) string { return "t." + col }
+
+func (Oracle) Inserted(col string) string { return "s." + col }
 
 // UpdateFrom is a MERGE: the filter goes to the WHERE of its update, since Oracle does not
 // let a MERGE update a column its ON clause reads.
@@ -462,6 +566,45 @@ func (Oracle) Rank(expr string, values []string) string {
 }
 
 func (Oracle) NotEmpty(expr string) string { return expr + " IS NOT NULL" }
+
+// JSONContains: Oracle has no JSON_CONTAINS; a document holds a candidate when patching it
+// with the candidate leaves it equal to itself.
+func (o Oracle) JSONContains(doc, candidate string) string {
+	return "JSON_EQUAL(" + o.JSONMergePatch(doc, candidate) + ", " + doc + ")"
+}
+
+// JSONMergePatch returns a CLOB: the default VARCHAR2(4000) would cut large documents.
+func (Oracle) JSONMergePatch(doc, patch string) string {
+	return "JSON_MERGEPATCH(" + doc + ", " + patch + " RETURNING CLOB)"
+}
+
+// JSONValue writes the path as a literal: Oracle takes no bind there. A value that is not a
+// number reads as NULL when a number is asked for.
+func (Oracle) JSONValue(doc, path string, number bool) (string, []any) {
+	if number {
+		return "JSON_VALUE(" + doc + ", " + quoteList([]string{path}) + " RETURNING NUMBER NULL ON ERROR)", nil
+	}
+	return "JSON_VALUE(" + doc + ", " + quoteList([]string{path}) + " RETURNING VARCHAR2(4000) NULL ON ERROR)", nil
+}
+
+func (Oracle) JSONIsTrue(doc, path string) (string, []any) {
+	return "JSON_EXISTS(" + doc + ", " + quoteList([]string{path + "?(@ == true)"}) + ")", nil
+}
+
+// Bool is a comparison: Oracle SQL has no boolean values before 23ai.
+func (Oracle) Bool(b bool) string {
+	if b {
+		return "1 = 1"
+	}
+	return "1 = 0"
+}
+
+func (Oracle) NotTrue(cond string) string { return "(CASE WHEN " + cond + " THEN 0 ELSE 1 END = 1)" }
+
+// Differs uses DECODE, which takes two NULLs as equal.
+func (Oracle) Differs(a, b string) string { return "(DECODE(" + a + ", " + b + ", 0, 1) = 1)" }
+
+func (Oracle) LikeEscape() string { return ` ESCAPE '\'` }
 
 func (Oracle) DayText(expr string, offset int) string {
 	return fmt.Sprintf("TO_CHAR(%s + NUMTODSINTERVAL(%d, 'SECOND'), 'YYYY-MM-DD')", expr, offset)
@@ -577,6 +720,9 @@ func (Oracle) MissingTable(err error) bool { return oraCode(err) == 942 }
 
 // Retryable: ORA-00060 deadlock, ORA-30006 resource busy with a wait timeout.
 func (Oracle) Retryable(err error) bool { c := oraCode(err); return c == 60 || c == 30006 }
+
+// Duplicate: ORA-00001 unique constraint violated.
+func (Oracle) Duplicate(err error) bool { return oraCode(err) == 1 }
 
 // Text scans a string column that may hold NULL into s, NULL as "": Oracle stores ” as NULL.
 func Text(s *string) sql.Scanner { return (*nullText)(s) }

@@ -56,6 +56,7 @@ type benchFigures struct {
 	BulkPeakRSSMB float64 `json:"bulk_peak_rss_mb"`
 	// BulkCPUSeconds is the process's CPU time during the broadcast.
 	BulkCPUSeconds float64          `json:"bulk_cpu_seconds"`
+	BulkSteps      []stepTime       `json:"bulk_steps,omitempty"`
 	History        *historyFigures  `json:"history,omitempty"`
 	Stats          *statsFigures    `json:"stats,omitempty"`
 	Fallback       *fallbackFigures `json:"fallback,omitempty"`
@@ -369,6 +370,7 @@ func benchRun(ctx context.Context, o benchOptions, progress io.Writer) (*benchFi
 	}
 	rss := startRSSSampler()
 	_, cpuBefore := processUsage()
+	stepsBefore := stepSnapshot()
 	started := time.Now()
 	var task struct {
 		CreateTask struct{ ID string } `json:"createTask"`
@@ -415,6 +417,7 @@ func benchRun(ctx context.Context, o benchOptions, progress io.Writer) (*benchFi
 		trace.Stop()
 	}
 	figures.BulkPeakRSSMB = rss.Stop()
+	figures.BulkSteps = stepsBetween(stepsBefore, stepSnapshot())
 	_, cpuAfter := processUsage()
 	figures.BulkCPUSeconds = cpuAfter - cpuBefore
 	if loadErr != nil {
@@ -486,6 +489,7 @@ func printBench(w io.Writer, f *benchFigures) {
 		row("fallback end to end", fmt.Sprintf("%.0f/%.0f ms", s.EndToEnd.P50ms, s.EndToEnd.P99ms), "VOICE at vendor − (SMS at vendor + fallbackAfter)")
 	}
 	row("process", fmt.Sprintf("%.0f MB", f.PeakRSSMB), fmt.Sprintf("peak RSS of the whole run, CPU %.1f s", f.CPUSeconds))
+	printSteps(w, f.BulkSteps)
 }
 
 func receivedAt(sv simView, phone, id string) (time.Time, bool, error) {

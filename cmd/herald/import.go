@@ -82,11 +82,11 @@ func runImport(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	accounts, err := account.NewService(ctx, db.Core, account.Config{SessionSecret: cfg.SessionSecret, Logger: logger})
+	accounts, err := account.NewService(ctx, db, account.Config{SessionSecret: cfg.SessionSecret, Logger: logger})
 	if err != nil {
 		return err
 	}
-	svc := audience.NewService(db.Core, logger)
+	svc := audience.NewService(db, logger)
 	// The server reads identities through the Redis cache, whose entries live for days: the
 	// import must write through to it as the server's own writes do.
 	rdb, err := importRedis(cfg.RedisURL)

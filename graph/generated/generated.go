@@ -99,8 +99,9 @@ type ComplexityRoot struct {
 	}
 
 	ChannelPrice struct {
-		Channel func(childComplexity int) int
-		Price   func(childComplexity int) int
+		Channel  func(childComplexity int) int
+		Price    func(childComplexity int) int
+		Provider func(childComplexity int) int
 	}
 
 	ChannelSplit struct {
@@ -340,21 +341,24 @@ type ComplexityRoot struct {
 	}
 
 	StatsRow struct {
-		AppID      func(childComplexity int) int
-		Channel    func(childComplexity int) int
-		Clicked    func(childComplexity int) int
-		Cost       func(childComplexity int) int
-		Day        func(childComplexity int) int
-		Delivered  func(childComplexity int) int
-		Displayed  func(childComplexity int) int
-		Failed     func(childComplexity int) int
-		Hour       func(childComplexity int) int
-		Redundant  func(childComplexity int) int
-		Sent       func(childComplexity int) int
-		Status     func(childComplexity int) int
-		Suppressed func(childComplexity int) int
-		TaskID     func(childComplexity int) int
-		TemplateID func(childComplexity int) int
+		AppID           func(childComplexity int) int
+		Channel         func(childComplexity int) int
+		Clicked         func(childComplexity int) int
+		Cost            func(childComplexity int) int
+		Day             func(childComplexity int) int
+		Delivered       func(childComplexity int) int
+		Displayed       func(childComplexity int) int
+		Failed          func(childComplexity int) int
+		Hour            func(childComplexity int) int
+		Redundant       func(childComplexity int) int
+		RedundantCost   func(childComplexity int) int
+		SavedByFallback func(childComplexity int) int
+		SavedCost       func(childComplexity int) int
+		Sent            func(childComplexity int) int
+		Status          func(childComplexity int) int
+		Suppressed      func(childComplexity int) int
+		TaskID          func(childComplexity int) int
+		TemplateID      func(childComplexity int) int
 	}
 
 	Subscription struct {
@@ -398,6 +402,7 @@ type ComplexityRoot struct {
 		Failed      func(childComplexity int) int
 		Fallbacks   func(childComplexity int) int
 		Redundant   func(childComplexity int) int
+		Saved       func(childComplexity int) int
 		Sent        func(childComplexity int) int
 		ShardsDone  func(childComplexity int) int
 		ShardsTotal func(childComplexity int) int
@@ -765,6 +770,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ChannelPrice.Price(childComplexity), true
+	case "ChannelPrice.provider":
+		if e.ComplexityRoot.ChannelPrice.Provider == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelPrice.Provider(childComplexity), true
 
 	case "ChannelSplit.channel":
 		if e.ComplexityRoot.ChannelSplit.Channel == nil {
@@ -1994,6 +2005,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.StatsRow.Redundant(childComplexity), true
+	case "StatsRow.redundantCost":
+		if e.ComplexityRoot.StatsRow.RedundantCost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatsRow.RedundantCost(childComplexity), true
+	case "StatsRow.savedByFallback":
+		if e.ComplexityRoot.StatsRow.SavedByFallback == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatsRow.SavedByFallback(childComplexity), true
+	case "StatsRow.savedCost":
+		if e.ComplexityRoot.StatsRow.SavedCost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatsRow.SavedCost(childComplexity), true
 	case "StatsRow.sent":
 		if e.ComplexityRoot.StatsRow.Sent == nil {
 			break
@@ -2185,6 +2214,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TaskProgress.Redundant(childComplexity), true
+	case "TaskProgress.saved":
+		if e.ComplexityRoot.TaskProgress.Saved == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskProgress.Saved(childComplexity), true
 	case "TaskProgress.sent":
 		if e.ComplexityRoot.TaskProgress.Sent == nil {
 			break
@@ -2649,9 +2684,16 @@ input ConsoleUserInput { email: String!, password: String!, role: Role!, appIds:
 type App { id: ID!, name: String!, createdAt: Time!, settings: AppSettings! }
 "An app's delivery policies."
 type AppSettings { timeZone: String!, quietHours: QuietHours!, frequencyCap: FrequencyCap!, dedupeWindow: Duration!, prices: [ChannelPrice!]! }
-"A unit price in yuan: per SMS segment, per message elsewhere."
-type ChannelPrice { channel: Channel!, price: Float! }
-input ChannelPriceInput { channel: Channel!, price: Float! }
+"A unit price in yuan: per SMS segment, per message elsewhere. A message is charged the price of the provider that took it (after any failover), or its channel's price (provider null) when that provider has none."
+type ChannelPrice { channel: Channel!,
+  "The provider of the channel this price is for; null: every provider of the channel without a price of its own."
+  provider: String,
+  price: Float! }
+"A unit price to set: each (channel, provider) at most once, provider one of the channel's providers (null for the channel's price), price from 0 to 1000 yuan."
+input ChannelPriceInput { channel: Channel!,
+  "The provider of the channel this price is for; null: every provider of the channel without a price of its own."
+  provider: String,
+  price: Float! }
 "MARKETING messages are held between start and end (HH:MM in the app's time zone) and released when the window closes."
 type QuietHours { enabled: Boolean!, start: String!, end: String! }
 "At most max MARKETING messages per user per window; max 0 means no cap."
@@ -2746,7 +2788,9 @@ type TaskEdge { cursor: String!, node: Task! }
 type TaskConnection { edges: [TaskEdge!]!, pageInfo: PageInfo! }
 type TaskProgress { total: Int64!, shardsTotal: Int!, shardsDone: Int!, sent: Int64!,
                     delivered: Int64!, displayed: Int64!, clicked: Int64!, failed: Int64!,
-                    suppressed: Int64!, fallbacks: Int64!, redundant: Int64! }
+                    suppressed: Int64!, fallbacks: Int64!, redundant: Int64!,
+  "Fallback chains of the task that reached their milestone before an SMS later in the chain was started (see StatsRow.savedByFallback)."
+  saved: Int64! }
 
 input DeliveryFilter { appId: ID!, taskId: ID, userId: ID, channel: Channel,
                        status: DeliveryStatus, from: Time!, to: Time! }
@@ -2762,7 +2806,13 @@ type StatsResult { rows: [StatsRow!]!, totals: StatsRow! }
 type StatsRow { day: String, hour: Int, appId: ID, channel: Channel, templateId: ID, taskId: ID,
                 status: DeliveryStatus, sent: Int64!, delivered: Int64!, displayed: Int64!,
                 clicked: Int64!, failed: Int64!, suppressed: Int64!, redundant: Int64!,
-                cost: Float! }
+                cost: Float!,
+  "The cost of the messages counted in redundant: sends whose receipt reached the milestone after their fallback chain had moved on."
+  redundantCost: Float!,
+  "Users a FALLBACK chain reached on this row's channel before an SMS later in the chain was started: the SMS they would otherwise have had was not sent."
+  savedByFallback: Int64!,
+  "What the SMS counted in savedByFallback would have cost: the app's SMS price times the template's SMS segments for the message (1 when not known)."
+  savedCost: Float! }
 
 "A provider of a channel: its health, circuit breaker state (CLOSED, OPEN or HALF_OPEN) and the messages per second it is capped at across every worker (null: no cap)."
 type ChannelStatus {
@@ -2906,6 +2956,8 @@ func (ec *executionContext) childFields_ChannelPrice(ctx context.Context, field 
 	switch field.Name {
 	case "channel":
 		return ec.fieldContext_ChannelPrice_channel(ctx, field)
+	case "provider":
+		return ec.fieldContext_ChannelPrice_provider(ctx, field)
 	case "price":
 		return ec.fieldContext_ChannelPrice_price(ctx, field)
 	}
@@ -3314,6 +3366,12 @@ func (ec *executionContext) childFields_StatsRow(ctx context.Context, field grap
 		return ec.fieldContext_StatsRow_redundant(ctx, field)
 	case "cost":
 		return ec.fieldContext_StatsRow_cost(ctx, field)
+	case "redundantCost":
+		return ec.fieldContext_StatsRow_redundantCost(ctx, field)
+	case "savedByFallback":
+		return ec.fieldContext_StatsRow_savedByFallback(ctx, field)
+	case "savedCost":
+		return ec.fieldContext_StatsRow_savedCost(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type StatsRow", field.Name)
 }
@@ -3402,6 +3460,8 @@ func (ec *executionContext) childFields_TaskProgress(ctx context.Context, field 
 		return ec.fieldContext_TaskProgress_fallbacks(ctx, field)
 	case "redundant":
 		return ec.fieldContext_TaskProgress_redundant(ctx, field)
+	case "saved":
+		return ec.fieldContext_TaskProgress_saved(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TaskProgress", field.Name)
 }
@@ -5490,6 +5550,29 @@ func (ec *executionContext) _ChannelPrice_channel(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_ChannelPrice_channel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ChannelPrice", field, false, false, "Channel")
+}
+
+func (ec *executionContext) _ChannelPrice_provider(ctx context.Context, field graphql.CollectedField, obj *model.ChannelPrice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelPrice_provider(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Provider, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelPrice_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelPrice", field, false, false, "String")
 }
 
 func (ec *executionContext) _ChannelPrice_price(ctx context.Context, field graphql.CollectedField, obj *model.ChannelPrice) (ret graphql.Marshaler) {
@@ -10563,6 +10646,75 @@ func (ec *executionContext) fieldContext_StatsRow_cost(_ context.Context, field 
 	return graphql.NewScalarFieldContext("StatsRow", field, false, false, "Float")
 }
 
+func (ec *executionContext) _StatsRow_redundantCost(ctx context.Context, field graphql.CollectedField, obj *model.StatsRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatsRow_redundantCost(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RedundantCost, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatsRow_redundantCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatsRow", field, false, false, "Float")
+}
+
+func (ec *executionContext) _StatsRow_savedByFallback(ctx context.Context, field graphql.CollectedField, obj *model.StatsRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatsRow_savedByFallback(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SavedByFallback, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatsRow_savedByFallback(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatsRow", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _StatsRow_savedCost(ctx context.Context, field graphql.CollectedField, obj *model.StatsRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatsRow_savedCost(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SavedCost, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatsRow_savedCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatsRow", field, false, false, "Float")
+}
+
 func (ec *executionContext) _Subscription_taskProgress(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
 	return graphql.ResolveFieldStream(
 		ctx,
@@ -11325,6 +11477,29 @@ func (ec *executionContext) _TaskProgress_redundant(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_TaskProgress_redundant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskProgress", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _TaskProgress_saved(ctx context.Context, field graphql.CollectedField, obj *model.TaskProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskProgress_saved(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Saved, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskProgress_saved(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TaskProgress", field, false, false, "Int64")
 }
 
@@ -13433,7 +13608,7 @@ func (ec *executionContext) unmarshalInputChannelPriceInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"channel", "price"}
+	fieldsInOrder := [...]string{"channel", "provider", "price"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -13447,6 +13622,13 @@ func (ec *executionContext) unmarshalInputChannelPriceInput(ctx context.Context,
 				return it, err
 			}
 			it.Channel = data
+		case "provider":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("provider"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Provider = data
 		case "price":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("price"))
 			data, err := ec.unmarshalNFloat2float64(ctx, v)
@@ -14843,6 +15025,11 @@ func (ec *executionContext) _ChannelPrice(ctx context.Context, sel ast.Selection
 		case "channel":
 			out.Values[i] = ec._ChannelPrice_channel(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "provider":
+			out.Values[i] = ec._ChannelPrice_provider(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "price":
@@ -16584,6 +16771,21 @@ func (ec *executionContext) _StatsRow(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "redundantCost":
+			out.Values[i] = ec._StatsRow_redundantCost(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "savedByFallback":
+			out.Values[i] = ec._StatsRow_savedByFallback(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "savedCost":
+			out.Values[i] = ec._StatsRow_savedCost(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -16889,6 +17091,11 @@ func (ec *executionContext) _TaskProgress(ctx context.Context, sel ast.Selection
 			}
 		case "redundant":
 			out.Values[i] = ec._TaskProgress_redundant(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "saved":
+			out.Values[i] = ec._TaskProgress_saved(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

@@ -85,15 +85,20 @@ type AuditEntry struct {
 	RemoteAddr *string   `json:"remoteAddr,omitempty"`
 }
 
-// A unit price in yuan: per SMS segment, per message elsewhere.
+// A unit price in yuan: per SMS segment, per message elsewhere. A message is charged the price of the provider that took it (after any failover), or its channel's price (provider null) when that provider has none.
 type ChannelPrice struct {
 	Channel Channel `json:"channel"`
-	Price   float64 `json:"price"`
+	// The provider of the channel this price is for; null: every provider of the channel without a price of its own.
+	Provider *string `json:"provider,omitempty"`
+	Price    float64 `json:"price"`
 }
 
+// A unit price to set: each (channel, provider) at most once, provider one of the channel's providers (null for the channel's price), price from 0 to 1000 yuan.
 type ChannelPriceInput struct {
 	Channel Channel `json:"channel"`
-	Price   float64 `json:"price"`
+	// The provider of the channel this price is for; null: every provider of the channel without a price of its own.
+	Provider *string `json:"provider,omitempty"`
+	Price    float64 `json:"price"`
 }
 
 // One channel of a simulation: users it would reach, users it would skip for want of an address (suppressed) or because they opted out of the template's class (filtered), and the estimated cost (SMS at the template's segment count).
@@ -383,6 +388,12 @@ type StatsRow struct {
 	Suppressed int64           `json:"suppressed"`
 	Redundant  int64           `json:"redundant"`
 	Cost       float64         `json:"cost"`
+	// The cost of the messages counted in redundant: sends whose receipt reached the milestone after their fallback chain had moved on.
+	RedundantCost float64 `json:"redundantCost"`
+	// Users a FALLBACK chain reached on this row's channel before an SMS later in the chain was started: the SMS they would otherwise have had was not sent.
+	SavedByFallback int64 `json:"savedByFallback"`
+	// What the SMS counted in savedByFallback would have cost: the app's SMS price times the template's SMS segments for the message (1 when not known).
+	SavedCost float64 `json:"savedCost"`
 }
 
 type Subscription struct {
@@ -429,6 +440,8 @@ type TaskProgress struct {
 	Suppressed  int64 `json:"suppressed"`
 	Fallbacks   int64 `json:"fallbacks"`
 	Redundant   int64 `json:"redundant"`
+	// Fallback chains of the task that reached their milestone before an SMS later in the chain was started (see StatsRow.savedByFallback).
+	Saved int64 `json:"saved"`
 }
 
 type Template struct {

@@ -257,6 +257,7 @@ type Progress struct {
 	Suppressed  int64 `json:"suppressed"`
 	Fallbacks   int64 `json:"fallbacks"`
 	Redundant   int64 `json:"redundant"`
+	Saved       int64 `json:"saved"`
 }
 
 // Task is a task as the task query returns it.
@@ -275,7 +276,7 @@ func (e *Env) Task(t testing.TB, auth Auth, id string) *Task {
 		Task *Task `json:"task"`
 	}
 	e.MustDo(t, auth, `query($id: ID!) { task(id: $id) { id status kind lane
-		progress { total shardsTotal shardsDone sent delivered displayed clicked failed suppressed fallbacks redundant } } }`,
+		progress { total shardsTotal shardsDone sent delivered displayed clicked failed suppressed fallbacks redundant saved } } }`,
 		map[string]any{"id": id}, &out)
 	return out.Task
 }
@@ -295,6 +296,10 @@ type StatsRow struct {
 	Suppressed int64   `json:"suppressed"`
 	Redundant  int64   `json:"redundant"`
 	Cost       float64 `json:"cost"`
+	// RedundantCost, SavedByFallback and SavedCost are the cost metrics (docs/api.md, "Cost").
+	RedundantCost   float64 `json:"redundantCost"`
+	SavedByFallback int64   `json:"savedByFallback"`
+	SavedCost       float64 `json:"savedCost"`
 }
 
 // StatsResult is what the stats query answers.
@@ -311,7 +316,7 @@ func (e *Env) Stats(t testing.TB, auth Auth, appID string, from, to time.Time, d
 	for k, v := range filter {
 		in[k] = v
 	}
-	const fields = "day channel status taskId templateId sent delivered displayed clicked failed suppressed redundant cost"
+	const fields = "day channel status taskId templateId sent delivered displayed clicked failed suppressed redundant cost redundantCost savedByFallback savedCost"
 	var out struct {
 		Stats StatsResult `json:"stats"`
 	}

@@ -1,1 +1,1 @@
-SELECT id, app_id, task_id, template_id, channel, status, created_at, IF(sent_at IS NOT NULL, 1, 0), IF(delivered_at IS NOT NULL, 1, 0), IF(displayed_at IS NOT NULL, 1, 0), IF(clicked_at IS NOT NULL, 1, 0), cost_units, cost FROM delivery_20261127 WHERE id IN (?,?) FOR UPDATE
+SELECT id, app_id, task_id, template_id, channel, status, created_at, IF(sent_at IS NOT NULL, 1, 0), IF(delivered_at IS NOT NULL, 1, 0), IF(displayed_at IS NOT NULL, 1, 0), IF(clicked_at IS NOT NULL, 1, 0), cost_units, cost, saved, saved_cost FROM delivery_20261127 WHERE id IN (?,?) FOR UPDATE

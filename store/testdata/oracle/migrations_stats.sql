@@ -105,3 +105,15 @@ CREATE TABLE inflight (
 -- 00003_inflight.sql
 CREATE INDEX inflight_started ON inflight (started_at)
 /
+-- 00004_saved.sql
+ALTER TABLE delivery ADD (saved NUMBER(1) DEFAULT 0 NOT NULL, saved_cost NUMBER(14,4) DEFAULT 0 NOT NULL)
+/
+-- 00004_saved.sql
+ALTER TABLE rollup_task_hourly ADD (saved NUMBER(19) DEFAULT 0 NOT NULL, saved_cost NUMBER(20,4) DEFAULT 0 NOT NULL)
+/
+-- 00004_saved.sql
+ALTER TABLE rollup_hourly ADD (saved NUMBER(19) DEFAULT 0 NOT NULL, saved_cost NUMBER(20,4) DEFAULT 0 NOT NULL)
+/
+-- 00004_saved.sql
+ALTER TABLE rollup_daily ADD (saved NUMBER(19) DEFAULT 0 NOT NULL, saved_cost NUMBER(20,4) DEFAULT 0 NOT NULL)
+/

@@ -334,6 +334,9 @@ export const consoleZh = {
       suppressed: '抑制',
       redundant: '冗余',
       cost: '费用（元）',
+      redundantCost: '冗余费用（元）',
+      savedByFallback: '降级节省短信',
+      savedCost: '节省费用（元）',
     },
   },
   channels: {
@@ -738,6 +741,9 @@ export const consoleEn: Dictionary<typeof consoleZh> = {
       suppressed: 'Suppressed',
       redundant: 'Redundant',
       cost: 'Cost (CNY)',
+      redundantCost: 'Redundant cost (CNY)',
+      savedByFallback: 'SMS saved by fallback',
+      savedCost: 'Saved (CNY)',
     },
   },
   channels: {

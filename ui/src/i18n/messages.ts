@@ -86,6 +86,7 @@ export const zhCN = {
       suppressed: '已抑制',
       fallbacks: '降级',
       redundant: '冗余',
+      saved: '降级节省短信',
     },
     action: {
       pause: '暂停',
@@ -313,6 +314,7 @@ export const en: Messages = {
       suppressed: 'Suppressed',
       fallbacks: 'Fallbacks',
       redundant: 'Redundant',
+      saved: 'SMS saved by fallback',
     },
     action: {
       pause: 'Pause',

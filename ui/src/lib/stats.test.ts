@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { StatsRow } from '../graphql/types';
-import { byChannel, channelsOf, csvCell, dailySeries, dailyTotals, funnel, lastDays, rowLabel, toCSV } from './stats';
+import { byChannel, channelsOf, csvCell, dailySeries, dailyTotals, funnel, isCost, lastDays, rowLabel, toCSV } from './stats';
 
 function row(over: Partial<StatsRow>): StatsRow {
   return {
@@ -19,6 +19,9 @@ function row(over: Partial<StatsRow>): StatsRow {
     suppressed: 0,
     redundant: 0,
     cost: 0,
+    redundantCost: 0,
+    savedByFallback: 0,
+    savedCost: 0,
     ...over,
   };
 }
@@ -35,8 +38,8 @@ describe('lastDays', () => {
 describe('series', () => {
   const rows = [
     row({ day: '2026-03-01', channel: 'SMS', sent: 10, delivered: 9, cost: 0.5 }),
-    row({ day: '2026-03-02', channel: 'SMS', sent: '20', delivered: 18, cost: 1 }),
-    row({ day: '2026-03-02', channel: 'APP_PUSH', sent: 5, clicked: 2 }),
+    row({ day: '2026-03-02', channel: 'SMS', sent: '20', delivered: 18, cost: 1, redundantCost: 0.25 }),
+    row({ day: '2026-03-02', channel: 'APP_PUSH', sent: 5, clicked: 2, savedByFallback: 3, savedCost: 0.135 }),
     row({ day: '2026-02-01', channel: 'SMS', sent: 99 }), // outside the days
   ];
   const days = ['2026-03-01', '2026-03-02'];
@@ -52,10 +55,18 @@ describe('series', () => {
     expect(channelsOf(rows, ['APP_PUSH', 'SMS', 'EMAIL'])).toEqual(['APP_PUSH', 'SMS']);
   });
 
-  it('adds up per channel, cost included', () => {
+  it('adds up per channel, costs and savings included', () => {
     const c = byChannel(rows);
-    expect(c.get('SMS')).toMatchObject({ sent: 129, delivered: 27, cost: 1.5 });
-    expect(c.get('APP_PUSH')).toMatchObject({ sent: 5, clicked: 2 });
+    expect(c.get('SMS')).toMatchObject({ sent: 129, delivered: 27, cost: 1.5, redundantCost: 0.25, savedByFallback: 0 });
+    expect(c.get('APP_PUSH')).toMatchObject({ sent: 5, clicked: 2, savedByFallback: 3, savedCost: 0.135 });
+  });
+
+  it('tells amounts of money from counts of messages', () => {
+    expect(isCost('cost')).toBe(true);
+    expect(isCost('redundantCost')).toBe(true);
+    expect(isCost('savedCost')).toBe(true);
+    expect(isCost('savedByFallback')).toBe(false);
+    expect(isCost('redundant')).toBe(false);
   });
 });
 

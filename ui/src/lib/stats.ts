@@ -8,8 +8,28 @@ export const METRICS = ['sent', 'delivered', 'displayed', 'clicked', 'failed'] a
 export type Metric = (typeof METRICS)[number];
 
 /** Every count of a stats row, as the reports table shows them. */
-export const COUNT_FIELDS = ['sent', 'delivered', 'displayed', 'clicked', 'failed', 'suppressed', 'redundant', 'cost'] as const;
+export const COUNT_FIELDS = [
+  'sent',
+  'delivered',
+  'displayed',
+  'clicked',
+  'failed',
+  'suppressed',
+  'redundant',
+  'cost',
+  'redundantCost',
+  'savedByFallback',
+  'savedCost',
+] as const;
 export type CountField = (typeof COUNT_FIELDS)[number];
+
+/** The counts that are amounts of money (yuan) rather than messages. */
+export const COST_FIELDS: ReadonlySet<CountField> = new Set<CountField>(['cost', 'redundantCost', 'savedCost']);
+
+/** isCost reports whether a count is an amount of money. */
+export function isCost(field: CountField): boolean {
+  return COST_FIELDS.has(field);
+}
 
 /** count reads one count of a row as a number (0 when absent). */
 export function count(row: Partial<StatsCounts> | null | undefined, field: CountField): number {
@@ -85,7 +105,19 @@ export function dailyTotals(rows: readonly StatsRow[], days: readonly string[], 
 export type ChannelCounts = Record<CountField, number>;
 
 function zeroCounts(): ChannelCounts {
-  return { sent: 0, delivered: 0, displayed: 0, clicked: 0, failed: 0, suppressed: 0, redundant: 0, cost: 0 };
+  return {
+    sent: 0,
+    delivered: 0,
+    displayed: 0,
+    clicked: 0,
+    failed: 0,
+    suppressed: 0,
+    redundant: 0,
+    cost: 0,
+    redundantCost: 0,
+    savedByFallback: 0,
+    savedCost: 0,
+  };
 }
 
 /** byChannel adds rows up per channel. */

@@ -14,7 +14,7 @@ import { StatsQuery, TemplatesQuery } from '../graphql/documents';
 import { errorCode, fieldErrors } from '../graphql/errors';
 import { CHANNELS, STATS_DIMENSIONS, type Channel, type StatsCounts, type StatsDimension, type StatsInput, type StatsRow } from '../graphql/types';
 import { formatCount } from '../lib/format';
-import { COUNT_FIELDS, count, DIMENSION_FIELD, rowLabel, toCSV, type CountField } from '../lib/stats';
+import { COUNT_FIELDS, count, DIMENSION_FIELD, isCost, rowLabel, toCSV, type CountField } from '../lib/stats';
 
 interface ReportsForm {
   dimensions: StatsDimension[];
@@ -115,7 +115,7 @@ export function Reports({ appId }: { appId: string }) {
           title: t(`reports.count.${f}`),
           align: 'right' as const,
           sorter: (a: StatsRow, b: StatsRow) => count(a, f) - count(b, f),
-          render: (_: unknown, row: StatsRow) => (f === 'cost' ? count(row, f).toFixed(2) : formatCount(count(row, f), locale)),
+          render: (_: unknown, row: StatsRow) => (isCost(f) ? count(row, f).toFixed(2) : formatCount(count(row, f), locale)),
         })),
       ]
     : [];
@@ -130,7 +130,7 @@ export function Reports({ appId }: { appId: string }) {
         const v = row[DIMENSION_FIELD[d]];
         return v === null || v === undefined ? '' : label(d, String(v));
       }),
-      ...COUNT_FIELDS.map((f) => (f === 'cost' ? count(row, f).toFixed(4) : count(row, f))),
+      ...COUNT_FIELDS.map((f) => (isCost(f) ? count(row, f).toFixed(4) : count(row, f))),
     ]);
     // A byte order mark lets spreadsheet programs read the UTF-8 (Chinese names) right.
     const blob = new Blob(['\uFEFF', toCSV(header, rows)], { type: 'text/csv;charset=utf-8' });
@@ -282,7 +282,7 @@ export function Reports({ appId }: { appId: string }) {
                   ))}
                   {COUNT_FIELDS.map((f, i) => (
                     <Table.Summary.Cell key={f} index={report.dimensions.length + i} align="right">
-                      {f === 'cost' ? count(report.totals, f).toFixed(2) : formatCount(count(report.totals, f), locale)}
+                      {isCost(f) ? count(report.totals, f).toFixed(2) : formatCount(count(report.totals, f), locale)}
                     </Table.Summary.Cell>
                   ))}
                 </Table.Summary.Row>

@@ -36,6 +36,7 @@ const COUNTS: CountField[] = [
   'suppressed',
   'fallbacks',
   'redundant',
+  'saved',
 ];
 
 interface TaskDrawerProps {

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// stepTime is the time the workers spent in one step of sending during the broadcast, from
+// the herald_send_step_seconds histogram: its total and how many times it ran.
+type stepTime struct {
+	Kind    string  `json:"kind"`
+	Step    string  `json:"step"`
+	Seconds float64 `json:"seconds"`
+	Count   uint64  `json:"count"`
+}
+
+// stepSnapshot reads herald_send_step_seconds from the process's registry: Herald runs in
+// this process, so its workers' histogram is here.
+func stepSnapshot() map[[2]string]stepTime {
+	out := map[[2]string]stepTime{}
+	mfs, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		return out
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "herald_send_step_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var kind, step string
+			for _, l := range m.GetLabel() {
+				switch l.GetName() {
+				case "kind":
+					kind = l.GetValue()
+				case "step":
+					step = l.GetValue()
+				}
+			}
+			h := m.GetHistogram()
+			out[[2]string{kind, step}] = stepTime{Kind: kind, Step: step, Seconds: h.GetSampleSum(), Count: h.GetSampleCount()}
+		}
+	}
+	return out
+}
+
+// stepsBetween returns the step times spent between two snapshots, the largest first.
+func stepsBetween(before, after map[[2]string]stepTime) []stepTime {
+	var out []stepTime
+	for k, a := range after {
+		b := before[k]
+		if a.Count > b.Count {
+			out = append(out, stepTime{Kind: a.Kind, Step: a.Step, Seconds: a.Seconds - b.Seconds, Count: a.Count - b.Count})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind > out[j].Kind
+		}
+		return out[i].Seconds > out[j].Seconds
+	})
+	return out
+}
+
+// printSteps prints where the workers' time went during the broadcast, per kind of work.
+func printSteps(w io.Writer, steps []stepTime) {
+	if len(steps) == 0 {
+		return
+	}
+	total := map[string]float64{}
+	for _, s := range steps {
+		total[s.Kind] += s.Seconds
+	}
+	fmt.Fprintf(w, "\n  where the workers' time went during the broadcast (summed over concurrent workers)\n")
+	fmt.Fprintf(w, "  %-9s %-9s %10s %7s %9s %10s\n", "kind", "step", "seconds", "share", "count", "mean ms")
+	for _, s := range steps {
+		fmt.Fprintf(w, "  %-9s %-9s %10.1f %6.1f%% %9d %10.2f\n", s.Kind, s.Step, s.Seconds, 100*s.Seconds/max(total[s.Kind], 1e-9), s.Count, 1000*s.Seconds/float64(s.Count))
+	}
+}

@@ -1,0 +1,1 @@
+INSERT INTO audience_members (audience_id, user_id) VALUES (?,?),(?,?)

@@ -1,0 +1,1 @@
+INSERT INTO users (app_id, id, attributes, created_at, updated_at) VALUES (?,?,?,?,?),(?,?,?,?,?) ON DUPLICATE KEY UPDATE attributes = COALESCE(VALUES(attributes), attributes), updated_at = VALUES(updated_at)

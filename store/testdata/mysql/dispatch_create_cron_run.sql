@@ -1,0 +1,3 @@
+INSERT INTO tasks (app_id, name, kind, lane, status, template_id, template_version, rule_id, rule_version,
+		audience_id, user_ids, variables, priority, day, parent_id, created_by, created_at, updated_at)
+		VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'scheduler', ?, ?)

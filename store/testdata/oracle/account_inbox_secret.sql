@@ -1,0 +1,1 @@
+MERGE INTO settings t USING (SELECT :1 AS name, :2 AS value FROM dual) s ON (t.name = s.name) WHEN MATCHED THEN UPDATE SET t.value = s.value WHEN NOT MATCHED THEN INSERT (name, value) VALUES (s.name, s.value)

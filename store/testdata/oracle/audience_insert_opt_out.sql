@@ -1,0 +1,1 @@
+MERGE INTO user_optouts t USING (SELECT :1 AS app_id, :2 AS user_id, :3 AS channel, :4 AS class, :5 AS created_at FROM dual) s ON (t.app_id = s.app_id AND t.user_id = s.user_id AND t.channel = s.channel AND t.class = s.class) WHEN NOT MATCHED THEN INSERT (app_id, user_id, channel, class, created_at) VALUES (s.app_id, s.user_id, s.channel, s.class, s.created_at)

@@ -1,0 +1,1 @@
+MERGE INTO user_tags t USING (SELECT :1 AS app_id, :2 AS tag, :3 AS user_id FROM dual UNION ALL SELECT :4 AS app_id, :5 AS tag, :6 AS user_id FROM dual) s ON (t.app_id = s.app_id AND t.tag = s.tag AND t.user_id = s.user_id) WHEN NOT MATCHED THEN INSERT (app_id, tag, user_id) VALUES (s.app_id, s.tag, s.user_id)

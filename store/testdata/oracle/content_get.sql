@@ -1,0 +1,3 @@
+SELECT t.app_id, t.name, v.version, v.class, v.variables, v.variants, v.created_at
+		FROM templates t JOIN template_versions v ON v.template_id = t.id
+		WHERE t.id = :1 AND v.version = CASE WHEN :2 = 0 THEN t.version ELSE :3 END

@@ -1,0 +1,1 @@
+SELECT id, app_id, name, kind, lane, status, template_id, template_version, rule_id, rule_version, variables, priority, cron, next_run_at, day, total, shards_total, shards_done, created_at, audience_id, user_ids, planned, error FROM tasks WHERE status = 'SCHEDULED' AND cron IS NULL AND start_at <= :1 FETCH FIRST 100 ROWS ONLY

@@ -1,0 +1,1 @@
+SELECT id, app_id, name, kind, lane, status, template_id, template_version, rule_id, rule_version, variables, priority, cron, next_run_at, day, total, shards_total, shards_done, created_at, audience_id, user_ids, planned, error FROM tasks WHERE app_id = :1 AND status = :2 AND id < :3 ORDER BY id DESC FETCH FIRST :4 ROWS ONLY

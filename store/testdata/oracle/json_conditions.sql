@@ -1,0 +1,1 @@
+SELECT id FROM users WHERE (CASE WHEN JSON_EXISTS(attributes, '$."vip"?(@ == true)') THEN 0 ELSE 1 END = 1) AND (DECODE(JSON_VALUE(attributes, '$."n"' RETURNING NUMBER NULL ON ERROR), :1, 0, 1) = 1) AND JSON_VALUE(attributes, '$."a''b"' RETURNING VARCHAR2(4000) NULL ON ERROR) LIKE :2 ESCAPE '\' AND 1 = 1
