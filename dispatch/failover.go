@@ -18,8 +18,9 @@ type sendOutcome struct {
 	history []reports.HistoryEntry
 	final   map[string]channels.Status
 	itemOf  map[string]item
-	// marked are the ids marked in flight in this pass, cleared once the answers are recorded.
-	marked []string
+	// marks are the in-flight marks of this pass's vendor calls and those of a stopped
+	// worker's calls that this pass settles, cleared once the answers are recorded.
+	marks reports.Marks
 	// retry, when set, makes the job retried later: some messages are still to be sent.
 	retry error
 	// lastFailure is the latest provider failure, named in retry.
@@ -51,10 +52,11 @@ func (w *Worker) resumeInterrupted(ctx context.Context, j *job, byChannel map[ch
 	for id := range settled {
 		ids = append(ids, id)
 	}
-	inflight, err := w.writer.Interrupted(ctx, ids)
+	inflight, marks, err := w.writer.Interrupted(ctx, ids)
 	if err != nil || len(inflight) == 0 {
 		return err
 	}
+	out.marks = append(out.marks, marks...)
 	now := w.nowFunc()
 	for id, ch := range settled {
 		name, ok := inflight[id]
@@ -67,7 +69,6 @@ func (w *Worker) resumeInterrupted(ctx context.Context, j *job, byChannel map[ch
 		}
 		// SENT ranks below the row's status, so only the provider and the cost are filled in.
 		out.updates = append(out.updates, reports.Update{ID: id, Status: channels.Sent, Provider: name, CostUnits: units, Cost: out.prices.Cost(ch, name, units), At: now})
-		out.marked = append(out.marked, id)
 		if r := rendered[id]; r != nil {
 			it := out.itemOf[id]
 			out.history = append(out.history, reports.HistoryEntry{AppID: j.AppID, UserID: it.UserID, MessageID: id, TaskID: j.TaskID,
@@ -95,7 +96,6 @@ func (w *Worker) resumeInterrupted(ctx context.Context, j *job, byChannel map[ch
 			w.logger.WarnContext(ctx, "message left in flight by a stopped worker is not sent again", "message_id", m.ID, "provider", name)
 			out.updates = append(out.updates, reports.Update{ID: m.ID, Status: channels.Sent, Provider: name, Reason: reasonInterrupted, At: now})
 			out.final[m.ID] = channels.Sent
-			out.marked = append(out.marked, m.ID)
 			out.history = append(out.history, reports.HistoryEntry{AppID: j.AppID, UserID: out.itemOf[m.ID].UserID, MessageID: m.ID, TaskID: j.TaskID,
 				Channel: ch, Address: m.Address, Title: m.Title, Body: m.Body, Status: channels.Sent, CreatedAt: now})
 		}
@@ -196,10 +196,11 @@ func (w *Worker) sendThrough(ctx context.Context, j *job, p channels.Provider, c
 		if out.steps != nil {
 			out.steps.done("throttle")
 		}
-		if err := w.writer.MarkSending(ctx, p.Name(), ids, w.nowFunc()); err != nil {
+		marks, err := w.writer.MarkSending(ctx, p.Name(), ids, w.nowFunc())
+		out.marks = append(out.marks, marks...)
+		if err != nil {
 			return nil, err
 		}
-		out.marked = append(out.marked, ids...)
 		if out.steps != nil {
 			out.steps.done("mark")
 		}

@@ -40,9 +40,9 @@ const (
 	receiptDeliveriesPerWorker = 4
 )
 
-// applyFunc applies status updates and returns how many named an existing message;
-// Writer.Apply is one.
-type applyFunc func(ctx context.Context, us []reports.Update) (int, error)
+// applyFunc applies status updates and returns the ids of those that found no row;
+// Writer.ApplyFound is one.
+type applyFunc func(ctx context.Context, us []reports.Update) (map[string]bool, error)
 
 // receiptBatcher gathers the updates of concurrent receipt handlers and applies them
 // together, one flush at a time. A flush starts when receiptBatchSize updates are gathered,
@@ -71,6 +71,8 @@ type receiptWaiter struct {
 	updates []reports.Update
 	done    chan struct{}
 	err     error
+	// missing holds the ids of the flush's updates that found no row.
+	missing map[string]bool
 }
 
 func newReceiptBatcher(apply applyFunc, size int, wait time.Duration, logger *slog.Logger) *receiptBatcher {
@@ -110,11 +112,12 @@ func (h *receiptHand) release() {
 }
 
 // submit hands updates over and waits for the flush that applies them: its error is that
-// flush's. When ctx ends first it returns ctx's error; the flush still commits, and the
-// broker's redelivery of the message changes nothing more, since statuses only move forward.
-func (h *receiptHand) submit(ctx context.Context, us []reports.Update) error {
+// flush's, with the ids of the flush's updates that found no row. When ctx ends first it returns ctx's
+// error; the flush still commits, and the broker's redelivery of the message changes nothing
+// more, since statuses only move forward.
+func (h *receiptHand) submit(ctx context.Context, us []reports.Update) (map[string]bool, error) {
 	if h.done {
-		return errors.New("receipt updates handed over twice")
+		return nil, errors.New("receipt updates handed over twice")
 	}
 	h.done = true
 	b := h.b
@@ -130,9 +133,9 @@ func (h *receiptHand) submit(ctx context.Context, us []reports.Update) error {
 	b.mu.Unlock()
 	select {
 	case <-w.done:
-		return w.err
+		return w.missing, w.err
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 }
 
@@ -188,18 +191,15 @@ func (b *receiptBatcher) flush(batch []*receiptWaiter) {
 		us = append(us, w.updates...)
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(batch[0].ctx), receiptFlushTimeout)
-	matched, err := b.apply(ctx, us)
+	missing, err := b.apply(ctx, us)
 	cancel()
 	receiptCommitSize.Observe(float64(len(us)))
 	b.logger.DebugContext(ctx, "receipts applied together", "receipts", len(us), "messages", len(batch))
-	switch {
-	case err != nil:
+	if err != nil {
 		b.logger.WarnContext(ctx, "error applying receipts; their messages are retried", "receipts", len(us), "messages", len(batch), "error", err)
-	case matched < len(us):
-		b.logger.WarnContext(ctx, "receipts for unknown messages", "unknown", len(us)-matched, "receipts", len(us))
 	}
 	for _, w := range batch {
-		w.err = err
+		w.err, w.missing = err, missing
 		close(w.done)
 	}
 	b.mu.Lock()

@@ -46,12 +46,12 @@ func setupReceipts(t *testing.T, task int64, n, size int, wait time.Duration) (*
 	_, err := writer.Record(t.Context(), ds)
 	require.NoError(t, err)
 	rb.worker = NewWorker(WorkerDeps{DB: db, Writer: writer})
-	rb.worker.receipts = newReceiptBatcher(func(ctx context.Context, us []reports.Update) (int, error) {
+	rb.worker.receipts = newReceiptBatcher(func(ctx context.Context, us []reports.Update) (map[string]bool, error) {
 		rb.calls.Add(1)
 		if rb.fail.Load() {
-			return 0, errors.New("the statistics shard is away")
+			return nil, errors.New("the statistics shard is away")
 		}
-		return writer.Apply(ctx, us)
+		return writer.ApplyFound(ctx, us)
 	}, size, wait, nil)
 	return rb, ids
 }

@@ -154,11 +154,11 @@ func NewWorker(d WorkerDeps) *Worker {
 		breakers: d.Breakers, rates: d.Rates, registry: d.Registry, content: d.Content, writer: d.Writer,
 		history: d.History, logger: d.Logger.With("component", "dispatch.worker"), nowFunc: time.Now,
 		realtimePrefetch: max(d.RealtimePrefetch, 1), receiptPrefetch: max(d.ReceiptPrefetch, 1)}
-	w.receipts = newReceiptBatcher(func(ctx context.Context, us []reports.Update) (int, error) {
+	w.receipts = newReceiptBatcher(func(ctx context.Context, us []reports.Update) (map[string]bool, error) {
 		started := time.Now()
-		n, err := w.writer.Apply(ctx, us)
+		missing, err := w.writer.ApplyFound(ctx, us)
 		sendSteps.WithLabelValues("receipts", "apply").Observe(time.Since(started).Seconds())
-		return n, err
+		return missing, err
 	}, receiptBatchSize, receiptBatchWait, w.logger)
 	if d.Redis != nil {
 		w.limiter = NewRateLimiter(d.Redis, d.RedisPrefix, d.Logger)
@@ -316,16 +316,18 @@ func (w *Worker) deliverOnce(ctx context.Context, j *job, tpl *content.Template,
 		return nil, err
 	}
 	steps.done("filter")
-	rows := make([]reports.Delivery, len(items))
+	ids := make([]string, len(items))
 	for i, it := range items {
-		rows[i] = reports.Delivery{ID: it.ID, AppID: j.AppID, TaskID: j.TaskID, TemplateID: j.TemplateID, UserID: it.UserID,
-			Channel: it.Channel, Address: it.Address, Status: it.Status, Reason: it.Reason, CreatedAt: now}
+		ids[i] = it.ID
 	}
-	stored, err := w.writer.Record(ctx, rows)
+	// A message's row is written once its vendor call is answered (or when it is not to be
+	// sent); the in-flight mark taken before the call is what keeps a redelivered job from
+	// sending it twice. Rows found here were recorded by an earlier pass.
+	stored, err := w.writer.Statuses(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
-	steps.done("record")
+	steps.done("statuses")
 	final := make(map[string]channels.Status, len(items)) // the status each item ends this pass with
 	byChannel := map[channels.Channel][]channels.Message{}
 	itemOf := make(map[string]item, len(items))
@@ -336,11 +338,15 @@ func (w *Worker) deliverOnce(ctx context.Context, j *job, tpl *content.Template,
 	settled := map[string]channels.Channel{}
 	for _, it := range items {
 		itemOf[it.ID] = it
-		final[it.ID] = stored[it.ID]
-		if it.Status == reports.Queued && stored[it.ID] != reports.Queued && j.Retry {
+		st, ok := stored[it.ID]
+		if !ok {
+			st = it.Status
+		}
+		final[it.ID] = st
+		if it.Status == reports.Queued && st != reports.Queued && j.Retry {
 			settled[it.ID] = it.Channel
 		}
-		if it.Status != reports.Queued || stored[it.ID] != reports.Queued {
+		if it.Status != reports.Queued || st != reports.Queued {
 			continue
 		}
 		r := rendered[it.ID]
@@ -368,21 +374,19 @@ func (w *Worker) deliverOnce(ctx context.Context, j *job, tpl *content.Template,
 			return nil, err
 		}
 	}
-	updates, history, retry := out.updates, out.history, out.retry
-	if len(updates) > 0 {
-		if _, err := w.writer.Apply(ctx, updates); err != nil {
-			return nil, err
-		}
+	if err := w.record(ctx, j, items, stored, now, out.updates); err != nil {
+		return nil, err
 	}
-	steps.done("apply")
+	steps.done("record")
+	history, retry := out.history, out.retry
 	if len(history) > 0 && w.history != nil {
 		if err := w.history.Append(ctx, history); err != nil {
 			return nil, err
 		}
 	}
 	steps.done("history")
-	if len(out.marked) > 0 {
-		if err := w.writer.ClearSending(ctx, out.marked); err != nil {
+	if len(out.marks) > 0 {
+		if err := w.writer.ClearSending(ctx, out.marks); err != nil {
 			return nil, err
 		}
 	}
@@ -396,6 +400,51 @@ func (w *Worker) deliverOnce(ctx context.Context, j *job, tpl *content.Template,
 		return nil, retry
 	}
 	return follow, nil
+}
+
+// record writes what a pass did: the rows of items not recorded before, each with the outcome
+// of its vendor call (SENT or FAILED, provider, vendor id, cost) or as it was planned (QUEUED
+// when no provider took it yet, SUPPRESSED), with the rollups in the same transaction; then
+// the updates of rows recorded before and those that go past SENT (a vendor that answers
+// DELIVERED at once), which move the stored rows forward.
+func (w *Worker) record(ctx context.Context, j *job, items []item, stored map[string]channels.Status, now time.Time, updates []reports.Update) error {
+	best := make(map[string]reports.Update, len(updates))
+	var later []reports.Update
+	for _, u := range updates {
+		if _, ok := stored[u.ID]; ok || (u.Status != channels.Sent && u.Status != channels.Failed) {
+			later = append(later, u)
+			continue
+		}
+		if b, ok := best[u.ID]; !ok || (b.Status == channels.Sent && u.Status == channels.Failed) {
+			best[u.ID] = u
+		}
+	}
+	rows := make([]reports.Delivery, 0, len(items))
+	for _, it := range items {
+		if _, ok := stored[it.ID]; ok {
+			continue
+		}
+		d := reports.Delivery{ID: it.ID, AppID: j.AppID, TaskID: j.TaskID, TemplateID: j.TemplateID, UserID: it.UserID,
+			Channel: it.Channel, Address: it.Address, Status: it.Status, Reason: it.Reason, CreatedAt: now}
+		if u, ok := best[it.ID]; ok && it.Status == reports.Queued {
+			d.Status, d.Provider, d.VendorID, d.Reason, d.CostUnits, d.Cost = u.Status, u.Provider, u.VendorID, u.Reason, u.CostUnits, u.Cost
+			if !u.At.IsZero() {
+				d.SentAt = u.At
+			}
+		}
+		rows = append(rows, d)
+	}
+	if len(rows) > 0 {
+		if _, err := w.writer.Record(ctx, rows); err != nil {
+			return err
+		}
+	}
+	if len(later) > 0 {
+		if _, err := w.writer.Apply(ctx, later); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // moveChains arms a fallback timer for every sent chain message that has not reached its
@@ -554,6 +603,8 @@ func (w *Worker) throttle(ctx context.Context, provider string, n int) error {
 // receiptBatch is the body of a receipts-queue message.
 type receiptBatch struct {
 	Receipts []channels.Receipt `json:"receipts"`
+	// Tries counts how often these receipts named no known message yet.
+	Tries int `json:"tries,omitempty"`
 }
 
 // QueueReceipts puts verified receipts on the receipts queue, so a callback is answered as
@@ -570,9 +621,11 @@ func QueueReceipts(ctx context.Context, p Publisher, rs []channels.Receipt) erro
 }
 
 // resolveBatches sets the message id of receipts that carry a batch reference and an
-// address instead, with one lookup per batch.
-func (w *Worker) resolveBatches(ctx context.Context, rs []channels.Receipt) error {
+// address instead, with one lookup per batch, and returns how many found no message: their
+// rows may not be recorded yet.
+func (w *Worker) resolveBatches(ctx context.Context, rs []channels.Receipt) (int, error) {
 	byRef := map[string][]int{}
+	unresolved := 0
 	for i, r := range rs {
 		if r.MessageID == "" && r.Batch != "" && r.Address != "" {
 			byRef[r.Batch] = append(byRef[r.Batch], i)
@@ -589,13 +642,16 @@ func (w *Worker) resolveBatches(ctx context.Context, rs []channels.Receipt) erro
 			continue
 		}
 		if err != nil {
-			return err
+			return 0, err
 		}
 		for _, i := range idx {
 			rs[i].MessageID = ids[rs[i].Address]
+			if rs[i].MessageID == "" {
+				unresolved++
+			}
 		}
 	}
-	return nil
+	return unresolved, nil
 }
 
 // handleReceipts applies a batch of receipts: statuses only move forward. The updates are
@@ -608,23 +664,28 @@ func (w *Worker) handleReceipts(ctx context.Context, d broker.Delivery) error {
 	}
 	hand := w.receipts.begin()
 	defer hand.release()
-	if err := w.resolveBatches(ctx, b.Receipts); err != nil {
+	if _, err := w.resolveBatches(ctx, b.Receipts); err != nil {
 		return err
 	}
-	unresolved, err := w.resolveVendorIDs(ctx, b.Receipts)
-	if err != nil {
+	if _, err := w.resolveVendorIDs(ctx, b.Receipts); err != nil {
 		return err
 	}
 	updates := make([]reports.Update, 0, len(b.Receipts))
+	var unresolved []channels.Receipt
+	applied := make([]channels.Receipt, 0, len(b.Receipts))
 	for _, r := range b.Receipts {
-		if r.MessageID == "" {
-			w.logger.WarnContext(ctx, "receipt without a message id", "channel", r.Channel, "vendor_id", r.VendorID)
-			continue
-		}
 		switch r.Status {
 		case channels.Delivered, channels.Displayed, channels.Clicked, channels.Failed:
 		default:
 			w.logger.WarnContext(ctx, "receipt with an unknown status", "channel", r.Channel, "status", r.Status)
+			continue
+		}
+		if r.MessageID == "" {
+			if r.Batch != "" || r.VendorID != "" {
+				unresolved = append(unresolved, r) // its message may not be recorded or indexed yet
+			} else {
+				w.logger.WarnContext(ctx, "receipt without a message id", "channel", r.Channel)
+			}
 			continue
 		}
 		at := r.At
@@ -632,31 +693,49 @@ func (w *Worker) handleReceipts(ctx context.Context, d broker.Delivery) error {
 			at = w.nowFunc()
 		}
 		updates = append(updates, reports.Update{ID: r.MessageID, Status: r.Status, Reason: r.Reason, VendorID: r.VendorID, At: at})
+		applied = append(applied, r)
 	}
-	if len(updates) == 0 {
-		return w.retryUnresolved(d, unresolved)
+	if len(updates) > 0 {
+		missing, err := hand.submit(ctx, updates)
+		if err != nil {
+			return err
+		}
+		for _, r := range applied {
+			if missing[r.MessageID] {
+				unresolved = append(unresolved, r)
+			}
+		}
 	}
-	if err := hand.submit(ctx, updates); err != nil {
-		return err
-	}
-	return w.retryUnresolved(d, unresolved)
+	return w.retryUnresolved(ctx, b.Tries, unresolved)
 }
 
-// maxVendorIDAttempts is how often a receipt batch is taken again for receipts whose vendor
-// id is not known yet (the broker's backoff spaces the attempts); after that they are
-// receipts for unknown messages, logged and dropped.
-const maxVendorIDAttempts = 3
+// maxUnresolvedTries is how often receipts that name no known message yet are taken again —
+// a vendor id not indexed yet, or a message whose row is not recorded yet (a receipt can
+// overtake the worker's record of the vendor call) — each time after unresolvedWait; after
+// that they are receipts for unknown messages, logged and dropped.
+const (
+	maxUnresolvedTries = 5
+	unresolvedWait     = 2 * time.Second
+)
 
-// retryUnresolved makes the broker deliver the batch again, later, while some of its
-// receipts name a vendor id not known yet; the receipts already applied change nothing the
-// second time, since statuses only move forward.
-func (w *Worker) retryUnresolved(d broker.Delivery, unresolved int) error {
-	if unresolved == 0 {
+// retryUnresolved queues receipts that name no known message yet to be taken again after
+// unresolvedWait, through a delay queue, while they have tries left; the rest of their batch
+// is done.
+func (w *Worker) retryUnresolved(ctx context.Context, tries int, rs []channels.Receipt) error {
+	if len(rs) == 0 {
 		return nil
 	}
-	if d.Attempt >= maxVendorIDAttempts {
-		w.logger.Warn("receipts naming unknown vendor ids dropped", "receipts", unresolved, "attempts", d.Attempt)
+	if tries+1 >= maxUnresolvedTries {
+		w.logger.WarnContext(ctx, "receipts naming unknown messages dropped", "receipts", len(rs), "tries", tries+1)
 		return nil
 	}
-	return fmt.Errorf("%d receipts name vendor ids not known yet", unresolved)
+	body, err := json.Marshal(receiptBatch{Receipts: rs, Tries: tries + 1})
+	if err != nil {
+		return err
+	}
+	q, err := w.delayQueueInto(ctx, "receipts-wait", unresolvedWait, broker.Receipts)
+	if err != nil {
+		return err
+	}
+	return w.publisher.Publish(ctx, q, broker.Message{Body: body, ContentType: "application/json"})
 }

@@ -41,6 +41,9 @@ type Delivery struct {
 	Cost       float64
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+	// SentAt, for a row recorded as SENT (or FAILED after a vendor answer), is when the vendor
+	// answered; zero means CreatedAt.
+	SentAt time.Time
 }
 
 // Update moves a delivery forward: a later status never returns to an earlier one.
@@ -233,13 +236,17 @@ func (w *Writer) insert(ctx context.Context, tx *sql.Tx, k tableKey, ds []Delive
 		// The row and its rollup group are computed from the same instant and price, with the
 		// precision of the columns.
 		at := d.CreatedAt.UTC().Truncate(time.Millisecond)
+		updated := at
+		if s := d.SentAt.UTC().Truncate(time.Millisecond); s.After(at) {
+			updated = s
+		}
 		cost := costUnits4(d.Cost)
 		var sent any
 		if reached(d.Status, channels.Sent) {
-			sent = at
+			sent = updated
 		}
 		args = append(args, d.ID, d.AppID, d.TaskID, d.TemplateID, d.UserID, string(d.Channel), d.Address, d.Provider, d.VendorID,
-			string(d.Status), truncate(d.Reason, 255), d.CostUnits, formatCost4(cost), at, at, sent)
+			string(d.Status), truncate(d.Reason, 255), d.CostUnits, formatCost4(cost), at, updated, sent)
 		deltas.add(rowState{
 			key:  rollupKey{app: d.AppID, period: hourOf(at, w.loc), task: d.TaskID, template: d.TemplateID, channel: string(d.Channel), status: string(d.Status)},
 			sent: sent != nil, costUnits: int64(d.CostUnits), cost: cost,
@@ -287,10 +294,23 @@ func reached(s, m channels.Status) bool {
 // Apply moves deliveries forward, one statement per day table, and returns how many of the
 // ids exist. Unknown ids are ignored.
 func (w *Writer) Apply(ctx context.Context, us []Update) (int, error) {
+	matched, _, err := w.apply(ctx, us)
+	return matched, err
+}
+
+// ApplyFound is Apply, returning the ids of the updates that found no row instead: messages
+// whose rows are not recorded yet (a receipt can overtake the worker's record of the vendor
+// call) or whose day table is gone.
+func (w *Writer) ApplyFound(ctx context.Context, us []Update) (missing map[string]bool, err error) {
+	_, missing, err = w.apply(ctx, us)
+	return missing, err
+}
+
+func (w *Writer) apply(ctx context.Context, us []Update) (int, map[string]bool, error) {
 	groups := map[tableKey][]Update{}
 	for _, u := range us {
 		if rank[u.Status] == 0 {
-			return 0, fmt.Errorf("status %s cannot be applied", u.Status)
+			return 0, nil, fmt.Errorf("status %s cannot be applied", u.Status)
 		}
 		k, ok := w.tableOf(u.ID)
 		if !ok {
@@ -300,16 +320,61 @@ func (w *Writer) Apply(ctx context.Context, us []Update) (int, error) {
 		groups[k] = append(groups[k], u)
 	}
 	matched := 0
+	missing := map[string]bool{}
 	for k, part := range groups {
 		for _, round := range rounds(part) {
-			n, err := w.apply(ctx, k, round)
+			n, err := w.applyTable(ctx, k, round, missing)
 			if err != nil {
-				return matched, err
+				return matched, missing, err
 			}
 			matched += n
 		}
 	}
-	return matched, nil
+	return matched, missing, nil
+}
+
+// Statuses returns the stored status of each of ids that has a row, reading each day table's
+// rows of ids in statements of up to 1,000 ids.
+func (w *Writer) Statuses(ctx context.Context, ids []string) (map[string]channels.Status, error) {
+	groups := map[tableKey][]any{}
+	for _, id := range ids {
+		k, ok := w.tableOf(id)
+		if !ok {
+			return nil, fmt.Errorf("invalid message id %q", id)
+		}
+		groups[k] = append(groups[k], id)
+	}
+	out := make(map[string]channels.Status, len(ids))
+	for k, part := range groups {
+		for start := 0; start < len(part); start += 1000 {
+			batch := part[start:min(start+1000, len(part))]
+			rows, err := w.db.Stats[k.shard].QueryContext(ctx, statusesSQL(w.db.Dialect, k.day, len(batch)), batch...)
+			if w.db.Dialect.MissingTable(err) {
+				break // the day's table is not created yet: no rows; recording creates it
+			}
+			if err != nil {
+				return nil, fmt.Errorf("error reading delivery statuses: %w", err)
+			}
+			for rows.Next() {
+				var (
+					id string
+					st channels.Status
+				)
+				if err := rows.Scan(&id, &st); err != nil {
+					rows.Close()
+					return nil, err
+				}
+				out[id] = st
+			}
+			if err := rows.Close(); err != nil {
+				return nil, err
+			}
+			if err := rows.Err(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
 }
 
 // rounds splits updates so that no statement carries two updates of one message: a
@@ -330,7 +395,7 @@ func rounds(us []Update) [][]Update {
 	return out
 }
 
-func (w *Writer) apply(ctx context.Context, k tableKey, us []Update) (int, error) {
+func (w *Writer) applyTable(ctx context.Context, k tableKey, us []Update, missing map[string]bool) (int, error) {
 	matched := 0
 	us = slices.Clone(us)
 	slices.SortStableFunc(us, func(a, b Update) int { return strings.Compare(a.ID, b.ID) })
@@ -339,7 +404,7 @@ func (w *Writer) apply(ctx context.Context, k tableKey, us []Update) (int, error
 		var n int
 		err := w.inTx(ctx, k, func(tx *sql.Tx) error {
 			var err error
-			n, err = w.applyBatch(ctx, tx, k, part)
+			n, err = w.applyBatch(ctx, tx, k, part, missing)
 			return err
 		})
 		if err != nil {
@@ -354,7 +419,7 @@ func (w *Writer) apply(ctx context.Context, k tableKey, us []Update) (int, error
 // groups with another: the rows are locked and read before the update and read again after
 // it, and the rollup loses what each row contributed before and gains what it contributes
 // now. It returns how many of the ids exist.
-func (w *Writer) applyBatch(ctx context.Context, tx *sql.Tx, k tableKey, us []Update) (int, error) {
+func (w *Writer) applyBatch(ctx context.Context, tx *sql.Tx, k tableKey, us []Update, missing map[string]bool) (int, error) {
 	ids := make([]string, len(us))
 	for i, u := range us {
 		ids[i] = u.ID
@@ -362,6 +427,11 @@ func (w *Writer) applyBatch(ctx context.Context, tx *sql.Tx, k tableKey, us []Up
 	before, err := rowStates(ctx, tx, w.db.Dialect, k.day, ids, w.loc, true)
 	if err != nil {
 		return 0, err
+	}
+	for _, id := range ids {
+		if _, ok := before[id]; !ok {
+			missing[id] = true
+		}
 	}
 	if len(before) == 0 {
 		return 0, nil

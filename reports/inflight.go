@@ -2,77 +2,111 @@ package reports
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
-// MarkSending records that the messages ids are being handed to provider, with one
-// statement per statistics shard. A mark outlives a worker that dies before the vendor's
-// answer is recorded; Interrupted finds it.
-func (w *Writer) MarkSending(ctx context.Context, provider string, ids []string, at time.Time) error {
-	groups, err := w.byShard(ids)
-	if err != nil {
-		return err
-	}
-	for shard, part := range groups {
-		args := make([]any, 0, 3*len(part))
-		for _, id := range part {
-			args = append(args, id, provider, at.UTC())
-		}
-		if _, err := w.db.Stats[shard].ExecContext(ctx, markSendingSQL(w.db.Dialect, len(part)), args...); err != nil {
-			return fmt.Errorf("error marking messages in flight: %w", err)
-		}
-	}
-	return nil
+// Marks are the in-flight marks of one or more vendor calls: one row per call and statistics
+// shard, holding the ids the call hands over.
+type Marks []mark
+
+type mark struct {
+	shard int
+	batch string
 }
 
-// Interrupted returns, of ids, those still marked in flight, with the provider each was
-// handed to: messages whose vendor call a stopped worker never saw answered.
-func (w *Writer) Interrupted(ctx context.Context, ids []string) (map[string]string, error) {
+// MarkSending records that the messages ids are being handed to provider in one vendor call,
+// with one row per statistics shard their tasks live on. A mark outlives a worker that dies
+// before the vendor's answer is recorded; Interrupted finds it, ClearSending removes it.
+func (w *Writer) MarkSending(ctx context.Context, provider string, ids []string, at time.Time) (Marks, error) {
 	groups, err := w.byShard(ids)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]string{}
+	out := make(Marks, 0, len(groups))
 	for shard, part := range groups {
-		args := make([]any, len(part))
-		for i, id := range part {
-			args[i] = id
+		part = slices.Clone(part)
+		slices.Sort(part)
+		b := make([]byte, 16)
+		_, _ = rand.Read(b)
+		m := mark{shard: shard, batch: hex.EncodeToString(b)}
+		if _, err := w.db.Stats[shard].ExecContext(ctx, markSendingSQL(w.db.Dialect),
+			m.batch, part[0], part[len(part)-1], provider, strings.Join(part, ","), at.UTC()); err != nil {
+			return out, fmt.Errorf("error marking messages in flight: %w", err)
 		}
-		rows, err := w.db.Stats[shard].QueryContext(ctx, interruptedSQL(w.db.Dialect, len(part)), args...)
-		if err != nil {
-			return nil, fmt.Errorf("error reading messages in flight: %w", err)
-		}
-		for rows.Next() {
-			var id, provider string
-			if err := rows.Scan(&id, &provider); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out[id] = provider
-		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
+		out = append(out, m)
 	}
 	return out, nil
 }
 
-// ClearSending removes the in-flight marks of ids.
-func (w *Writer) ClearSending(ctx context.Context, ids []string) error {
+// Interrupted returns, of ids, those still marked in flight, with the provider each was
+// handed to — messages whose vendor call a stopped worker never saw answered, the latest
+// call's provider when there were several — and the marks that name them, which the caller
+// clears once it has recorded what became of those messages. A call's ids all come from one
+// job, so every id of a returned mark is one of ids when ids are a whole job's.
+func (w *Writer) Interrupted(ctx context.Context, ids []string) (map[string]string, Marks, error) {
 	groups, err := w.byShard(ids)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
+	out := map[string]string{}
+	var marks Marks
 	for shard, part := range groups {
-		args := make([]any, len(part))
-		for i, id := range part {
-			args[i] = id
+		want := make(map[string]bool, len(part))
+		for _, id := range part {
+			want[id] = true
 		}
-		if _, err := w.db.Stats[shard].ExecContext(ctx, clearSendingSQL(w.db.Dialect, len(part)), args...); err != nil {
+		rows, err := w.db.Stats[shard].QueryContext(ctx, interruptedSQL(w.db.Dialect), slices.Max(part), slices.Min(part))
+		if err != nil {
+			return nil, nil, fmt.Errorf("error reading messages in flight: %w", err)
+		}
+		latest := map[string]time.Time{}
+		for rows.Next() {
+			var (
+				batch, provider, list string
+				at                    time.Time
+			)
+			if err := rows.Scan(&batch, &provider, &list, &at); err != nil {
+				rows.Close()
+				return nil, nil, err
+			}
+			named := false
+			for _, id := range strings.Split(list, ",") {
+				if !want[id] {
+					continue
+				}
+				named = true
+				if prev, ok := latest[id]; !ok || at.After(prev) {
+					latest[id] = at
+					out[id] = provider
+				}
+			}
+			if named {
+				marks = append(marks, mark{shard: shard, batch: batch})
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return nil, nil, err
+		}
+		if err := rows.Err(); err != nil {
+			return nil, nil, err
+		}
+	}
+	return out, marks, nil
+}
+
+// ClearSending removes marks.
+func (w *Writer) ClearSending(ctx context.Context, ms Marks) error {
+	byShard := map[int][]any{}
+	for _, m := range ms {
+		byShard[m.shard] = append(byShard[m.shard], m.batch)
+	}
+	for shard, batches := range byShard {
+		if _, err := w.db.Stats[shard].ExecContext(ctx, clearSendingSQL(w.db.Dialect, len(batches)), batches...); err != nil {
 			return fmt.Errorf("error clearing messages in flight: %w", err)
 		}
 	}

@@ -22,23 +22,39 @@ func TestInflightMarksAreReplacedDroppedWhenStaleAndCleared(t *testing.T) {
 		ids[i] = reports.MessageID("20261127", int64(i+1), 0, channels.SMS)
 	}
 	require.NotEqual(t, b.db.StatsShardIndex(1), b.db.StatsShardIndex(2), "the ids live on both shards")
-	require.NoError(t, b.writer.MarkSending(ctx, "aliyun", ids, old))
-	// Marking again replaces the provider and the time.
-	require.NoError(t, b.writer.MarkSending(ctx, "tencent", ids[2:], recent))
+	first, err := b.writer.MarkSending(ctx, "aliyun", ids, old)
+	require.NoError(t, err)
+	require.Len(t, first, 2, "one mark per statistics shard")
+	// A later call with some of the ids: the latest call's provider counts.
+	_, err = b.writer.MarkSending(ctx, "tencent", ids[2:], recent)
+	require.NoError(t, err)
 
-	got, err := b.writer.Interrupted(ctx, ids)
+	got, marks, err := b.writer.Interrupted(ctx, ids)
 	require.NoError(t, err)
 	require.Equal(t, map[string]string{ids[0]: "aliyun", ids[1]: "aliyun", ids[2]: "tencent", ids[3]: "tencent"}, got)
+	require.Len(t, marks, 4, "both calls, on both shards")
+	// Only marks naming one of the ids are found.
+	got, marks, err = b.writer.Interrupted(ctx, ids[:1])
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{ids[0]: "aliyun"}, got)
+	require.Len(t, marks, 1)
+	other := reports.MessageID("20261127", 1, 0, channels.Email)
+	got, marks, err = b.writer.Interrupted(ctx, []string{other})
+	require.NoError(t, err)
+	require.Empty(t, got, "an id inside a mark's range but not in it is not in flight")
+	require.Empty(t, marks)
 
 	require.NoError(t, b.writer.DropStaleInflight(ctx, old.Add(time.Hour)))
-	got, err = b.writer.Interrupted(ctx, ids)
+	got, marks, err = b.writer.Interrupted(ctx, ids)
 	require.NoError(t, err)
 	require.Equal(t, map[string]string{ids[2]: "tencent", ids[3]: "tencent"}, got, "only the marks started before the cutoff are dropped")
 
-	require.NoError(t, b.writer.ClearSending(ctx, ids[2:3]))
-	got, err = b.writer.Interrupted(ctx, ids)
+	require.NoError(t, b.writer.ClearSending(ctx, marks))
+	got, marks, err = b.writer.Interrupted(ctx, ids)
 	require.NoError(t, err)
-	require.Equal(t, map[string]string{ids[3]: "tencent"}, got)
+	require.Empty(t, got)
+	require.Empty(t, marks)
 
-	require.ErrorContains(t, b.writer.MarkSending(ctx, "aliyun", []string{"nonsense"}, old), `invalid message id "nonsense"`)
+	_, err = b.writer.MarkSending(ctx, "aliyun", []string{"nonsense"}, old)
+	require.ErrorContains(t, err, `invalid message id "nonsense"`)
 }

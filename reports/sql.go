@@ -229,23 +229,21 @@ func createdBound(t time.Time) time.Time {
 	return t.UTC()
 }
 
-// inflightCols are the columns of an in-flight mark.
-var inflightCols = []string{"id", "provider", "started_at TIMESTAMP(3)"}
-
-// markSendingSQL marks n messages in flight (id, provider, started_at each), replacing the
-// provider and time of those already marked.
-func markSendingSQL(dl store.Dialect, n int) string {
-	return dl.Rebind(dl.Upsert("inflight", inflightCols, n, []string{"id"}, []string{"provider", "started_at"}))
+// markSendingSQL marks the ids of one vendor call in flight: batch, first_id, last_id,
+// provider, ids (comma-separated) and started_at.
+func markSendingSQL(dl store.Dialect) string {
+	return dl.Rebind("INSERT INTO inflight_batch (batch, first_id, last_id, provider, ids, started_at) VALUES (?, ?, ?, ?, ?, ?)")
 }
 
-// interruptedSQL reads the in-flight marks of n ids.
-func interruptedSQL(dl store.Dialect, n int) string {
-	return dl.Rebind("SELECT id, provider FROM inflight WHERE " + inIDs(n))
+// interruptedSQL reads the in-flight marks whose ids may fall between the second argument
+// and the first.
+func interruptedSQL(dl store.Dialect) string {
+	return dl.Rebind("SELECT batch, provider, ids, started_at FROM inflight_batch WHERE first_id <= ? AND last_id >= ?")
 }
 
-// clearSendingSQL removes the in-flight marks of n ids.
+// clearSendingSQL removes n in-flight marks by batch.
 func clearSendingSQL(dl store.Dialect, n int) string {
-	return dl.Rebind("DELETE FROM inflight WHERE " + inIDs(n))
+	return dl.Rebind("DELETE FROM inflight_batch WHERE batch IN (" + store.Placeholders(n) + ")")
 }
 
 // staleInflightBatch is the most in-flight marks one DropStaleInflight statement removes.
@@ -253,7 +251,7 @@ const staleInflightBatch = "10000"
 
 // dropStaleInflightSQL removes up to staleInflightBatch marks started before the argument.
 func dropStaleInflightSQL(dl store.Dialect) string {
-	return dl.Rebind(dl.DeleteFirst("inflight", "started_at < ?", "", staleInflightBatch, []string{"id"}))
+	return dl.Rebind(dl.DeleteFirst("inflight_batch", "started_at < ?", "", staleInflightBatch, []string{"batch"}))
 }
 
 // historyKey is the primary key of history.

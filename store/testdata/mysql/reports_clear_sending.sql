@@ -1,1 +1,1 @@
-DELETE FROM inflight WHERE id IN (?,?)
+DELETE FROM inflight_batch WHERE batch IN (?,?)

@@ -1,1 +1,1 @@
-SELECT id, provider FROM inflight WHERE id IN (?,?)
+SELECT batch, provider, ids, started_at FROM inflight_batch WHERE first_id <= ? AND last_id >= ?

@@ -1,1 +1,1 @@
-INSERT INTO inflight (id, provider, started_at) VALUES (?,?,?),(?,?,?) ON DUPLICATE KEY UPDATE provider = VALUES(provider), started_at = VALUES(started_at)
+INSERT INTO inflight_batch (batch, first_id, last_id, provider, ids, started_at) VALUES (?, ?, ?, ?, ?, ?)

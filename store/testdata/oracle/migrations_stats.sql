@@ -117,3 +117,22 @@ ALTER TABLE rollup_hourly ADD (saved NUMBER(19) DEFAULT 0 NOT NULL, saved_cost N
 -- 00004_saved.sql
 ALTER TABLE rollup_daily ADD (saved NUMBER(19) DEFAULT 0 NOT NULL, saved_cost NUMBER(20,4) DEFAULT 0 NOT NULL)
 /
+-- 00005_inflight_batch.sql
+CREATE TABLE inflight_batch (
+  batch CHAR(32) NOT NULL PRIMARY KEY,
+  first_id VARCHAR2(64 CHAR) NOT NULL,
+  last_id VARCHAR2(64 CHAR) NOT NULL,
+  provider VARCHAR2(32 CHAR) NOT NULL,
+  ids CLOB NOT NULL,
+  started_at TIMESTAMP(3) NOT NULL
+)
+/
+-- 00005_inflight_batch.sql
+CREATE INDEX inflight_batch_first ON inflight_batch (first_id)
+/
+-- 00005_inflight_batch.sql
+CREATE INDEX inflight_batch_started ON inflight_batch (started_at)
+/
+-- 00005_inflight_batch.sql
+DROP TABLE inflight
+/

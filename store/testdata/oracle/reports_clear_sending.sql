@@ -1,1 +1,1 @@
-DELETE FROM inflight WHERE id IN (:1,:2)
+DELETE FROM inflight_batch WHERE batch IN (:1,:2)

@@ -1,1 +1,1 @@
-DELETE FROM inflight WHERE started_at < :1 AND ROWNUM <= 10000
+DELETE FROM inflight_batch WHERE started_at < :1 AND ROWNUM <= 10000

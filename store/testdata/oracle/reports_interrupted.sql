@@ -1,1 +1,1 @@
-SELECT id, provider FROM inflight WHERE id IN (:1,:2)
+SELECT batch, provider, ids, started_at FROM inflight_batch WHERE first_id <= :1 AND last_id >= :2

@@ -1,1 +1,1 @@
-MERGE INTO inflight t USING (SELECT :1 AS id, :2 AS provider, CAST(:3 AS TIMESTAMP(3)) AS started_at FROM dual UNION ALL SELECT :4 AS id, :5 AS provider, CAST(:6 AS TIMESTAMP(3)) AS started_at FROM dual) s ON (t.id = s.id) WHEN MATCHED THEN UPDATE SET t.provider = s.provider, t.started_at = s.started_at WHEN NOT MATCHED THEN INSERT (id, provider, started_at) VALUES (s.id, s.provider, s.started_at)
+INSERT INTO inflight_batch (batch, first_id, last_id, provider, ids, started_at) VALUES (:1, :2, :3, :4, :5, :6)
