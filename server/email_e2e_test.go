@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -32,6 +33,9 @@ func rowMilestones(t *testing.T, env *servertest.Env, taskID, id string) milesto
 	err := env.DB.Stats[env.DB.StatsShardIndex(tid)].QueryRowContext(context.Background(),
 		"SELECT status, displayed_at, clicked_at FROM "+store.DayTable(env.Today())+" WHERE id = ?", id).
 		Scan(&m.status, &m.displayedAt, &m.clickAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return milestones{} // written once the vendor has answered
+	}
 	require.NoError(t, err)
 	return m
 }
