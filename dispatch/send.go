@@ -146,6 +146,7 @@ type hop struct {
 // Send validates a realtime send completely, plans its messages and queues them. Invalid
 // input is refused before anything is stored or queued.
 func (s *Service) Send(ctx context.Context, in SendInput) (*SendResult, error) {
+	steps := &stepTimer{kind: "send", last: time.Now()}
 	p, err := account.Authorize(ctx, in.AppID, account.Operator, "input.appId")
 	if err != nil {
 		return nil, err
@@ -195,6 +196,7 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*SendResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	steps.done("validate")
 	now := s.nowFunc()
 	day := s.writer.Day(now)
 	kind := KindList
@@ -269,7 +271,9 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*SendResult, error) {
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("error committing task: %w", err)
 	}
+	steps.done("task")
 	if len(j.Items) > 0 {
+		defer steps.done("publish")
 		body, err := json.Marshal(j)
 		if err != nil {
 			return nil, err

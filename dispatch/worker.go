@@ -48,7 +48,7 @@ var failovers = promauto.NewCounterVec(prometheus.CounterOpts{
 // vendor calls, applying the answers, history, clearing the marks, arming fallback timers.
 var sendSteps = promauto.NewHistogramVec(prometheus.HistogramOpts{
 	Name:    "herald_send_step_seconds",
-	Help:    "Time spent in each step of sending a bulk task's shard (kind shard) or a job of send or of a fallback hop (kind job), and in applying a group of receipts (kind receipts).",
+	Help:    "Time spent in each step of the send mutation (kind send), of sending a bulk task's shard (kind shard) or a job of send or of a fallback hop (kind job), and in applying a group of receipts (kind receipts).",
 	Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 }, []string{"kind", "step"})
 
@@ -233,9 +233,11 @@ func (w *Worker) handleJob(ctx context.Context, d broker.Delivery) error {
 		return broker.Poison(errors.New("job without task or items"))
 	}
 	j.Retry = d.Redelivered || d.Attempt > 1
+	claimStarted := time.Now()
 	if claimed, err := w.claimSend(ctx, j.TaskID); err != nil || !claimed {
 		return err
 	}
+	sendSteps.WithLabelValues("job", "claim").Observe(time.Since(claimStarted).Seconds())
 	tpl, err := w.content.Get(ctx, j.TemplateID, j.TemplateVersion)
 	if err != nil {
 		return fmt.Errorf("error loading template: %w", err)
@@ -714,7 +716,7 @@ func (w *Worker) handleReceipts(ctx context.Context, d broker.Delivery) error {
 // overtake the worker's record of the vendor call) — each time after unresolvedWait; after
 // that they are receipts for unknown messages, logged and dropped.
 const (
-	maxUnresolvedTries = 5
+	maxUnresolvedTries = 10
 	unresolvedWait     = 2 * time.Second
 )
 

@@ -170,7 +170,9 @@ func (w *Writer) tableOf(id string) (tableKey, bool) {
 
 // Record inserts deliveries that are not recorded yet and returns the status of every given
 // id as stored afterwards, so a redelivered shard can skip messages already sent. The rows
-// it inserts are added to the rollup in the same transaction.
+// it inserts are added to the rollup in the same transaction. A batch is first written as if
+// none of its rows existed — the common case, one statement less — and, when some did, rolled
+// back and written again after reading which.
 func (w *Writer) Record(ctx context.Context, ds []Delivery) (map[string]channels.Status, error) {
 	groups := map[tableKey][]Delivery{}
 	for _, d := range ds {
@@ -186,7 +188,14 @@ func (w *Writer) Record(ctx context.Context, ds []Delivery) (map[string]channels
 		slices.SortFunc(part, func(a, b Delivery) int { return strings.Compare(a.ID, b.ID) })
 		for start := 0; start < len(part); start += 1000 {
 			batch := part[start:min(start+1000, len(part))]
-			err := w.inTx(ctx, k, func(tx *sql.Tx) error { return w.insert(ctx, tx, k, batch, out) })
+			fresh := true
+			err := w.inTx(ctx, k, func(tx *sql.Tx) error {
+				err := w.insert(ctx, tx, k, batch, out, fresh)
+				if errors.Is(err, errRecordRace) {
+					fresh = false
+				}
+				return err
+			})
 			if err != nil {
 				return nil, fmt.Errorf("error recording deliveries: %w", err)
 			}
@@ -196,34 +205,37 @@ func (w *Writer) Record(ctx context.Context, ds []Delivery) (map[string]channels
 }
 
 // insert writes the rows of ds (in id order) that are not in the table yet and adds them to
-// the rollups with one statement per level. The rows already there are read first; if the insert then
+// the rollups with one statement per level. Unless fresh (none of them is expected to be
+// there), the rows already there are read first; if the insert then
 // writes fewer rows than were missing, a concurrent writer recorded some of them in between,
 // and the transaction starts over so that no row is counted twice.
-func (w *Writer) insert(ctx context.Context, tx *sql.Tx, k tableKey, ds []Delivery, out map[string]channels.Status) error {
+func (w *Writer) insert(ctx context.Context, tx *sql.Tx, k tableKey, ds []Delivery, out map[string]channels.Status, fresh bool) error {
 	const cols = 16
-	ids := make([]any, len(ds))
-	for i, d := range ds {
-		ids[i] = d.ID
-	}
 	stored := make(map[string]channels.Status, len(ds))
-	rows, err := tx.QueryContext(ctx, statusesSQL(w.db.Dialect, k.day, len(ds)), ids...)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var (
-			id string
-			st channels.Status
-		)
-		if err := rows.Scan(&id, &st); err != nil {
-			rows.Close()
+	if !fresh {
+		ids := make([]any, len(ds))
+		for i, d := range ds {
+			ids[i] = d.ID
+		}
+		rows, err := tx.QueryContext(ctx, statusesSQL(w.db.Dialect, k.day, len(ds)), ids...)
+		if err != nil {
 			return err
 		}
-		stored[id] = st
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
+		for rows.Next() {
+			var (
+				id string
+				st channels.Status
+			)
+			if err := rows.Scan(&id, &st); err != nil {
+				rows.Close()
+				return err
+			}
+			stored[id] = st
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
 	}
 	args := make([]any, 0, len(ds)*cols)
 	deltas := rollupDeltas{}
@@ -333,10 +345,11 @@ func (w *Writer) apply(ctx context.Context, us []Update) (int, map[string]bool, 
 	return matched, missing, nil
 }
 
-// Statuses returns the stored status of each of ids that has a row, reading each day table's
-// rows of ids in statements of up to 1,000 ids.
+// Statuses returns the stored status of each of ids that has a row. A job's ids are one
+// primary-key range of a day table (its task, positions and channels), so each table is read
+// with one range scan from the smallest id to the largest, keeping the ids asked for.
 func (w *Writer) Statuses(ctx context.Context, ids []string) (map[string]channels.Status, error) {
-	groups := map[tableKey][]any{}
+	groups := map[tableKey][]string{}
 	for _, id := range ids {
 		k, ok := w.tableOf(id)
 		if !ok {
@@ -346,32 +359,35 @@ func (w *Writer) Statuses(ctx context.Context, ids []string) (map[string]channel
 	}
 	out := make(map[string]channels.Status, len(ids))
 	for k, part := range groups {
-		for start := 0; start < len(part); start += 1000 {
-			batch := part[start:min(start+1000, len(part))]
-			rows, err := w.db.Stats[k.shard].QueryContext(ctx, statusesSQL(w.db.Dialect, k.day, len(batch)), batch...)
-			if w.db.Dialect.MissingTable(err) {
-				break // the day's table is not created yet: no rows; recording creates it
+		want := make(map[string]bool, len(part))
+		for _, id := range part {
+			want[id] = true
+		}
+		rows, err := w.db.Stats[k.shard].QueryContext(ctx, statusRangeSQL(w.db.Dialect, k.day), slices.Min(part), slices.Max(part))
+		if w.db.Dialect.MissingTable(err) {
+			continue // the day's table is not created yet: no rows; recording creates it
+		}
+		if err != nil {
+			return nil, fmt.Errorf("error reading delivery statuses: %w", err)
+		}
+		for rows.Next() {
+			var (
+				id string
+				st channels.Status
+			)
+			if err := rows.Scan(&id, &st); err != nil {
+				rows.Close()
+				return nil, err
 			}
-			if err != nil {
-				return nil, fmt.Errorf("error reading delivery statuses: %w", err)
-			}
-			for rows.Next() {
-				var (
-					id string
-					st channels.Status
-				)
-				if err := rows.Scan(&id, &st); err != nil {
-					rows.Close()
-					return nil, err
-				}
+			if want[id] {
 				out[id] = st
 			}
-			if err := rows.Close(); err != nil {
-				return nil, err
-			}
-			if err := rows.Err(); err != nil {
-				return nil, err
-			}
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil

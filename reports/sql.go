@@ -109,6 +109,12 @@ func getDeliverySQL(dl store.Dialect, day string) string {
 	return dl.Rebind(deliverySelect + dl.DayTable(day) + " WHERE id = ?")
 }
 
+// statusRangeSQL reads the id and status of the rows of the detail of day whose ids lie
+// between the two arguments, both included.
+func statusRangeSQL(dl store.Dialect, day string) string {
+	return dl.Rebind("SELECT id, status FROM " + dl.DayTable(day) + " WHERE id BETWEEN ? AND ?")
+}
+
 // statusesSQL reads the status of n deliveries of day by id.
 func statusesSQL(dl store.Dialect, day string, n int) string {
 	return dl.Rebind("SELECT id, status FROM " + dl.DayTable(day) + " WHERE " + inIDs(n))

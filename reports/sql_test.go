@@ -26,6 +26,7 @@ func TestStatementsGolden(t *testing.T) {
 			"history_list":   historyListSQL(dl, "app_id = ? AND user_id = ? AND "+hafter+" AND channel = ?"),
 			"record":         recordSQL(dl, "20261127", 2),
 			"statuses":       statusesSQL(dl, "20261127", 3),
+			"status_range":   statusRangeSQL(dl, "20261127"),
 			"apply":          applySQL(dl, "20261127", 2),
 			"mark_fallback":  markFallbackSQL(dl, "20261127", "delivered_at"),
 			"mark_saved":     markSavedSQL(dl, "20261127", 2),

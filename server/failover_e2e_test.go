@@ -114,3 +114,27 @@ func TestStopDuringVendorCallSendsOnce(t *testing.T) {
 	require.Len(t, env.Sim.Messages(channels.SMS, "+8613912345678"), 1, "not sent a second time")
 	require.Zero(t, env.Sim.Stats().Repeated[channels.SMS])
 }
+
+// A message's row is written once the vendor has answered, so a receipt can arrive first:
+// here the SMS vendor posts its DELIVERED report and only then, three seconds later, answers the
+// request. The receipt is taken again until the row is there, and the row ends DELIVERED.
+func TestReceiptBeforeVendorAnswerIsApplied(t *testing.T) {
+	t.Parallel()
+	env := servertest.Start(t, servertest.WithSimConfig(func(c *sim.Config) {
+		c.AnswerLatency = 3 * time.Second
+		c.ReceiptDelay = 10 * time.Millisecond
+	}))
+	app := env.AdminKey(t, "OPERATOR")
+	env.UpsertUsers(t, app.Key, app.ID, servertest.User{ID: "u", Identities: []servertest.Identity{servertest.SMS("+8613912340005")}})
+	tpl := createTemplate(t, env, app, otpTemplate("otp", "TRANSACTIONAL"))
+	rule := createRule(t, env, app, "sms", map[string]any{"strategy": "CONCURRENT", "channels": []string{"SMS"}})
+	res := env.MustSend(t, app.Key, servertest.SendInput{AppID: app.ID, TemplateID: tpl, RuleID: rule, UserIDs: []string{"u"}, Variables: map[string]any{"code": "7"}})
+	id := res.Message(t, "u", "SMS").ID
+	taskID := servertest.TaskID(t, res.Task.ID)
+
+	env.Eventually(t, func() bool { return len(env.Sim.Messages(channels.SMS, "+8613912340005")) == 1 }, "the vendor took the message")
+	require.NotContains(t, env.TaskRows(t, taskID), id, "no row before the vendor answers")
+	env.Eventually(t, func() bool { return env.TaskRows(t, taskID)[id].Status == "DELIVERED" }, "the early receipt is applied once the row is written")
+	row := env.TaskRows(t, taskID)[id]
+	require.Equal(t, "aliyun", row.Provider)
+}

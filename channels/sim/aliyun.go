@@ -326,6 +326,9 @@ func (s *Server) acceptSms(w http.ResponseWriter, reqID string, call *aliyunRequ
 		}
 		s.schedule(delay, vendorAliyun, rep)
 	}
+	if d := s.cfg.AnswerLatency; d > 0 {
+		time.Sleep(d)
+	}
 	s.aliyunWrite(w, call.xml, call.action, http.StatusOK, sms.APIResponse{Code: sms.CodeOK, Message: "OK", BizID: bizID, RequestID: reqID})
 }
 

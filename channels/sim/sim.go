@@ -73,6 +73,10 @@ type Config struct {
 	RateLimit int
 	// Latency is added before every vendor answer.
 	Latency time.Duration
+	// AnswerLatency is added after the SMS vendor has taken a request and scheduled its
+	// receipts, before it answers: a receipt then reaches Herald before the answer to the
+	// request that sent its message, as it can from a real vendor across a slow network.
+	AnswerLatency time.Duration
 	// DisplayRate and ClickRate, from 0 to 1, are the shares of delivered messages the
 	// simulated recipients display, and of displayed ones they click (an email client
 	// fetching the open pixel and following one tracked link).

@@ -1,0 +1,1 @@
+SELECT id, status FROM (SELECT * FROM delivery WHERE day = DATE '2026-11-27') WHERE id BETWEEN :1 AND :2
