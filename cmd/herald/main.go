@@ -159,6 +159,7 @@ func runSim(ctx context.Context, args []string) error {
 	undelivered := fs.Float64("undelivered-rate", 0, "share (0..1) of accepted messages to ordinary addresses whose final receipt says undelivered")
 	rate := fs.Int("rate-limit", 0, "messages per second each vendor accepts (0: no limit)")
 	latency := fs.Duration("latency", 0, "added to every vendor answer")
+	answerLatency := fs.Duration("answer-latency", 0, "added after the SMS vendor has taken a request and scheduled its receipts, before it answers (receipts then overtake the answer)")
 	appID := fs.String("app-id", "sim-app", "app id the vendors accept (WeChat appid, RCS chatbot and OAuth2 client id)")
 	tokenLife := fs.Duration("token-lifetime", 2*time.Hour, "lifetime of the WeChat and DingTalk access tokens handed out")
 	displayRate := fs.Float64("display-rate", 0, "share (0..1) of delivered messages that are displayed (DISPLAYED receipts)")
@@ -184,7 +185,7 @@ func runSim(ctx context.Context, args []string) error {
 	}
 	logger := newLogger(*logLevel, "text")
 	s := sim.New(sim.Config{Callback: *callback, AccessKeyID: *key, AccessKeySecret: *secret, WebhookSecret: *secret, CallbackToken: *secret,
-		ReceiptDelay: *delay, SlowDelay: *slow, FailureRate: *failure, UndeliveredRate: *undelivered, RateLimit: *rate, Latency: *latency, Logger: logger,
+		ReceiptDelay: *delay, SlowDelay: *slow, FailureRate: *failure, UndeliveredRate: *undelivered, RateLimit: *rate, Latency: *latency, AnswerLatency: *answerLatency, Logger: logger,
 		AppID: *appID, TokenLifetime: *tokenLife, DisplayRate: *displayRate, ClickRate: *clickRate,
 		MQTTBroker: *mqttBroker, MQTTPrefix: *mqttPrefix, SMTPAddr: *smtpAddr})
 	defer s.Close()
