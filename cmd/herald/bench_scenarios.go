@@ -390,7 +390,8 @@ func runStatsScenario(ctx context.Context, h *server.Herald, hc *client.Client, 
 		// The task-free levels sum the task-hourly rows of the seeded range (Herald's zone is
 		// UTC in the bench).
 		for table, period := range map[string]string{reports.Hourly.Table: "period", reports.Daily.Table: "CAST(DATE(period) AS DATETIME)"} {
-			if _, err := shards[s].ExecContext(ctx, "INSERT INTO "+table+" SELECT app_id, "+period+" AS p, 0, template_id, channel, status, SUM(messages), SUM(sent), SUM(delivered),"+
+			if _, err := shards[s].ExecContext(ctx, "INSERT INTO "+table+" (app_id, period, task_id, template_id, channel, status, messages, sent, delivered, displayed, clicked, cost_units, cost)"+
+				" SELECT app_id, "+period+" AS p, 0, template_id, channel, status, SUM(messages), SUM(sent), SUM(delivered),"+
 				" SUM(displayed), SUM(clicked), SUM(cost_units), SUM(cost) FROM "+reports.TaskHourly.Table+" WHERE app_id = ? AND period >= ? AND period < ? AND task_id >= 1000000 GROUP BY 1, 2, 4, 5, 6"+
 				" ON DUPLICATE KEY UPDATE messages = "+table+".messages + VALUES(messages), sent = "+table+".sent + VALUES(sent), delivered = "+table+".delivered + VALUES(delivered),"+
 				" displayed = "+table+".displayed + VALUES(displayed), clicked = "+table+".clicked + VALUES(clicked), cost_units = "+table+".cost_units + VALUES(cost_units), cost = "+table+".cost + VALUES(cost)",
