@@ -29,6 +29,10 @@ func TestMigrationAddsSavedColumnsToExistingDayTables(t *testing.T) {
 		"CREATE TABLE delivery_20310401 LIKE delivery_template",
 		"INSERT INTO delivery_20310401 (id, app_id, task_id, template_id, user_id, channel, status, created_at, updated_at) VALUES ('x', 1, 1, 1, 'u', 'SMS', 'SENT', NOW(3), NOW(3))",
 		"DELETE FROM goose_db_version WHERE version_id = 4",
+		// and without what version 5 changed.
+		"CREATE TABLE inflight (id VARCHAR(64) NOT NULL PRIMARY KEY, provider VARCHAR(32) NOT NULL, started_at DATETIME(3) NOT NULL, KEY inflight_started (started_at))",
+		"DROP TABLE inflight_batch",
+		"DELETE FROM goose_db_version WHERE version_id = 5",
 	} {
 		_, err := stats.ExecContext(t.Context(), q)
 		require.NoError(t, err, q)
