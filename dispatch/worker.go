@@ -713,16 +713,18 @@ func (w *Worker) handleReceipts(ctx context.Context, d broker.Delivery) error {
 
 // maxUnresolvedTries is how often receipts that name no known message yet are taken again —
 // a vendor id not indexed yet, or a message whose row is not recorded yet (a receipt can
-// overtake the worker's record of the vendor call) — each time after unresolvedWait; after
-// that they are receipts for unknown messages, logged and dropped.
-const (
-	maxUnresolvedTries = 10
-	unresolvedWait     = 2 * time.Second
-)
+// overtake the worker's record of the vendor call, which follows its answer by the time of a
+// multi-row insert) — each time after the next of unresolvedWaits, the last repeated: about
+// 18 s in all; after that they are receipts for unknown messages, logged and dropped. The
+// first waits are short, so that a receipt that merely overtook its row is applied long
+// before a fallback timer could take its message for unanswered.
+const maxUnresolvedTries = 12
 
-// retryUnresolved queues receipts that name no known message yet to be taken again after
-// unresolvedWait, through a delay queue, while they have tries left; the rest of their batch
-// is done.
+var unresolvedWaits = []time.Duration{100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second}
+
+// retryUnresolved queues receipts that name no known message yet to be taken again after the
+// wait of their try, through a delay queue, while they have tries left; the rest of their
+// batch is done.
 func (w *Worker) retryUnresolved(ctx context.Context, tries int, rs []channels.Receipt) error {
 	if len(rs) == 0 {
 		return nil
@@ -735,7 +737,7 @@ func (w *Worker) retryUnresolved(ctx context.Context, tries int, rs []channels.R
 	if err != nil {
 		return err
 	}
-	q, err := w.delayQueueInto(ctx, "receipts-wait", unresolvedWait, broker.Receipts)
+	q, err := w.delayQueueInto(ctx, "receipts-wait", unresolvedWaits[min(tries, len(unresolvedWaits)-1)], broker.Receipts)
 	if err != nil {
 		return err
 	}
