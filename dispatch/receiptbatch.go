@@ -38,6 +38,10 @@ const (
 	// (HERALD_RECEIPT_WORKERS) holds at a time, so that a batch can form while a flush runs:
 	// the handlers mostly wait on the shared flush, not on their own transaction.
 	receiptDeliveriesPerWorker = 4
+	// receiptFlushes is how many flushes run at once: a second batch commits while the first
+	// does, so that receipts keep up with a broadcast's sends rather than queueing behind
+	// one transaction at a time.
+	receiptFlushes = 2
 )
 
 // applyFunc applies status updates and returns the ids of those that found no row;
@@ -45,10 +49,10 @@ const (
 type applyFunc func(ctx context.Context, us []reports.Update) (map[string]bool, error)
 
 // receiptBatcher gathers the updates of concurrent receipt handlers and applies them
-// together, one flush at a time. A flush starts when receiptBatchSize updates are gathered,
+// together, receiptFlushes flushes at a time. A flush starts when receiptBatchSize updates are gathered,
 // when no other handler is still resolving receipts (waiting would gain nothing), when the
 // oldest gathered update has waited receiptBatchWait, or at once after close. Updates
-// handed over while a flush runs gather for the next one.
+// handed over while every flush slot is busy gather for the next one.
 type receiptBatcher struct {
 	apply  applyFunc
 	size   int
@@ -60,7 +64,7 @@ type receiptBatcher struct {
 	gathered  []*receiptWaiter // handed over, waiting for the next flush
 	count     int              // updates in gathered
 	since     time.Time        // when the first of gathered was handed over
-	flushing  bool
+	flushing  int // flushes running
 	timer     *time.Timer
 	closing   bool
 }
@@ -151,7 +155,7 @@ func (b *receiptBatcher) close() {
 // flushIfDue starts a flush of the gathered updates when one is due, or arms the timer of
 // the oldest; b.mu is held.
 func (b *receiptBatcher) flushIfDue() {
-	if b.flushing || len(b.gathered) == 0 {
+	if b.flushing >= receiptFlushes || len(b.gathered) == 0 {
 		return
 	}
 	waited := time.Since(b.since)
@@ -161,7 +165,8 @@ func (b *receiptBatcher) flushIfDue() {
 			b.timer = nil
 		}
 		batch := b.gathered
-		b.gathered, b.count, b.flushing = nil, 0, true
+		b.gathered, b.count = nil, 0
+		b.flushing++
 		go b.flush(batch)
 		return
 	}
@@ -203,7 +208,7 @@ func (b *receiptBatcher) flush(batch []*receiptWaiter) {
 		close(w.done)
 	}
 	b.mu.Lock()
-	b.flushing = false
+	b.flushing--
 	b.flushIfDue()
 	b.mu.Unlock()
 }

@@ -72,6 +72,11 @@ func (t *stepTimer) done(step string) {
 	t.last = now
 }
 
+var receiptsRetried = promauto.NewCounter(prometheus.CounterOpts{
+	Name: "herald_receipts_retried_total",
+	Help: "Receipts put back on the receipts queue because their message had no row (or batch reference or vendor id match) yet.",
+})
+
 var fallbacksFired = promauto.NewCounter(prometheus.CounterOpts{
 	Name: "herald_fallbacks_fired_total",
 	Help: "Fallback chains that moved to their next channel because a message missed its milestone in time.",
@@ -733,6 +738,7 @@ func (w *Worker) retryUnresolved(ctx context.Context, tries int, rs []channels.R
 		w.logger.WarnContext(ctx, "receipts naming unknown messages dropped", "receipts", len(rs), "tries", tries+1)
 		return nil
 	}
+	receiptsRetried.Add(float64(len(rs)))
 	body, err := json.Marshal(receiptBatch{Receipts: rs, Tries: tries + 1})
 	if err != nil {
 		return err

@@ -444,13 +444,21 @@ func (w *Writer) applyBatch(ctx context.Context, tx *sql.Tx, k tableKey, us []Up
 	if err != nil {
 		return 0, err
 	}
-	for _, id := range ids {
-		if _, ok := before[id]; !ok {
-			missing[id] = true
+	found := us[:0:0]
+	for _, u := range us {
+		if _, ok := before[u.ID]; ok {
+			found = append(found, u)
+		} else {
+			missing[u.ID] = true
 		}
 	}
-	if len(before) == 0 {
+	if len(found) == 0 {
 		return 0, nil
+	}
+	us = found // the update and the second read touch only rows that exist
+	ids = ids[:0]
+	for _, u := range us {
+		ids = append(ids, u.ID)
 	}
 	args := make([]any, 0, len(us)*8)
 	for _, u := range us {

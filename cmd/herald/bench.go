@@ -55,13 +55,19 @@ type benchFigures struct {
 	// BulkPeakRSSMB is the largest resident memory of the process while the broadcast ran.
 	BulkPeakRSSMB float64 `json:"bulk_peak_rss_mb"`
 	// BulkCPUSeconds is the process's CPU time during the broadcast.
-	BulkCPUSeconds float64          `json:"bulk_cpu_seconds"`
-	BulkSteps      []stepTime       `json:"bulk_steps,omitempty"`
-	History        *historyFigures  `json:"history,omitempty"`
-	Stats          *statsFigures    `json:"stats,omitempty"`
-	Fallback       *fallbackFigures `json:"fallback,omitempty"`
-	PeakRSSMB      float64          `json:"peak_rss_mb"`
-	CPUSeconds     float64          `json:"cpu_seconds"`
+	BulkCPUSeconds float64    `json:"bulk_cpu_seconds"`
+	BulkSteps      []stepTime `json:"bulk_steps,omitempty"`
+	// BulkReceiptsRetried counts the receipts taken again during the broadcast because they
+	// overtook their message's row.
+	BulkReceiptsRetried float64 `json:"bulk_receipts_retried"`
+	// ReceiptsLagSeconds is how long after the broadcast's last send its last receipt was
+	// applied (every message DELIVERED).
+	ReceiptsLagSeconds float64          `json:"receipts_lag_seconds"`
+	History            *historyFigures  `json:"history,omitempty"`
+	Stats              *statsFigures    `json:"stats,omitempty"`
+	Fallback           *fallbackFigures `json:"fallback,omitempty"`
+	PeakRSSMB          float64          `json:"peak_rss_mb"`
+	CPUSeconds         float64          `json:"cpu_seconds"`
 	// SimProcess says the simulator ran as a child process, outside the measured memory.
 	SimProcess bool `json:"sim_process"`
 	// prefix named the run's databases, queues and keys.
@@ -371,6 +377,7 @@ func benchRun(ctx context.Context, o benchOptions, progress io.Writer) (*benchFi
 	rss := startRSSSampler()
 	_, cpuBefore := processUsage()
 	stepsBefore := stepSnapshot()
+	retriedBefore := counterValue("herald_receipts_retried_total")
 	started := time.Now()
 	var task struct {
 		CreateTask struct{ ID string } `json:"createTask"`
@@ -418,6 +425,7 @@ func benchRun(ctx context.Context, o benchOptions, progress io.Writer) (*benchFi
 	}
 	figures.BulkPeakRSSMB = rss.Stop()
 	figures.BulkSteps = stepsBetween(stepsBefore, stepSnapshot())
+	figures.BulkReceiptsRetried = counterValue("herald_receipts_retried_total") - retriedBefore
 	_, cpuAfter := processUsage()
 	figures.BulkCPUSeconds = cpuAfter - cpuBefore
 	if loadErr != nil {
@@ -431,6 +439,27 @@ func benchRun(ctx context.Context, o benchOptions, progress io.Writer) (*benchFi
 	if figures.RealtimeIdle.P99ms > 0 {
 		figures.RealtimeRatio = figures.RealtimeUnderBulk.P99ms / figures.RealtimeIdle.P99ms
 	}
+	// Receipts are applied behind the sends: the scenarios after this one start once every
+	// message of the broadcast is DELIVERED, so that they measure themselves, not the backlog.
+	fmt.Fprintln(progress, "waiting for the broadcast's receipts")
+	for {
+		var tk struct {
+			Task struct {
+				Progress struct{ Delivered int64 } `json:"progress"`
+			} `json:"task"`
+		}
+		if err := do(`query($id: ID!) { task(id: $id) { progress { delivered } } }`, map[string]any{"id": task.CreateTask.ID}, &tk); err != nil {
+			return nil, err
+		}
+		if tk.Task.Progress.Delivered >= int64(o.Users) {
+			break
+		}
+		if time.Since(started) > 2*time.Hour {
+			return nil, fmt.Errorf("the broadcast's receipts were not applied within two hours: %d of %d delivered", tk.Task.Progress.Delivered, o.Users)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	figures.ReceiptsLagSeconds = time.Since(started).Seconds() - figures.BulkSeconds
 
 	if o.HistoryUsers > 0 {
 		hf, err := runHistoryScenario(ctx, h, hc, a.ID, o.HistoryUsers, o.HistoryPerUser, o.HistoryReads, progress)
@@ -475,6 +504,7 @@ func printBench(w io.Writer, f *benchFigures) {
 	row("bulk broadcast", fmt.Sprintf("%.0f/s", f.BulkPerSecond), fmt.Sprintf("%.3f × MariaDB INSERT, %.3f × RabbitMQ; %d in %.1f s", f.BulkRatioInsert, f.BulkRatioAMQP, f.Users, f.BulkSeconds))
 	row("realtime idle p50/p99", fmt.Sprintf("%.1f/%.1f ms", f.RealtimeIdle.P50ms, f.RealtimeIdle.P99ms), fmt.Sprintf("p50 %.1f × one loopback HTTP request; p95 %.1f ms, %d sends", f.RealtimeRatioHTTP, f.RealtimeIdle.P95ms, f.RealtimeIdle.Samples))
 	row("realtime under bulk p50/p99", fmt.Sprintf("%.1f/%.1f ms", f.RealtimeUnderBulk.P50ms, f.RealtimeUnderBulk.P99ms), fmt.Sprintf("p99 %.2f × idle; p95 %.1f ms, %d sends", f.RealtimeRatio, f.RealtimeUnderBulk.P95ms, f.RealtimeUnderBulk.Samples))
+	row("receipts caught up", fmt.Sprintf("%.1f s", f.ReceiptsLagSeconds), "after the broadcast's last send: every message DELIVERED")
 	row("RSS during broadcast", fmt.Sprintf("%.0f MB", f.BulkPeakRSSMB), fmt.Sprintf("CPU %.1f s over %.1f s (%.2f cores)", f.BulkCPUSeconds, f.BulkSeconds, f.BulkCPUSeconds/max(f.BulkSeconds, 1e-3)))
 	if s := f.History; s != nil {
 		row("history p50/p99", fmt.Sprintf("%.1f/%.1f ms", s.API.P50ms, s.API.P99ms), fmt.Sprintf("p99 %.1f × the store read (%.2f ms); %d rows seeded, %d reads", s.RatioP99, s.Store.P99ms, s.SeededRows, s.API.Samples))
@@ -489,7 +519,7 @@ func printBench(w io.Writer, f *benchFigures) {
 		row("fallback end to end", fmt.Sprintf("%.0f/%.0f ms", s.EndToEnd.P50ms, s.EndToEnd.P99ms), "VOICE at vendor − (SMS at vendor + fallbackAfter)")
 	}
 	row("process", fmt.Sprintf("%.0f MB", f.PeakRSSMB), fmt.Sprintf("peak RSS of the whole run, CPU %.1f s", f.CPUSeconds))
-	printSteps(w, f.BulkSteps)
+	printSteps(w, f.BulkSteps, f.BulkReceiptsRetried)
 }
 
 func receivedAt(sv simView, phone, id string) (time.Time, bool, error) {

@@ -46,6 +46,24 @@ func stepSnapshot() map[[2]string]stepTime {
 	return out
 }
 
+// counterValue reads a counter of the process's registry, 0 when it is not there.
+func counterValue(name string) float64 {
+	mfs, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		return 0
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			total := 0.0
+			for _, m := range mf.GetMetric() {
+				total += m.GetCounter().GetValue()
+			}
+			return total
+		}
+	}
+	return 0
+}
+
 // stepsBetween returns the step times spent between two snapshots, the largest first.
 func stepsBetween(before, after map[[2]string]stepTime) []stepTime {
 	var out []stepTime
@@ -65,10 +83,11 @@ func stepsBetween(before, after map[[2]string]stepTime) []stepTime {
 }
 
 // printSteps prints where the workers' time went during the broadcast, per kind of work.
-func printSteps(w io.Writer, steps []stepTime) {
+func printSteps(w io.Writer, steps []stepTime, retried float64) {
 	if len(steps) == 0 {
 		return
 	}
+	defer fmt.Fprintf(w, "  receipts taken again because their message had no row yet: %.0f\n", retried)
 	total := map[string]float64{}
 	for _, s := range steps {
 		total[s.Kind] += s.Seconds
