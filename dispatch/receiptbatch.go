@@ -64,7 +64,7 @@ type receiptBatcher struct {
 	gathered  []*receiptWaiter // handed over, waiting for the next flush
 	count     int              // updates in gathered
 	since     time.Time        // when the first of gathered was handed over
-	flushing  int // flushes running
+	flushing  int              // flushes running
 	timer     *time.Timer
 	closing   bool
 }
