@@ -231,7 +231,7 @@ func runScaleout(ctx context.Context, o options) error {
 	}
 	lost, dup := tally(expected, counts)
 	if k, err := t.inflight(ctx); err != nil || k != 0 {
-		problems = append(problems, fmt.Sprintf("%d messages still marked in flight (%v)", k, err))
+		problems = append(problems, fmt.Sprintf("%d vendor calls still marked in flight (%v)", k, err))
 	}
 	if err := t.reconcileCheck(ctx); err != nil {
 		problems = append(problems, err.Error())

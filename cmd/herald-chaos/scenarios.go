@@ -209,7 +209,7 @@ func runScenario(ctx context.Context, t *topology, sc scenario, n int) result {
 	if k, err := t.inflight(ctx); err != nil {
 		r.problems = append(r.problems, err.Error())
 	} else if k > 0 {
-		r.note = strings.TrimPrefix(r.note+fmt.Sprintf("; %d in-flight marks left on final rows", k), "; ")
+		r.note = strings.TrimPrefix(r.note+fmt.Sprintf("; %d in-flight marks (vendor calls) left on final rows", k), "; ")
 		if err := t.clearInflight(ctx); err != nil {
 			r.problems = append(r.problems, err.Error())
 		}

@@ -73,12 +73,12 @@ func (t *topology) taskRows(ctx context.Context, taskID string) (rowCounts, erro
 	return rc, rows.Err()
 }
 
-// inflight counts messages marked as handed to a vendor without an answer recorded.
+// inflight counts the in-flight marks: vendor calls whose answer is not recorded.
 func (t *topology) inflight(ctx context.Context) (int64, error) {
 	var total int64
 	for _, s := range t.st.Stats {
 		var n int64
-		if err := s.QueryRowContext(ctx, "SELECT COUNT(*) FROM inflight").Scan(&n); err != nil {
+		if err := s.QueryRowContext(ctx, "SELECT COUNT(*) FROM inflight_batch").Scan(&n); err != nil {
 			return 0, err
 		}
 		total += n
@@ -89,7 +89,7 @@ func (t *topology) inflight(ctx context.Context) (int64, error) {
 // clearInflight removes the marks left on final rows, so the next scenario counts its own.
 func (t *topology) clearInflight(ctx context.Context) error {
 	for _, s := range t.st.Stats {
-		if _, err := s.ExecContext(ctx, "DELETE FROM inflight"); err != nil {
+		if _, err := s.ExecContext(ctx, "DELETE FROM inflight_batch"); err != nil {
 			return err
 		}
 	}
