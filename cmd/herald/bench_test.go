@@ -20,14 +20,14 @@ import (
 // with the simulator in this process, and checks that each figure is filled and consistent
 // (no timing thresholds: the machine is shared) and that the run removed its databases.
 func TestBenchTiny(t *testing.T) {
-	o := benchOptions{Users: 300, Samples: 5, HistoryUsers: 40, HistoryPerUser: 25, HistoryReads: 10, StatsGroups: 6, StatsReads: 3,
+	o := benchOptions{Users: 300, Samples: 5, DayRows: 2500, HistoryUsers: 40, HistoryPerUser: 25, HistoryReads: 10, StatsGroups: 6, StatsReads: 3,
 		FallbackUsers: 50, FallbackShare: 0.2, FallbackAfter: 500 * time.Millisecond,
 		Baselines: bench.BaselineConfig{Duration: 200 * time.Millisecond, Messages: 2000, Keys: 20000, Rows: 5000, Requests: 2000}}
 	var progress bytes.Buffer
 	f, err := benchRun(t.Context(), o, &progress)
 	require.NoError(t, err, progress.String())
 
-	for _, step := range []string{"importing 300 users", "seeding 1000 history rows", "rollup rows", "fallback: 50 users"} {
+	for _, step := range []string{"importing 300 users", "seeding 2500 rows into today's delivery tables", "2500/2500 rows", "seeding 1000 history rows", "rollup rows", "fallback: 50 users"} {
 		require.Contains(t, progress.String(), step)
 	}
 	bl := f.Baselines
@@ -40,6 +40,8 @@ func TestBenchTiny(t *testing.T) {
 	require.Positive(t, f.Import.RowsPerSecond)
 	require.InDelta(t, f.Import.RowsPerSecond/bl.MySQL.Rate, f.Import.RatioToInsert, 1e-9)
 
+	require.Equal(t, 2500, f.DayRows)
+	require.Positive(t, f.DayRowsSeconds)
 	require.Positive(t, f.BulkSeconds)
 	require.InDelta(t, 300/f.BulkSeconds, f.BulkPerSecond, 1e-6)
 	require.InDelta(t, f.BulkPerSecond/bl.MySQL.Rate, f.BulkRatioInsert, 1e-9)
