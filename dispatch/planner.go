@@ -326,8 +326,11 @@ func (w *Worker) sendShard(ctx context.Context, t *Task, m *shardMessage, d brok
 	if err != nil {
 		return fmt.Errorf("error loading rule: %w", err)
 	}
+	// A shard's in-flight marks are always looked for (one small read): a worker whose claim
+	// lapsed may have started it, and its message then comes back put back by requeueLater,
+	// as a new message without the broker's redelivered flag.
 	j := &job{TaskID: t.ID, AppID: t.AppID, TemplateID: t.TemplateID, TemplateVersion: t.TemplateVersion, Day: m.Day, Variables: t.Variables,
-		Retry: d.Redelivered || d.Attempt > 1, Bulk: true}
+		Retry: true, Bulk: true}
 	steps := newStepTimer(j)
 	if held, err := w.holdForQuietHours(ctx, j, tpl, d); held || err != nil {
 		return err
