@@ -193,23 +193,17 @@ func (w *Worker) sendThrough(ctx context.Context, j *job, p channels.Provider, c
 		for i, m := range batch {
 			ids[i] = m.ID
 		}
-		if out.steps != nil {
-			out.steps.done("throttle")
-		}
+		out.steps.done("throttle")
 		marks, err := w.writer.MarkSending(ctx, p.Name(), ids, w.nowFunc())
 		out.marks = append(out.marks, marks...)
 		if err != nil {
 			return nil, err
 		}
-		if out.steps != nil {
-			out.steps.done("mark")
-		}
+		out.steps.done("mark")
 		started := time.Now()
 		results, err := p.Send(ctx, batch)
 		latency := time.Since(started)
-		if out.steps != nil {
-			out.steps.done("vendor")
-		}
+		out.steps.done("vendor")
 		if ctx.Err() != nil {
 			// Stopping mid-call: the vendor may have the batch. Its marks stay, so whoever
 			// takes the job over does not send it blindly again.

@@ -66,7 +66,11 @@ func newStepTimer(j *job) *stepTimer {
 	return &stepTimer{kind: kind, last: time.Now()}
 }
 
+// done observes the time since the last mark as step; a nil timer observes nothing.
 func (t *stepTimer) done(step string) {
+	if t == nil {
+		return
+	}
 	now := time.Now()
 	sendSteps.WithLabelValues(t.kind, step).Observe(now.Sub(t.last).Seconds())
 	t.last = now

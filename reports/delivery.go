@@ -221,19 +221,7 @@ func (w *Writer) insert(ctx context.Context, tx *sql.Tx, k tableKey, ds []Delive
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var (
-				id string
-				st channels.Status
-			)
-			if err := rows.Scan(&id, &st); err != nil {
-				rows.Close()
-				return err
-			}
-			stored[id] = st
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err := scanStatuses(rows, nil, stored); err != nil {
 			return err
 		}
 	}
@@ -370,27 +358,30 @@ func (w *Writer) Statuses(ctx context.Context, ids []string) (map[string]channel
 		if err != nil {
 			return nil, fmt.Errorf("error reading delivery statuses: %w", err)
 		}
-		for rows.Next() {
-			var (
-				id string
-				st channels.Status
-			)
-			if err := rows.Scan(&id, &st); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			if want[id] {
-				out[id] = st
-			}
-		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
-		if err := rows.Err(); err != nil {
+		if err := scanStatuses(rows, want, out); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// scanStatuses reads (id, status) rows into out, keeping only the ids in want when want is
+// not nil, and closes rows.
+func scanStatuses(rows *sql.Rows, want map[string]bool, out map[string]channels.Status) error {
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id string
+			st channels.Status
+		)
+		if err := rows.Scan(&id, &st); err != nil {
+			return err
+		}
+		if want == nil || want[id] {
+			out[id] = st
+		}
+	}
+	return rows.Err()
 }
 
 // rounds splits updates so that no statement carries two updates of one message: a
