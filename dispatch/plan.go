@@ -9,6 +9,7 @@ import (
 	"github.com/herald-msg/herald/channels"
 	"github.com/herald-msg/herald/content"
 	"github.com/herald-msg/herald/fault"
+	"github.com/herald-msg/herald/reports"
 	"github.com/herald-msg/herald/rule"
 )
 
@@ -120,7 +121,11 @@ type Simulation struct {
 // SimulateRule runs the rule over every user of an audience, a thousand at a time, and
 // counts the users each channel would get and what it would cost; it sends nothing. With a
 // template, SMS is priced at the rendered text's segment count and channels the template
-// has no variant for count as suppressed.
+// has no variant for count as suppressed. A message is priced as the provider that takes
+// it charges: the providers of the channel's first priority group share its messages by
+// weight, so a unit costs the weight-weighted mean of their prices (see unitPrice). Open
+// circuits and failovers are not foreseen: the simulation assumes the first group takes
+// every message.
 func (s *Service) SimulateRule(ctx context.Context, ruleID, audienceID, templateID int64, vars map[string]any) (*Simulation, error) {
 	// An anonymous caller learns nothing, not even whether the object exists.
 	if _, err := account.Require(ctx); err != nil {
@@ -157,6 +162,10 @@ func (s *Service) SimulateRule(ctx context.Context, ruleID, audienceID, template
 		if st, err := s.accounts.Settings(ctx, rl.AppID); err == nil {
 			prices = prices.With(st.Prices)
 		}
+	}
+	price := make(map[channels.Channel]float64, len(channels.All))
+	for _, ch := range channels.All {
+		price[ch] = unitPrice(prices, s.registry, ch)
 	}
 	split := map[channels.Channel]*ChannelSplit{}
 	sim := &Simulation{}
@@ -201,7 +210,7 @@ func (s *Service) SimulateRule(ctx context.Context, ruleID, audienceID, template
 					continue
 				}
 				cs.Users++
-				cs.Cost += prices.Cost(ch, "", max(units[ch], 1))
+				cs.Cost += price[ch] * float64(max(units[ch], 1))
 				reached = true
 				if rt.Strategy == rule.Fallback {
 					break
@@ -223,6 +232,37 @@ func (s *Service) SimulateRule(ctx context.Context, ruleID, audienceID, template
 		}
 	}
 	return sim, nil
+}
+
+// unitPrice is the expected price of one cost unit on ch. Registry.Route sends a channel's
+// messages through the providers of its lowest priority, spread by weight, so the expected
+// price is the weight-weighted mean of those providers' prices (each its own, else the
+// channel's); providers of a higher priority take messages only on failover and do not
+// count. Without a registry, or with no provider for ch, it is the channel's price.
+func unitPrice(prices reports.Prices, reg *channels.Registry, ch channels.Channel) float64 {
+	if reg == nil {
+		return prices.Price(ch, "")
+	}
+	first, weights, sum := 0, 0, 0.0
+	for _, p := range reg.ChannelProviders(ch) {
+		at, ok := reg.PlacementOf(ch, p.Name())
+		if !ok {
+			continue
+		}
+		switch {
+		case weights == 0 || at.Priority < first:
+			first, weights, sum = at.Priority, 0, 0
+		case at.Priority > first:
+			continue
+		}
+		w := max(at.Weight, 1)
+		weights += w
+		sum += float64(w) * prices.Price(ch, p.Name())
+	}
+	if weights == 0 {
+		return prices.Price(ch, "")
+	}
+	return sum / float64(weights)
 }
 
 // routeEnv is what a route condition sees: the user's attributes, then the send's

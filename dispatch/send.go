@@ -41,6 +41,7 @@ type Service struct {
 	writer    *reports.Writer
 	publisher Publisher
 	accounts  *account.Service
+	registry  *channels.Registry
 	logger    *slog.Logger
 	nowFunc   func() time.Time
 	// PublishTimeout bounds how long a send waits for the broker.
@@ -58,6 +59,9 @@ type Deps struct {
 	Publisher Publisher
 	// Accounts gives apps' settings (unit prices); optional.
 	Accounts *account.Service
+	// Registry gives the providers that would take each channel's messages, whose prices a
+	// simulation estimates with; optional (without it, channels' prices).
+	Registry *channels.Registry
 	Logger   *slog.Logger
 }
 
@@ -67,7 +71,7 @@ func NewService(d Deps) *Service {
 		d.Logger = slog.Default()
 	}
 	return &Service{db: d.DB, audience: d.Audience, content: d.Content, rules: d.Rules, stats: d.Stats, writer: d.Writer,
-		publisher: d.Publisher, accounts: d.Accounts, logger: d.Logger.With("component", "dispatch"), nowFunc: time.Now, PublishTimeout: 15 * time.Second}
+		publisher: d.Publisher, accounts: d.Accounts, registry: d.Registry, logger: d.Logger.With("component", "dispatch"), nowFunc: time.Now, PublishTimeout: 15 * time.Second}
 }
 
 // SendInput is a realtime send to up to MaxSendUsers users.

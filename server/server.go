@@ -243,7 +243,7 @@ func (h *Herald) connect(ctx, brokerCtx context.Context, brokerDone chan<- error
 	h.Stats.SetMaxDays(h.cfg.StatsMaxDays)
 	h.History = reports.NewSQLHistory(h.DB)
 	h.Dispatch = dispatch.NewService(dispatch.Deps{DB: h.DB, Audience: h.Audience, Content: h.Content, Rules: h.Rules,
-		Stats: h.Stats, Writer: h.Writer, Publisher: h.Broker, Accounts: h.Accounts, Logger: h.logger})
+		Stats: h.Stats, Writer: h.Writer, Publisher: h.Broker, Accounts: h.Accounts, Registry: h.Registry, Logger: h.logger})
 
 	if h.cfg.AdminEmail != "" {
 		created, err := h.Accounts.EnsureAdmin(ctx, h.cfg.AdminEmail, h.cfg.AdminPassword)

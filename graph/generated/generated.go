@@ -2767,9 +2767,9 @@ type Route { when: String, strategy: Strategy!, channels: [Channel!]!, fallbackA
 type RoutePlan { route: Int, strategy: Strategy, steps: [PlannedStep!]!, suppressed: [SuppressedChannel!]!, reason: String }
 type PlannedStep { channel: Channel!, address: String!, startsAfter: Duration! }
 type SuppressedChannel { channel: Channel!, reason: String! }
-"What a rule would do over an audience, before anything is sent: users per channel (the first channel of a fallback chain), users no route or channel can reach, and the estimated cost."
+"What a rule would do over an audience, before anything is sent: users per channel (the first channel of a fallback chain), users no route or channel can reach, and the estimated cost at the prices of the providers that would take the messages."
 type RuleSimulation { users: Int64!, channels: [ChannelSplit!]!, unreachable: Int64!, noRoute: Int64!, cost: Float! }
-"One channel of a simulation: users it would reach, users it would skip for want of an address (suppressed) or because they opted out of the template's class (filtered), and the estimated cost (SMS at the template's segment count)."
+"One channel of a simulation: users it would reach, users it would skip for want of an address (suppressed) or because they opted out of the template's class (filtered), and the estimated cost (SMS at the template's segment count; a unit at the weight-weighted mean price of the channel's providers of the lowest priority, which share its messages; failovers and open circuits are not foreseen)."
 type ChannelSplit { channel: Channel!, users: Int64!, suppressed: Int64!, filtered: Int64!, cost: Float! }
 
 input SendInput { appId: ID!, templateId: ID!, ruleId: ID!, userIds: [ID!]!,

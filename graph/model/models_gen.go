@@ -101,7 +101,7 @@ type ChannelPriceInput struct {
 	Price    float64 `json:"price"`
 }
 
-// One channel of a simulation: users it would reach, users it would skip for want of an address (suppressed) or because they opted out of the template's class (filtered), and the estimated cost (SMS at the template's segment count).
+// One channel of a simulation: users it would reach, users it would skip for want of an address (suppressed) or because they opted out of the template's class (filtered), and the estimated cost (SMS at the template's segment count; a unit at the weight-weighted mean price of the channel's providers of the lowest priority, which share its messages; failovers and open circuits are not foreseen).
 type ChannelSplit struct {
 	Channel    Channel `json:"channel"`
 	Users      int64   `json:"users"`
@@ -331,7 +331,7 @@ type RuleInput struct {
 	Routes    []*RouteInput    `json:"routes"`
 }
 
-// What a rule would do over an audience, before anything is sent: users per channel (the first channel of a fallback chain), users no route or channel can reach, and the estimated cost.
+// What a rule would do over an audience, before anything is sent: users per channel (the first channel of a fallback chain), users no route or channel can reach, and the estimated cost at the prices of the providers that would take the messages.
 type RuleSimulation struct {
 	Users       int64           `json:"users"`
 	Channels    []*ChannelSplit `json:"channels"`
