@@ -335,6 +335,7 @@ func (w *Worker) sendShard(ctx context.Context, t *Task, m *shardMessage, d brok
 	if held, err := w.holdForQuietHours(ctx, j, tpl, d); held || err != nil {
 		return err
 	}
+	w.yieldBulk(ctx, j, steps)
 	users, err := w.audience.Users(ctx, t.AppID, m.UserIDs)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/herald-msg/herald/account"
@@ -42,6 +43,7 @@ type Service struct {
 	publisher Publisher
 	accounts  *account.Service
 	registry  *channels.Registry
+	yield     *Yielder
 	logger    *slog.Logger
 	nowFunc   func() time.Time
 	// PublishTimeout bounds how long a send waits for the broker.
@@ -62,7 +64,9 @@ type Deps struct {
 	// Registry gives the providers that would take each channel's messages, whose prices a
 	// simulation estimates with; optional (without it, channels' prices).
 	Registry *channels.Registry
-	Logger   *slog.Logger
+	// Yield makes the bulk lane wait while a send is being queued; optional.
+	Yield  *Yielder
+	Logger *slog.Logger
 }
 
 // NewService returns the dispatch service.
@@ -71,7 +75,7 @@ func NewService(d Deps) *Service {
 		d.Logger = slog.Default()
 	}
 	return &Service{db: d.DB, audience: d.Audience, content: d.Content, rules: d.Rules, stats: d.Stats, writer: d.Writer,
-		publisher: d.Publisher, accounts: d.Accounts, registry: d.Registry, logger: d.Logger.With("component", "dispatch"), nowFunc: time.Now, PublishTimeout: 15 * time.Second}
+		publisher: d.Publisher, accounts: d.Accounts, registry: d.Registry, yield: d.Yield, logger: d.Logger.With("component", "dispatch"), nowFunc: time.Now, PublishTimeout: 15 * time.Second}
 }
 
 // SendInput is a realtime send to up to MaxSendUsers users.
@@ -151,6 +155,7 @@ type hop struct {
 // input is refused before anything is stored or queued.
 func (s *Service) Send(ctx context.Context, in SendInput) (*SendResult, error) {
 	steps := &stepTimer{kind: "send", last: time.Now()}
+	defer s.yield.Realtime(ctx)()
 	p, err := account.Authorize(ctx, in.AppID, account.Operator, "input.appId")
 	if err != nil {
 		return nil, err
@@ -171,34 +176,56 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*SendResult, error) {
 	if len(in.IdempotencyKey) > 128 {
 		return nil, fault.BadInput("input.idempotencyKey", "must be at most 128 bytes")
 	}
-	tpl, rl, err := s.templateAndRule(ctx, in.AppID, in.TemplateID, in.RuleID, in.Variables)
-	if err != nil {
-		return nil, err
-	}
 	ids := make([]string, 0, len(in.UserIDs))
 	seen := make(map[string]bool, len(in.UserIDs))
+	var badID error
 	for i, id := range in.UserIDs {
 		if err := audience.ValidUserID(id); err != nil {
-			return nil, fault.BadInput(fmt.Sprintf("input.userIds[%d]", i), "%s", err)
+			badID = fault.BadInput(fmt.Sprintf("input.userIds[%d]", i), "%s", err)
+			break
 		}
 		if !seen[id] {
 			seen[id] = true
 			ids = append(ids, id)
 		}
 	}
+	// The reads a send needs are independent: they run at once, so that a send waits for the
+	// slowest of them rather than their sum; their errors are reported in this order.
+	var (
+		tpl      *content.Template
+		rl       *rule.Rule
+		tplErr   error
+		prev     *SendResult
+		prevErr  error
+		known    map[string]*audience.User
+		addrs    audience.Addresses
+		usersErr error
+		addrsErr error
+		wg       sync.WaitGroup
+	)
+	wg.Go(func() { tpl, rl, tplErr = s.templateAndRule(ctx, in.AppID, in.TemplateID, in.RuleID, in.Variables) })
 	if in.IdempotencyKey != "" {
-		if res, err := s.remembered(ctx, in.AppID, in.IdempotencyKey); err != nil || res != nil {
-			return res, err
-		}
+		wg.Go(func() { prev, prevErr = s.remembered(ctx, in.AppID, in.IdempotencyKey) })
 	}
-
-	known, err := s.audience.Users(ctx, in.AppID, ids)
-	if err != nil {
-		return nil, err
+	if badID == nil {
+		wg.Go(func() { known, usersErr = s.audience.Users(ctx, in.AppID, ids) })
+		wg.Go(func() { addrs, addrsErr = s.audience.Resolve(ctx, in.AppID, ids) })
 	}
-	addrs, err := s.audience.Resolve(ctx, in.AppID, ids)
-	if err != nil {
-		return nil, err
+	wg.Wait()
+	if tplErr != nil {
+		return nil, tplErr
+	}
+	if badID != nil {
+		return nil, badID
+	}
+	if prevErr != nil || prev != nil {
+		return prev, prevErr
+	}
+	if usersErr != nil {
+		return nil, usersErr
+	}
+	if addrsErr != nil {
+		return nil, addrsErr
 	}
 	steps.done("validate")
 	now := s.nowFunc()
@@ -307,17 +334,23 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*SendResult, error) {
 // templateAndRule returns the latest versions of a send's template and rule, both of app,
 // and checks the variables against the template: NOT_FOUND names the input that is wrong.
 func (s *Service) templateAndRule(ctx context.Context, appID, templateID, ruleID int64, vars map[string]any) (*content.Template, *rule.Rule, error) {
+	var (
+		rl     *rule.Rule
+		rulErr error
+		wg     sync.WaitGroup
+	)
+	wg.Go(func() { rl, rulErr = s.rules.Get(ctx, ruleID, 0) })
 	tpl, err := s.content.Get(ctx, templateID, 0)
+	wg.Wait()
 	if err != nil || tpl.AppID != appID {
 		if err != nil && fault.CodeOf(err) != fault.CodeNotFound {
 			return nil, nil, err
 		}
 		return nil, nil, fault.NotFound("input.templateId", "template %d does not exist in app %d", templateID, appID)
 	}
-	rl, err := s.rules.Get(ctx, ruleID, 0)
-	if err != nil || rl.AppID != appID {
-		if err != nil && fault.CodeOf(err) != fault.CodeNotFound {
-			return nil, nil, err
+	if rulErr != nil || rl.AppID != appID {
+		if rulErr != nil && fault.CodeOf(rulErr) != fault.CodeNotFound {
+			return nil, nil, rulErr
 		}
 		return nil, nil, fault.NotFound("input.ruleId", "rule %d does not exist in app %d", ruleID, appID)
 	}

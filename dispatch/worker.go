@@ -97,6 +97,7 @@ type Worker struct {
 	content   *content.Service
 	writer    *reports.Writer
 	history   reports.HistoryStore
+	yield     *Yielder
 	logger    *slog.Logger
 	nowFunc   func() time.Time
 
@@ -148,6 +149,8 @@ type WorkerDeps struct {
 	Breakers *Breakers
 	// Rates caps each provider's messages per second across every worker (0: no cap).
 	Rates map[string]float64
+	// Yield makes bulk steps wait while realtime work is in progress; nil never waits.
+	Yield *Yielder
 }
 
 // NewWorker returns a worker.
@@ -161,9 +164,11 @@ func NewWorker(d WorkerDeps) *Worker {
 	w := &Worker{db: d.DB, consumer: d.Consumer, declarer: d.Declarer, publisher: d.Publisher, delays: map[string]broker.Queue{}, settings: map[int64]cachedSettings{}, statuses: map[int64]cachedStatus{}, rules: d.Rules, bulkPrefetch: max(d.BulkPrefetch, 1),
 		accounts: d.Accounts, audience: d.Audience, redis: d.Redis, redisPrefix: d.RedisPrefix,
 		breakers: d.Breakers, rates: d.Rates, registry: d.Registry, content: d.Content, writer: d.Writer,
-		history: d.History, logger: d.Logger.With("component", "dispatch.worker"), nowFunc: time.Now,
+		history: d.History, yield: d.Yield, logger: d.Logger.With("component", "dispatch.worker"), nowFunc: time.Now,
 		realtimePrefetch: max(d.RealtimePrefetch, 1), receiptPrefetch: max(d.ReceiptPrefetch, 1)}
 	w.receipts = newReceiptBatcher(func(ctx context.Context, us []reports.Update) (map[string]bool, error) {
+		// Receipts are applied behind the sends; a group waits like a bulk step.
+		w.yield.Wait(ctx)
 		started := time.Now()
 		missing, err := w.writer.ApplyFound(ctx, us)
 		sendSteps.WithLabelValues("receipts", "apply").Observe(time.Since(started).Seconds())
@@ -242,6 +247,7 @@ func (w *Worker) handleJob(ctx context.Context, d broker.Delivery) error {
 		return broker.Poison(errors.New("job without task or items"))
 	}
 	j.Retry = d.Redelivered || d.Attempt > 1
+	defer w.yield.Realtime(ctx)()
 	claimStarted := time.Now()
 	if claimed, err := w.claimSend(ctx, j.TaskID); err != nil || !claimed {
 		return err
@@ -268,11 +274,17 @@ func (w *Worker) handleJob(ctx context.Context, d broker.Delivery) error {
 // RabbitMQ's confirm of the job was lost; it reports whether the job is to be sent (false:
 // the task failed or was cancelled before any worker took it).
 func (w *Worker) claimSend(ctx context.Context, taskID int64) (bool, error) {
-	if _, err := w.db.Core.ExecContext(ctx, w.db.Dialect.Rebind("UPDATE tasks SET planned = 1 WHERE id = ? AND status IN ('RUNNING', 'COMPLETED')"), taskID); err != nil {
+	res, err := w.db.Core.ExecContext(ctx, w.db.Dialect.Rebind("UPDATE tasks SET planned = 1 WHERE id = ? AND status IN ('RUNNING', 'COMPLETED')"), taskID)
+	if err != nil {
 		return false, fmt.Errorf("error claiming task: %w", err)
 	}
+	// The first claim changes the row: the task was running. Otherwise it was claimed before
+	// (a redelivered job), or it failed, was cancelled or does not exist: its status says.
+	if n, err := res.RowsAffected(); err == nil && n == 1 {
+		return true, nil
+	}
 	var st Status
-	err := w.db.Core.QueryRowContext(ctx, w.db.Dialect.Rebind("SELECT status FROM tasks WHERE id = ?"), taskID).Scan(&st)
+	err = w.db.Core.QueryRowContext(ctx, w.db.Dialect.Rebind("SELECT status FROM tasks WHERE id = ?"), taskID).Scan(&st)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, broker.Poison(fmt.Errorf("task %d does not exist", taskID))
 	}
@@ -334,6 +346,7 @@ func (w *Worker) deliverOnce(ctx context.Context, j *job, tpl *content.Template,
 	// A message's row is written once its vendor call is answered (or when it is not to be
 	// sent); the in-flight mark taken before the call is what keeps a redelivered job from
 	// sending it twice. Rows found here were recorded by an earlier pass.
+	w.yieldBulk(ctx, j, steps)
 	stored, err := w.writer.Statuses(ctx, ids)
 	if err != nil {
 		return nil, err
@@ -381,22 +394,26 @@ func (w *Worker) deliverOnce(ctx context.Context, j *job, tpl *content.Template,
 	}
 	out.steps = steps
 	for ch, msgs := range byChannel {
+		w.yieldBulk(ctx, j, steps)
 		if err := w.sendChannel(ctx, j, ch, msgs, out); err != nil {
 			return nil, err
 		}
 	}
+	w.yieldBulk(ctx, j, steps)
 	if err := w.record(ctx, j, items, stored, now, out.updates); err != nil {
 		return nil, err
 	}
 	steps.done("record")
 	history, retry := out.history, out.retry
 	if len(history) > 0 && w.history != nil {
+		w.yieldBulk(ctx, j, steps)
 		if err := w.history.Append(ctx, history); err != nil {
 			return nil, err
 		}
 	}
 	steps.done("history")
 	if len(out.marks) > 0 {
+		w.yieldBulk(ctx, j, steps)
 		if err := w.writer.ClearSending(ctx, out.marks); err != nil {
 			return nil, err
 		}
@@ -411,6 +428,14 @@ func (w *Worker) deliverOnce(ctx context.Context, j *job, tpl *content.Template,
 		return nil, retry
 	}
 	return follow, nil
+}
+
+// yieldBulk holds a bulk shard's next step while realtime work is in progress (Yielder).
+// The wait is timed as the step "yield".
+func (w *Worker) yieldBulk(ctx context.Context, j *job, steps *stepTimer) {
+	if j.Bulk && w.yield.Wait(ctx) {
+		steps.done("yield")
+	}
 }
 
 // record writes what a pass did: the rows of items not recorded before, each with the outcome

@@ -70,6 +70,9 @@ type Config struct {
 	BulkWorkers     int           `yaml:"bulk_workers" env:"HERALD_BULK_WORKERS"`
 	ReceiptWorkers  int           `yaml:"receipt_workers" env:"HERALD_RECEIPT_WORKERS"`
 	ShutdownGrace   time.Duration `yaml:"shutdown_grace" env:"HERALD_SHUTDOWN_GRACE"`
+	// BulkYield is the longest a bulk step (or a group of receipts) waits while realtime
+	// sends are in progress in any Herald process (0: never waits).
+	BulkYield time.Duration `yaml:"bulk_yield" env:"HERALD_BULK_YIELD"`
 	// RetentionDays is how long delivery detail is kept; older day tables are dropped (0:
 	// never). The statistics rollups of dropped days stay.
 	RetentionDays int `yaml:"retention_days" env:"HERALD_RETENTION_DAYS"`
@@ -116,6 +119,7 @@ func DefaultConfig() Config {
 		RealtimeWorkers:      32,
 		BulkWorkers:          4,
 		ReceiptWorkers:       8,
+		BulkYield:            50 * time.Millisecond,
 		ShutdownGrace:        30 * time.Second,
 		CronCatchUp:          true,
 		RetentionDays:        400,
@@ -335,6 +339,9 @@ func (c *Config) Validate() error {
 		if n < 1 || n > 1024 {
 			bad(key, "%d must be between 1 and 1024", n)
 		}
+	}
+	if c.BulkYield < 0 || c.BulkYield > time.Second {
+		bad("HERALD_BULK_YIELD", "%s must be between 0 (never wait) and 1s", c.BulkYield)
 	}
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":

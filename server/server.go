@@ -61,6 +61,8 @@ type Herald struct {
 	History  reports.HistoryStore
 	// Breakers judge providers' health for this process's workers and the channels query.
 	Breakers *dispatch.Breakers
+	// yield makes this process's bulk steps wait for realtime sends here and elsewhere.
+	yield *dispatch.Yielder
 
 	handler atomic.Pointer[http.Handler]
 	// depsMu guards DB, Redis and Broker while connect sets them and /readyz reads them.
@@ -210,6 +212,7 @@ func (h *Herald) connect(ctx, brokerCtx context.Context, brokerDone chan<- error
 	}
 
 	h.Breakers = dispatch.NewBreakers(dispatch.BreakerConfig{})
+	h.yield = dispatch.NewYielder(h.Redis, h.cfg.RedisPrefix, h.cfg.BulkYield)
 	secretKey, _ := h.cfg.Key() // validated at start
 	h.Accounts, err = account.NewService(ctx, h.DB, account.Config{SessionSecret: h.cfg.SessionSecret, SessionTTL: h.cfg.SessionTTL, Logger: h.logger,
 		Redis: h.Redis, RedisPrefix: h.cfg.RedisPrefix, SecretKey: secretKey, ProviderNamesFunc: h.providerNames})
@@ -243,7 +246,7 @@ func (h *Herald) connect(ctx, brokerCtx context.Context, brokerDone chan<- error
 	h.Stats.SetMaxDays(h.cfg.StatsMaxDays)
 	h.History = reports.NewSQLHistory(h.DB)
 	h.Dispatch = dispatch.NewService(dispatch.Deps{DB: h.DB, Audience: h.Audience, Content: h.Content, Rules: h.Rules,
-		Stats: h.Stats, Writer: h.Writer, Publisher: h.Broker, Accounts: h.Accounts, Registry: h.Registry, Logger: h.logger})
+		Stats: h.Stats, Writer: h.Writer, Publisher: h.Broker, Accounts: h.Accounts, Registry: h.Registry, Yield: h.yield, Logger: h.logger})
 
 	if h.cfg.AdminEmail != "" {
 		created, err := h.Accounts.EnsureAdmin(ctx, h.cfg.AdminEmail, h.cfg.AdminPassword)
@@ -271,7 +274,7 @@ func (h *Herald) work(ctx context.Context) error {
 			Content: h.Content, Writer: h.Writer, History: h.History, Logger: h.logger,
 			RealtimePrefetch: h.cfg.RealtimeWorkers, ReceiptPrefetch: h.cfg.ReceiptWorkers,
 			Accounts: h.Accounts, Audience: h.Audience, Rules: h.Rules, BulkPrefetch: h.cfg.BulkWorkers,
-			Redis: h.Redis, RedisPrefix: h.cfg.RedisPrefix, Breakers: h.Breakers, Rates: rates})
+			Redis: h.Redis, RedisPrefix: h.cfg.RedisPrefix, Breakers: h.Breakers, Rates: rates, Yield: h.yield})
 		g.Go(func() error { return w.Run(gctx) })
 		sched := dispatch.NewScheduler(h.DB, h.Dispatch, h.Redis, h.cfg.RedisPrefix, h.logger)
 		sched.CatchUp = h.cfg.CronCatchUp
