@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -98,6 +99,7 @@ type Worker struct {
 	writer    *reports.Writer
 	history   reports.HistoryStore
 	yield     *Yielder
+	lanes     Lanes
 	logger    *slog.Logger
 	nowFunc   func() time.Time
 
@@ -151,6 +153,54 @@ type WorkerDeps struct {
 	Rates map[string]float64
 	// Yield makes bulk steps wait while realtime work is in progress; nil never waits.
 	Yield *Yielder
+	// Lanes are the queues this worker consumes; the zero value consumes all of them.
+	Lanes Lanes
+}
+
+// Lanes choose which of the worker's queues a process consumes, so that realtime sends can
+// have worker processes (and cores) of their own: Realtime takes send jobs and fallback
+// timers, Bulk takes task plans and shards, Receipts takes the receipts queue and runs the
+// providers' receipt listeners.
+type Lanes struct{ Realtime, Bulk, Receipts bool }
+
+// AllLanes consumes every queue.
+var AllLanes = Lanes{Realtime: true, Bulk: true, Receipts: true}
+
+// ParseLanes reads a comma-separated list of realtime, bulk and receipts.
+func ParseLanes(s string) (Lanes, error) {
+	var l Lanes
+	for _, part := range strings.Split(s, ",") {
+		var on *bool
+		switch strings.TrimSpace(part) {
+		case "realtime":
+			on = &l.Realtime
+		case "bulk":
+			on = &l.Bulk
+		case "receipts":
+			on = &l.Receipts
+		default:
+			return Lanes{}, fmt.Errorf("%q is not a lane; the lanes are realtime, bulk and receipts", strings.TrimSpace(part))
+		}
+		if *on {
+			return Lanes{}, fmt.Errorf("lane %s is named twice", strings.TrimSpace(part))
+		}
+		*on = true
+	}
+	return l, nil
+}
+
+// String lists the lanes as ParseLanes reads them.
+func (l Lanes) String() string {
+	var names []string
+	for _, n := range []struct {
+		on   bool
+		name string
+	}{{l.Realtime, "realtime"}, {l.Bulk, "bulk"}, {l.Receipts, "receipts"}} {
+		if n.on {
+			names = append(names, n.name)
+		}
+	}
+	return strings.Join(names, ",")
 }
 
 // NewWorker returns a worker.
@@ -164,7 +214,7 @@ func NewWorker(d WorkerDeps) *Worker {
 	w := &Worker{db: d.DB, consumer: d.Consumer, declarer: d.Declarer, publisher: d.Publisher, delays: map[string]broker.Queue{}, settings: map[int64]cachedSettings{}, statuses: map[int64]cachedStatus{}, rules: d.Rules, bulkPrefetch: max(d.BulkPrefetch, 1),
 		accounts: d.Accounts, audience: d.Audience, redis: d.Redis, redisPrefix: d.RedisPrefix,
 		breakers: d.Breakers, rates: d.Rates, registry: d.Registry, content: d.Content, writer: d.Writer,
-		history: d.History, yield: d.Yield, logger: d.Logger.With("component", "dispatch.worker"), nowFunc: time.Now,
+		history: d.History, yield: d.Yield, lanes: d.Lanes, logger: d.Logger.With("component", "dispatch.worker"), nowFunc: time.Now,
 		realtimePrefetch: max(d.RealtimePrefetch, 1), receiptPrefetch: max(d.ReceiptPrefetch, 1)}
 	w.receipts = newReceiptBatcher(func(ctx context.Context, us []reports.Update) (map[string]bool, error) {
 		// Receipts are applied behind the sends; a group waits like a bulk step.
@@ -181,22 +231,33 @@ func NewWorker(d WorkerDeps) *Worker {
 	return w
 }
 
-// Run consumes the realtime and bulk lanes (separate consumer pools), the receipts queue and
-// the fallback timers until ctx is done, then drains.
+// Run consumes its lanes — the realtime and bulk queues (separate consumer pools), the
+// receipts queue and the fallback timers — until ctx is done, then drains.
 func (w *Worker) Run(ctx context.Context) error {
 	if err := w.declarer.Declare(ctx, broker.QueueSpec{Name: FallbackQueue, DeadLetter: true}); err != nil {
 		return err
+	}
+	lanes := w.lanes
+	if lanes == (Lanes{}) {
+		lanes = AllLanes
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	// On shutdown the gathered receipts are committed at once, not after their wait.
 	stopReceipts := context.AfterFunc(gctx, w.receipts.close)
 	defer stopReceipts()
-	g.Go(func() error { return w.consumer.Consume(gctx, broker.Realtime, w.realtimePrefetch, w.handleLane) })
-	g.Go(func() error { return w.consumer.Consume(gctx, broker.Bulk, w.bulkPrefetch, w.handleLane) })
+	if lanes.Realtime {
+		g.Go(func() error { return w.consumer.Consume(gctx, broker.Realtime, w.realtimePrefetch, w.handleLane) })
+		g.Go(func() error { return w.consumer.Consume(gctx, FallbackQueue, w.realtimePrefetch, w.handleFallback) })
+	}
+	if lanes.Bulk {
+		g.Go(func() error { return w.consumer.Consume(gctx, broker.Bulk, w.bulkPrefetch, w.handleLane) })
+	}
+	if !lanes.Receipts {
+		return g.Wait()
+	}
 	g.Go(func() error {
 		return w.consumer.Consume(gctx, broker.Receipts, w.receiptPrefetch*receiptDeliveriesPerWorker, w.handleReceipts)
 	})
-	g.Go(func() error { return w.consumer.Consume(gctx, FallbackQueue, w.realtimePrefetch, w.handleFallback) })
 	for _, p := range w.registry.Providers() {
 		if l, ok := p.(channels.ReceiptListener); ok {
 			g.Go(func() error {

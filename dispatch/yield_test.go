@@ -67,3 +67,22 @@ func TestYielderSeesOtherProcessesThroughRedis(t *testing.T) {
 	require.Eventually(t, func() bool { return !worker.busy(ctx) }, 10*time.Second, 5*time.Millisecond,
 		"the announcement lapses once the sends are done")
 }
+
+func TestParseLanes(t *testing.T) {
+	l, err := ParseLanes("realtime, receipts")
+	require.NoError(t, err)
+	require.Equal(t, Lanes{Realtime: true, Receipts: true}, l)
+	require.Equal(t, "realtime,receipts", l.String())
+	all, err := ParseLanes(AllLanes.String())
+	require.NoError(t, err)
+	require.Equal(t, AllLanes, all)
+	for in, want := range map[string]string{
+		"sms":            `"sms" is not a lane`,
+		"":               `"" is not a lane`,
+		"bulk,bulk":      "lane bulk is named twice",
+		"realtime,,bulk": `"" is not a lane`,
+	} {
+		_, err := ParseLanes(in)
+		require.ErrorContains(t, err, want, in)
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/herald-msg/herald/channels/netguard"
 	"github.com/herald-msg/herald/channels/providers"
+	"github.com/herald-msg/herald/dispatch"
 	"github.com/herald-msg/herald/store"
 )
 
@@ -73,6 +74,9 @@ type Config struct {
 	// BulkYield is the longest a bulk step (or a group of receipts) waits while realtime
 	// sends are in progress in any Herald process (0: never waits).
 	BulkYield time.Duration `yaml:"bulk_yield" env:"HERALD_BULK_YIELD"`
+	// WorkerLanes are the queues a worker process consumes (realtime, bulk, receipts), so
+	// that realtime sends can have processes of their own.
+	WorkerLanes string `yaml:"worker_lanes" env:"HERALD_WORKER_LANES"`
 	// RetentionDays is how long delivery detail is kept; older day tables are dropped (0:
 	// never). The statistics rollups of dropped days stay.
 	RetentionDays int `yaml:"retention_days" env:"HERALD_RETENTION_DAYS"`
@@ -120,6 +124,7 @@ func DefaultConfig() Config {
 		BulkWorkers:          4,
 		ReceiptWorkers:       8,
 		BulkYield:            50 * time.Millisecond,
+		WorkerLanes:          "realtime,bulk,receipts",
 		ShutdownGrace:        30 * time.Second,
 		CronCatchUp:          true,
 		RetentionDays:        400,
@@ -339,6 +344,9 @@ func (c *Config) Validate() error {
 		if n < 1 || n > 1024 {
 			bad(key, "%d must be between 1 and 1024", n)
 		}
+	}
+	if _, err := dispatch.ParseLanes(c.WorkerLanes); err != nil {
+		bad("HERALD_WORKER_LANES", "%s", err)
 	}
 	if c.BulkYield < 0 || c.BulkYield > time.Second {
 		bad("HERALD_BULK_YIELD", "%s must be between 0 (never wait) and 1s", c.BulkYield)

@@ -270,11 +270,13 @@ func (h *Herald) work(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	rates, _ := h.cfg.Rates() // validated at start
 	if h.mode.Workers {
+		lanes, _ := dispatch.ParseLanes(h.cfg.WorkerLanes) // validated at start
+		h.logger.Info("workers consume", "lanes", lanes.String())
 		w := dispatch.NewWorker(dispatch.WorkerDeps{DB: h.DB, Consumer: h.Broker, Declarer: h.Broker, Publisher: h.Broker, Registry: h.Registry,
 			Content: h.Content, Writer: h.Writer, History: h.History, Logger: h.logger,
 			RealtimePrefetch: h.cfg.RealtimeWorkers, ReceiptPrefetch: h.cfg.ReceiptWorkers,
 			Accounts: h.Accounts, Audience: h.Audience, Rules: h.Rules, BulkPrefetch: h.cfg.BulkWorkers,
-			Redis: h.Redis, RedisPrefix: h.cfg.RedisPrefix, Breakers: h.Breakers, Rates: rates, Yield: h.yield})
+			Redis: h.Redis, RedisPrefix: h.cfg.RedisPrefix, Breakers: h.Breakers, Rates: rates, Yield: h.yield, Lanes: lanes})
 		g.Go(func() error { return w.Run(gctx) })
 		sched := dispatch.NewScheduler(h.DB, h.Dispatch, h.Redis, h.cfg.RedisPrefix, h.logger)
 		sched.CatchUp = h.cfg.CronCatchUp
