@@ -34,6 +34,7 @@ type Yielder struct {
 	MaxWait time.Duration
 
 	active    atomic.Int64 // realtime operations in progress in this process
+	waiting   atomic.Int64 // bulk steps waiting now
 	announced atomic.Int64 // unix nanoseconds until which the Redis key is known to be set by us
 	checked   atomic.Int64 // unix nanoseconds of the last look at the Redis key
 	remote    atomic.Bool  // whether another process had set the key at that look
@@ -95,6 +96,8 @@ func (y *Yielder) Wait(ctx context.Context) bool {
 	if y == nil || y.MaxWait <= 0 || !y.busy(ctx) {
 		return false
 	}
+	y.waiting.Add(1)
+	defer y.waiting.Add(-1)
 	started := time.Now()
 	deadline := started.Add(y.MaxWait)
 	t := time.NewTicker(time.Millisecond)

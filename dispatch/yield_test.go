@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/herald-msg/herald/store/storetest"
@@ -23,7 +24,8 @@ func TestYielderWaitsForRealtimeWork(t *testing.T) {
 	done := y.Realtime(ctx)
 	var finished atomic.Bool
 	go func() {
-		time.Sleep(20 * time.Millisecond)
+		// The realtime work ends only once the bulk step is seen waiting for it.
+		assert.Eventually(t, func() bool { return y.waiting.Load() == 1 }, 30*time.Second, time.Millisecond)
 		finished.Store(true)
 		done()
 	}()
