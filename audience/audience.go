@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/mail"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -308,13 +309,16 @@ func (s *Service) LoadAddresses(ctx context.Context, appID int64, userIDs []stri
 	out := make(Addresses, len(userIDs))
 	for start := 0; start < len(userIDs); start += chunk {
 		part := userIDs[start:min(start+chunk, len(userIDs))]
-		args := []any{appID}
+		// The bounds keep the server's plan to the part's key range whatever its statistics
+		// say: right after a bulk import they can make it walk the app's identities from the
+		// start up to the part's users.
+		args := []any{appID, slices.Min(part), slices.Max(part)}
 		for _, id := range part {
 			args = append(args, id)
 		}
 		rows, err := s.db.QueryContext(ctx, s.dl.Rebind(`SELECT ui.user_id, i.channel, i.address
 			FROM user_identities ui JOIN identities i ON i.id = ui.identity_id
-			WHERE ui.app_id = ? AND ui.user_id IN (`+store.Placeholders(len(part))+`)
+			WHERE ui.app_id = ? AND ui.user_id BETWEEN ? AND ? AND ui.user_id IN (`+store.Placeholders(len(part))+`)
 			ORDER BY ui.user_id, ui.created_at, i.id`), args...)
 		if err != nil {
 			return nil, fmt.Errorf("error resolving identities: %w", err)

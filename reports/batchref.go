@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/herald-msg/herald/channels"
 )
@@ -17,6 +19,11 @@ var ErrBadBatchRef = errors.New("invalid batch reference")
 // one day table, with one of the addresses. Addresses match with or without a leading "+",
 // since vendors report numbers as sent. The answer maps each address as given to its message
 // id; an address without a message is left out.
+//
+// A vendor reports a batch's messages in several callbacks, so the writer reads the whole
+// range once and keeps its addresses (batchRefCache); a later callback is answered from them
+// when every address it names is there, and reads the range again otherwise (rows recorded
+// since, or an address of no message). A row's id and address never change.
 func (w *Writer) ResolveBatch(ctx context.Context, ref string, addresses []string) (map[string]string, error) {
 	first, last, ok := channels.ParseBatchRef(ref)
 	if !ok {
@@ -32,18 +39,12 @@ func (w *Writer) ResolveBatch(ctx context.Context, ref string, addresses []strin
 	if len(addresses) == 0 {
 		return map[string]string{}, nil
 	}
-	given := map[string]string{} // stored form → address as given
-	args := []any{first, last}
-	for _, a := range addresses {
-		bare := strings.TrimPrefix(a, "+")
-		for _, form := range []string{bare, "+" + bare} {
-			if _, dup := given[form]; !dup {
-				given[form] = a
-				args = append(args, form)
-			}
+	if ids := w.batches.get(ref); ids != nil {
+		if out, all := matchBatch(ids, addresses); all {
+			return out, nil
 		}
 	}
-	rows, err := w.db.Stats[k.shard].QueryContext(ctx, batchRefSQL(w.db.Dialect, k.day, len(args)-2), args...)
+	rows, err := w.db.Stats[k.shard].QueryContext(ctx, batchRangeSQL(w.db.Dialect, k.day), first, last)
 	if w.db.Dialect.MissingTable(err) { // the day's table is gone
 		return map[string]string{}, nil
 	}
@@ -51,15 +52,92 @@ func (w *Writer) ResolveBatch(ctx context.Context, ref string, addresses []strin
 		return nil, fmt.Errorf("error resolving a batch reference: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]string{}
+	ids := map[string]string{} // stored address → id; ids ascend, so the last message to an address wins
 	for rows.Next() {
 		var id, addr string
 		if err := rows.Scan(&id, &addr); err != nil {
 			return nil, err
 		}
-		if a, ok := given[addr]; ok {
+		ids[addr] = id
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	w.batches.put(ref, ids)
+	out, _ := matchBatch(ids, addresses)
+	return out, nil
+}
+
+// matchBatch maps each of addresses, with or without a leading "+", to its message in ids
+// (stored address → id), and reports whether every address has one.
+func matchBatch(ids map[string]string, addresses []string) (map[string]string, bool) {
+	out := make(map[string]string, len(addresses))
+	all := true
+	for _, a := range addresses {
+		bare := strings.TrimPrefix(a, "+")
+		id, ok := ids[bare]
+		if plus, ok2 := ids["+"+bare]; ok2 && (!ok || plus > id) {
+			id, ok = plus, true
+		}
+		if ok {
 			out[a] = id
+		} else {
+			all = false
 		}
 	}
-	return out, rows.Err()
+	return out, all
+}
+
+// batchRefCache keeps the addresses of the batches resolved last, for the rest of their
+// receipts: at most batchRefEntries batches, each for batchRefTTL.
+type batchRefCache struct {
+	mu      sync.Mutex
+	entries map[string]batchRefEntry
+}
+
+type batchRefEntry struct {
+	ids map[string]string
+	at  time.Time
+}
+
+const (
+	batchRefEntries = 256
+	batchRefTTL     = 2 * time.Minute
+)
+
+func (c *batchRefCache) get(ref string) map[string]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[ref]
+	if !ok || time.Since(e.at) > batchRefTTL {
+		return nil
+	}
+	return e.ids
+}
+
+// put keeps ids for ref; when the cache is full it first drops the expired entries and, if
+// none was, the oldest one.
+func (c *batchRefCache) put(ref string, ids map[string]string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = map[string]batchRefEntry{}
+	}
+	if _, ok := c.entries[ref]; !ok && len(c.entries) >= batchRefEntries {
+		var oldest string
+		var oldestAt time.Time
+		for r, e := range c.entries {
+			if time.Since(e.at) > batchRefTTL {
+				delete(c.entries, r)
+				continue
+			}
+			if oldest == "" || e.at.Before(oldestAt) {
+				oldest, oldestAt = r, e.at
+			}
+		}
+		if len(c.entries) >= batchRefEntries {
+			delete(c.entries, oldest)
+		}
+	}
+	c.entries[ref] = batchRefEntry{ids: ids, at: time.Now()}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/herald-msg/herald/channels"
 	"github.com/herald-msg/herald/reports"
+	"github.com/herald-msg/herald/store"
 )
 
 func TestResolveBatch(t *testing.T) {
@@ -43,4 +44,44 @@ func TestResolveBatch(t *testing.T) {
 	require.True(t, errors.Is(err, reports.ErrBadBatchRef))
 	_, err = b.writer.ResolveBatch(t.Context(), ds[3].ID+"~"+ds[1].ID, []string{"1"})
 	require.True(t, errors.Is(err, reports.ErrBadBatchRef), "bounds out of order")
+}
+
+// A batch's later callbacks are answered from the addresses read for an earlier one; an
+// address the batch did not have then (its row recorded since) makes the writer read again.
+func TestResolveBatchKeepsABatchsAddresses(t *testing.T) {
+	t.Parallel()
+	b := setupWriter(t)
+	now := time.Now().UTC()
+	day := now.Format("20060102")
+	var ds []reports.Delivery
+	for i := range 3 {
+		d := delivery(day, 8, int64(i), channels.SMS, reports.Queued, now)
+		d.Address = fmt.Sprintf("+86139000000%02d", i)
+		ds = append(ds, d)
+	}
+	ref := channels.BatchRef([]string{ds[0].ID, ds[1].ID, ds[2].ID})
+	_, err := b.writer.Record(t.Context(), ds[:2]) // #2's row is not recorded yet
+	require.NoError(t, err)
+
+	got, err := b.writer.ResolveBatch(t.Context(), ref, []string{"8613900000000", "8613900000002"})
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"8613900000000": ds[0].ID}, got, "#2 has no row yet")
+
+	// #1's row is taken away behind the writer's back: a callback naming only known addresses
+	// is answered from what the first one read.
+	res, err := b.db.Stats[b.db.StatsShardIndex(8)].ExecContext(t.Context(), "DELETE FROM "+store.DayTable(day)+" WHERE id = ?", ds[1].ID)
+	require.NoError(t, err)
+	n, err := res.RowsAffected()
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
+	got, err = b.writer.ResolveBatch(t.Context(), ref, []string{"+8613900000001"})
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"+8613900000001": ds[1].ID}, got, "answered from the batch's addresses read before")
+
+	_, err = b.writer.Record(t.Context(), ds[2:])
+	require.NoError(t, err)
+	got, err = b.writer.ResolveBatch(t.Context(), ref, []string{"8613900000002", "8613900000000"})
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"8613900000002": ds[2].ID, "8613900000000": ds[0].ID}, got,
+		"an address missing from what was read makes the writer read the range again")
 }

@@ -133,6 +133,8 @@ type Writer struct {
 	logger *slog.Logger
 	loc    *time.Location
 	prices Prices
+
+	batches batchRefCache
 }
 
 // NewWriter returns a writer; loc names the day of a day table.

@@ -269,8 +269,8 @@ func purgeHistorySQL(dl store.Dialect) string {
 	return dl.Rebind(dl.DeleteFirst("history", "created_at < ?", "created_at", "?", historyKey))
 }
 
-// batchRefSQL reads the rows of the detail of day whose id lies between the first two
-// arguments and whose address is one of the n others.
-func batchRefSQL(dl store.Dialect, day string, n int) string {
-	return dl.Rebind("SELECT id, address FROM " + dl.DayTable(day) + " WHERE id BETWEEN ? AND ? AND address IN (" + store.Placeholders(n) + ")")
+// batchRangeSQL reads the id and address of the rows of the detail of day whose ids lie
+// between the two arguments, both included, in id order.
+func batchRangeSQL(dl store.Dialect, day string) string {
+	return dl.Rebind("SELECT id, address FROM " + dl.DayTable(day) + " WHERE id BETWEEN ? AND ? ORDER BY id")
 }

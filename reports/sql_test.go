@@ -49,7 +49,7 @@ func TestStatementsGolden(t *testing.T) {
 			"clear_sending":       clearSendingSQL(dl, 2),
 			"drop_stale_inflight": dropStaleInflightSQL(dl),
 			"purge_history":       purgeHistorySQL(dl),
-			"batch_ref":           batchRefSQL(dl, "20261127", 2),
+			"batch_ref":           batchRangeSQL(dl, "20261127"),
 		}
 		for name, got := range cases {
 			t.Run(dl.Name()+"/"+name, func(t *testing.T) {

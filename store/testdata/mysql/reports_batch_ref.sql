@@ -1,1 +1,1 @@
-SELECT id, address FROM delivery_20261127 WHERE id BETWEEN ? AND ? AND address IN (?,?)
+SELECT id, address FROM delivery_20261127 WHERE id BETWEEN ? AND ? ORDER BY id
