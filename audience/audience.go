@@ -54,6 +54,7 @@ type User struct {
 type Service struct {
 	db      *sql.DB
 	dl      store.Dialect
+	prep    *store.Prepared
 	logger  *slog.Logger
 	nowFunc func() time.Time
 	cache   IdentityCache
@@ -73,7 +74,7 @@ func NewService(db *store.DB, logger *slog.Logger) *Service {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Service{db: db.Core, dl: db.Dialect, logger: logger.With("component", "audience"), nowFunc: time.Now}
+	return &Service{db: db.Core, dl: db.Dialect, prep: db.Prepared, logger: logger.With("component", "audience"), nowFunc: time.Now}
 }
 
 // SetCache makes the service read identities through c and write changes through to it.
@@ -267,11 +268,9 @@ func (s *Service) Existing(ctx context.Context, appID int64, ids []string) (map[
 	out := make(map[string]bool, len(ids))
 	for start := 0; start < len(ids); start += chunk {
 		part := ids[start:min(start+chunk, len(ids))]
-		args := []any{appID}
-		for _, id := range part {
-			args = append(args, id)
-		}
-		rows, err := s.db.QueryContext(ctx, s.dl.Rebind("SELECT id FROM users WHERE app_id = ? AND id IN ("+store.Placeholders(len(part))+")"), args...)
+		in := s.prep.In(userArgs(part))
+		args := append([]any{appID}, in...)
+		rows, err := s.prep.Query(ctx, s.db, nil, s.dl.Rebind("SELECT id FROM users WHERE app_id = ? AND id IN ("+store.Placeholders(len(in))+")"), args...)
 		if err != nil {
 			return nil, fmt.Errorf("error reading users: %w", err)
 		}
@@ -312,13 +311,11 @@ func (s *Service) LoadAddresses(ctx context.Context, appID int64, userIDs []stri
 		// The bounds keep the server's plan to the part's key range whatever its statistics
 		// say: right after a bulk import they can make it walk the app's identities from the
 		// start up to the part's users.
-		args := []any{appID, slices.Min(part), slices.Max(part)}
-		for _, id := range part {
-			args = append(args, id)
-		}
-		rows, err := s.db.QueryContext(ctx, s.dl.Rebind(`SELECT ui.user_id, i.channel, i.address
+		ids := s.prep.In(userArgs(part))
+		args := append([]any{appID, slices.Min(part), slices.Max(part)}, ids...)
+		rows, err := s.prep.Query(ctx, s.db, nil, s.dl.Rebind(`SELECT ui.user_id, i.channel, i.address
 			FROM user_identities ui JOIN identities i ON i.id = ui.identity_id
-			WHERE ui.app_id = ? AND ui.user_id BETWEEN ? AND ? AND ui.user_id IN (`+store.Placeholders(len(part))+`)
+			WHERE ui.app_id = ? AND ui.user_id BETWEEN ? AND ? AND ui.user_id IN (`+store.Placeholders(len(ids))+`)
 			ORDER BY ui.user_id, ui.created_at, i.id`), args...)
 		if err != nil {
 			return nil, fmt.Errorf("error resolving identities: %w", err)
@@ -350,11 +347,9 @@ func (s *Service) Users(ctx context.Context, appID int64, ids []string) (map[str
 	out := make(map[string]*User, len(ids))
 	for start := 0; start < len(ids); start += chunk {
 		part := ids[start:min(start+chunk, len(ids))]
-		args := []any{appID}
-		for _, id := range part {
-			args = append(args, id)
-		}
-		rows, err := s.db.QueryContext(ctx, s.dl.Rebind("SELECT id, attributes FROM users WHERE app_id = ? AND id IN ("+store.Placeholders(len(part))+")"), args...)
+		in := s.prep.In(userArgs(part))
+		args := append([]any{appID}, in...)
+		rows, err := s.prep.Query(ctx, s.db, nil, s.dl.Rebind("SELECT id, attributes FROM users WHERE app_id = ? AND id IN ("+store.Placeholders(len(in))+")"), args...)
 		if err != nil {
 			return nil, fmt.Errorf("error reading users: %w", err)
 		}
@@ -374,7 +369,7 @@ func (s *Service) Users(ctx context.Context, appID int64, ids []string) (map[str
 		if err := rows.Err(); err != nil {
 			return nil, err
 		}
-		trows, err := s.db.QueryContext(ctx, s.dl.Rebind("SELECT user_id, tag FROM user_tags WHERE app_id = ? AND user_id IN ("+store.Placeholders(len(part))+") ORDER BY tag"), args...)
+		trows, err := s.prep.Query(ctx, s.db, nil, s.dl.Rebind("SELECT user_id, tag FROM user_tags WHERE app_id = ? AND user_id IN ("+store.Placeholders(len(in))+") ORDER BY tag"), args...)
 		if err != nil {
 			return nil, fmt.Errorf("error reading tags: %w", err)
 		}
@@ -394,6 +389,15 @@ func (s *Service) Users(ctx context.Context, appID int64, ids []string) (map[str
 		}
 	}
 	return out, nil
+}
+
+// userArgs are ids as query arguments.
+func userArgs(ids []string) []any {
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
+	}
+	return out
 }
 
 // User returns one user of app, checking the caller may read the app; nil when absent.

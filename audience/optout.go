@@ -51,11 +51,9 @@ func (s *Service) OptOuts(ctx context.Context, appID int64, userIDs []string) (m
 	out := map[string][]OptOut{}
 	for start := 0; start < len(userIDs); start += chunk {
 		part := userIDs[start:min(start+chunk, len(userIDs))]
-		args := []any{appID}
-		for _, id := range part {
-			args = append(args, id)
-		}
-		rows, err := s.db.QueryContext(ctx, s.dl.Rebind("SELECT user_id, channel, class FROM user_optouts WHERE app_id = ? AND user_id IN ("+store.Placeholders(len(part))+")"), args...)
+		in := s.prep.In(userArgs(part))
+		args := append([]any{appID}, in...)
+		rows, err := s.prep.Query(ctx, s.db, nil, s.dl.Rebind("SELECT user_id, channel, class FROM user_optouts WHERE app_id = ? AND user_id IN ("+store.Placeholders(len(in))+")"), args...)
 		if err != nil {
 			return nil, fmt.Errorf("error reading opt-outs: %w", err)
 		}

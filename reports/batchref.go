@@ -44,7 +44,7 @@ func (w *Writer) ResolveBatch(ctx context.Context, ref string, addresses []strin
 			return out, nil
 		}
 	}
-	rows, err := w.db.Stats[k.shard].QueryContext(ctx, batchRangeSQL(w.db.Dialect, k.day), first, last)
+	rows, err := w.db.Prepared.Query(ctx, w.db.Stats[k.shard], nil, batchRangeSQL(w.db.Dialect, k.day), first, last)
 	if w.db.Dialect.MissingTable(err) { // the day's table is gone
 		return map[string]string{}, nil
 	}
@@ -101,8 +101,8 @@ type batchRefEntry struct {
 }
 
 const (
-	batchRefEntries = 256
-	batchRefTTL     = 2 * time.Minute
+	batchRefEntries = 64
+	batchRefTTL     = time.Minute
 )
 
 func (c *batchRefCache) get(ref string) map[string]string {

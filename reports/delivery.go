@@ -255,7 +255,13 @@ func (w *Writer) insert(ctx context.Context, tx *sql.Tx, k tableKey, ds []Delive
 		}, 1)
 	}
 	if missing > 0 {
-		res, err := tx.ExecContext(ctx, recordSQL(w.db.Dialect, k.day, missing), args...)
+		// Padded to the prepared statement's row count with copies of the last row, which
+		// the IGNORE skips as duplicates: the rows affected stay the missing ones.
+		n := w.db.Prepared.Rows(missing)
+		for i := missing; i < n; i++ {
+			args = append(args, args[len(args)-cols:]...)
+		}
+		res, err := w.db.Prepared.Exec(ctx, w.db.Stats[k.shard], tx, recordSQL(w.db.Dialect, k.day, n), args...)
 		if err != nil {
 			return err
 		}
@@ -353,7 +359,7 @@ func (w *Writer) Statuses(ctx context.Context, ids []string) (map[string]channel
 		for _, id := range part {
 			want[id] = true
 		}
-		rows, err := w.db.Stats[k.shard].QueryContext(ctx, statusRangeSQL(w.db.Dialect, k.day), slices.Min(part), slices.Max(part))
+		rows, err := w.db.Prepared.Query(ctx, w.db.Stats[k.shard], nil, statusRangeSQL(w.db.Dialect, k.day), slices.Min(part), slices.Max(part))
 		if w.db.Dialect.MissingTable(err) {
 			continue // the day's table is not created yet: no rows; recording creates it
 		}
@@ -433,7 +439,7 @@ func (w *Writer) applyBatch(ctx context.Context, tx *sql.Tx, k tableKey, us []Up
 	for i, u := range us {
 		ids[i] = u.ID
 	}
-	before, err := rowStates(ctx, tx, w.db.Dialect, k.day, ids, w.loc, true)
+	before, err := w.rowStates(ctx, tx, k, ids, true)
 	if err != nil {
 		return 0, err
 	}
@@ -461,10 +467,15 @@ func (w *Writer) applyBatch(ctx context.Context, tx *sql.Tx, k tableKey, us []Up
 		}
 		args = append(args, u.ID, string(u.Status), u.Provider, u.VendorID, truncate(u.Reason, 255), u.CostUnits, formatCost4(costUnits4(u.Cost)), at.UTC())
 	}
-	if _, err := tx.ExecContext(ctx, applySQL(w.db.Dialect, k.day, len(us)), args...); err != nil {
+	// Padded to the prepared statement's row count with updates of no message (the empty id).
+	n := w.db.Prepared.Rows(len(us))
+	for i := len(us); i < n; i++ {
+		args = append(args, "", string(channels.Delivered), "", "", "", 0, "0", time.Unix(0, 0).UTC())
+	}
+	if _, err := w.db.Prepared.Exec(ctx, w.db.Stats[k.shard], tx, applySQL(w.db.Dialect, k.day, n), args...); err != nil {
 		return 0, err
 	}
-	after, err := rowStates(ctx, tx, w.db.Dialect, k.day, ids, w.loc, false)
+	after, err := w.rowStates(ctx, tx, k, ids, false)
 	if err != nil {
 		return 0, err
 	}

@@ -68,7 +68,12 @@ func (h *SQLHistory) Append(ctx context.Context, es []HistoryEntry) error {
 				args = append(args, e.AppID, e.UserID, rtime(at), e.MessageID, e.TaskID, string(e.Channel), e.Address,
 					truncate(e.Title, 255), e.Body, string(e.Status), at)
 			}
-			if _, err := h.db.History[i].ExecContext(ctx, historyInsertSQL(h.db.Dialect, len(batch)), args...); err != nil {
+			// Padded like a delivery insert: copies of the last row, skipped as duplicates.
+			n := h.db.Prepared.Rows(len(batch))
+			for k := len(batch); k < n; k++ {
+				args = append(args, args[len(args)-11:]...)
+			}
+			if _, err := h.db.Prepared.Exec(ctx, h.db.History[i], nil, historyInsertSQL(h.db.Dialect, n), args...); err != nil {
 				return fmt.Errorf("error writing history: %w", err)
 			}
 		}

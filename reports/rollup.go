@@ -281,14 +281,19 @@ type queryer interface {
 	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
 }
 
-// rowStates reads what the rows of ids contribute to the rollup, keyed by id; lock makes it
-// a locking read, so that the rows do not change before the transaction ends.
-func rowStates(ctx context.Context, q queryer, dl store.Dialect, day string, ids []string, loc *time.Location, lock bool) (map[string]rowState, error) {
+// rowStates reads what the rows of ids of table k contribute to the rollup, keyed by id, in
+// tx; lock makes it a locking read, so that the rows do not change before tx ends.
+func (w *Writer) rowStates(ctx context.Context, tx *sql.Tx, k tableKey, ids []string, lock bool) (map[string]rowState, error) {
+	if len(ids) == 0 {
+		return map[string]rowState{}, nil
+	}
 	args := make([]any, len(ids))
 	for i, id := range ids {
 		args[i] = id
 	}
-	rows, err := q.QueryContext(ctx, rowStatesSQL(dl, day, len(ids), lock), args...)
+	args = w.db.Prepared.In(args)
+	loc := w.loc
+	rows, err := w.db.Prepared.Query(ctx, w.db.Stats[k.shard], tx, rowStatesSQL(w.db.Dialect, k.day, len(args), lock), args...)
 	if err != nil {
 		return nil, err
 	}

@@ -55,14 +55,14 @@ func (w *Writer) markSaved(ctx context.Context, tx *sql.Tx, k tableKey, ss []Sav
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	before, err := rowStates(ctx, tx, w.db.Dialect, k.day, ids, w.loc, true)
+	before, err := w.rowStates(ctx, tx, k, ids, true)
 	if err != nil || len(before) == 0 {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, markSavedSQL(w.db.Dialect, k.day, len(ss)), args...); err != nil {
 		return err
 	}
-	after, err := rowStates(ctx, tx, w.db.Dialect, k.day, ids, w.loc, false)
+	after, err := w.rowStates(ctx, tx, k, ids, false)
 	if err != nil {
 		return err
 	}

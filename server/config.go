@@ -27,12 +27,15 @@ type Config struct {
 	PublicURL string `yaml:"public_url" env:"HERALD_PUBLIC_URL"`
 	// DBDriver is the database server: "mysql" (MariaDB or MySQL, the default) or "oracle",
 	// which needs a binary built with -tags oracle and takes its DSN from OracleDSN.
-	DBDriver      string `yaml:"db_driver" env:"HERALD_DB_DRIVER"`
-	MySQLDSN      string `yaml:"mysql_dsn" env:"HERALD_MYSQL_DSN"`
-	OracleDSN     string `yaml:"oracle_dsn" env:"HERALD_ORACLE_DSN"`
-	DBPrefix      string `yaml:"db_prefix" env:"HERALD_DB_PREFIX"`
-	StatsShards   int    `yaml:"stats_shards" env:"HERALD_STATS_SHARDS"`
-	HistoryShards int    `yaml:"history_shards" env:"HERALD_HISTORY_SHARDS"`
+	DBDriver  string `yaml:"db_driver" env:"HERALD_DB_DRIVER"`
+	MySQLDSN  string `yaml:"mysql_dsn" env:"HERALD_MYSQL_DSN"`
+	OracleDSN string `yaml:"oracle_dsn" env:"HERALD_ORACLE_DSN"`
+	DBPrefix  string `yaml:"db_prefix" env:"HERALD_DB_PREFIX"`
+	// DBPrepare runs the statements repeated at every batch as server-side prepared
+	// statements (store.Prepared); false for a proxy in between that does not keep them.
+	DBPrepare     bool `yaml:"db_prepare" env:"HERALD_DB_PREPARE"`
+	StatsShards   int  `yaml:"stats_shards" env:"HERALD_STATS_SHARDS"`
+	HistoryShards int  `yaml:"history_shards" env:"HERALD_HISTORY_SHARDS"`
 	// StatsDSNs and HistoryDSNs give a shard its own server, in the driver's DSN form; a
 	// missing entry uses DatabaseDSN.
 	StatsDSNs   []string `yaml:"stats_dsns"`
@@ -111,6 +114,7 @@ func DefaultConfig() Config {
 		DBDriver:             "mysql",
 		MySQLDSN:             "root@tcp(127.0.0.1:3306)/",
 		DBPrefix:             "herald",
+		DBPrepare:            true,
 		StatsShards:          2,
 		HistoryShards:        2,
 		RedisURL:             "redis://127.0.0.1:6379/0",

@@ -165,7 +165,7 @@ func (h *Herald) Run(ctx context.Context) error {
 // connect opens MySQL, Redis and RabbitMQ, waiting for each, then builds the services.
 func (h *Herald) connect(ctx, brokerCtx context.Context, brokerDone chan<- error) error {
 	scfg := store.Config{Driver: h.cfg.DBDriver, DSN: h.cfg.DatabaseDSN(), Prefix: h.cfg.DBPrefix, StatsShards: h.cfg.StatsShards, HistoryShards: h.cfg.HistoryShards,
-		StatsDSNs: h.cfg.StatsDSNs, HistoryDSNs: h.cfg.HistoryDSNs, Logger: h.logger}
+		StatsDSNs: h.cfg.StatsDSNs, HistoryDSNs: h.cfg.HistoryDSNs, Unprepared: !h.cfg.DBPrepare, Logger: h.logger}
 	err := retry(ctx, h.logger, "MariaDB/MySQL", func() error {
 		db, err := store.Open(ctx, scfg)
 		if err != nil {

@@ -37,7 +37,10 @@ type Config struct {
 	HistoryShards int
 	StatsDSNs     []string
 	HistoryDSNs   []string
-	Logger        *slog.Logger
+	// Unprepared runs every statement as an ordinary query (Prepared), for servers or
+	// proxies in between that do not keep prepared statements.
+	Unprepared bool
+	Logger     *slog.Logger
 }
 
 // DB is the set of connections of one Herald process.
@@ -47,8 +50,10 @@ type DB struct {
 	History []*sql.DB
 	// Dialect writes the SQL that differs between servers.
 	Dialect Dialect
-	cfg     Config
-	names   map[*sql.DB]string
+	// Prepared runs the statements repeated at every batch as prepared statements.
+	Prepared *Prepared
+	cfg      Config
+	names    map[*sql.DB]string
 }
 
 // CoreName is the core database's name.
@@ -69,7 +74,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{cfg: cfg, names: map[*sql.DB]string{}, Dialect: dialect}
+	db := &DB{cfg: cfg, names: map[*sql.DB]string{}, Dialect: dialect, Prepared: NewPrepared(cfg.Unprepared || dialect.Name() == "oracle")}
 	openDatabase := openDatabase
 	if dialect.Name() == "oracle" {
 		if !OracleSupported() {
@@ -154,6 +159,7 @@ func openDatabase(ctx context.Context, dsn, name string) (*sql.DB, error) {
 
 // Close closes every connection pool.
 func (db *DB) Close() {
+	db.Prepared.Close()
 	for _, d := range db.all() {
 		_ = d.Close()
 	}

@@ -135,7 +135,7 @@ func migrate(ctx context.Context, args []string) error {
 	}
 	loc, _ := cfg.Location()
 	db, err := store.Open(ctx, store.Config{Driver: cfg.DBDriver, DSN: cfg.DatabaseDSN(), Prefix: cfg.DBPrefix, StatsShards: cfg.StatsShards, HistoryShards: cfg.HistoryShards,
-		StatsDSNs: cfg.StatsDSNs, HistoryDSNs: cfg.HistoryDSNs, Logger: logger})
+		StatsDSNs: cfg.StatsDSNs, HistoryDSNs: cfg.HistoryDSNs, Unprepared: !cfg.DBPrepare, Logger: logger})
 	if err != nil {
 		return err
 	}

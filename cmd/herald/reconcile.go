@@ -49,7 +49,7 @@ func runReconcile(ctx context.Context, args []string) error {
 		return fmt.Errorf("--days %d must be between 1 and 3660", *days)
 	}
 	db, err := store.Open(ctx, store.Config{Driver: cfg.DBDriver, DSN: cfg.DatabaseDSN(), Prefix: cfg.DBPrefix, StatsShards: cfg.StatsShards, HistoryShards: cfg.HistoryShards,
-		StatsDSNs: cfg.StatsDSNs, HistoryDSNs: cfg.HistoryDSNs, Logger: logger})
+		StatsDSNs: cfg.StatsDSNs, HistoryDSNs: cfg.HistoryDSNs, Unprepared: !cfg.DBPrepare, Logger: logger})
 	if err != nil {
 		return err
 	}
