@@ -21,6 +21,9 @@ type shardMessage struct {
 	ShardNo int      `json:"shard"`
 	Day     string   `json:"day"`
 	UserIDs []string `json:"users"`
+	// Dense says the users are every user of the app in the key range from the first to the
+	// last when planned (a BROADCAST): the worker reads that range instead of each user.
+	Dense bool `json:"dense,omitempty"`
 }
 
 // envelope tells the kinds of lane messages apart; a send's job has no kind.
@@ -89,6 +92,7 @@ func (w *Worker) plan(ctx context.Context, taskID int64) error {
 	day := w.writer.Day(w.nowFunc())
 	q := laneQueue(t.Lane)
 	var pending []shardMessage
+	dense := len(t.userIDs) == 0 && t.audienceID == 0 // every user of the app
 	flush := func() error {
 		if len(pending) == 0 {
 			return nil
@@ -113,7 +117,7 @@ func (w *Worker) plan(ctx context.Context, taskID int64) error {
 		return nil
 	}
 	add := func(ids []string) error {
-		pending = append(pending, shardMessage{Kind: "shard", Task: taskID, ShardNo: shardNo, Day: day, UserIDs: append([]string(nil), ids...)})
+		pending = append(pending, shardMessage{Kind: "shard", Task: taskID, ShardNo: shardNo, Day: day, UserIDs: append([]string(nil), ids...), Dense: dense})
 		shardNo++
 		if len(pending) >= 20 {
 			if err := flush(); err != nil {
@@ -336,7 +340,11 @@ func (w *Worker) sendShard(ctx context.Context, t *Task, m *shardMessage, d brok
 		return err
 	}
 	w.yieldBulk(ctx, j, steps)
-	users, err := w.audience.Users(ctx, t.AppID, m.UserIDs)
+	load := w.audience.Users
+	if m.Dense {
+		load = w.audience.UsersInRange
+	}
+	users, err := load(ctx, t.AppID, m.UserIDs)
 	if err != nil {
 		return err
 	}
