@@ -308,16 +308,43 @@ func (s *Service) Resolve(ctx context.Context, appID int64, userIDs []string) (A
 }
 
 // LoadAddresses reads the addresses of users of app from the database, with one query per
-// thousand users. Users without addresses are absent from the result.
+// thousand users. Users without addresses are absent from the result. A part of many users
+// (a shard's, on a cold identity cache) reads the identities of the key range from its first
+// user to its last, as UsersInRange does, unless that range holds more than four identities
+// per user of the part; then it looks them up by user.
 func (s *Service) LoadAddresses(ctx context.Context, appID int64, userIDs []string) (Addresses, error) {
 	out := make(Addresses, len(userIDs))
 	for start := 0; start < len(userIDs); start += chunk {
 		part := userIDs[start:min(start+chunk, len(userIDs))]
+		lo, hi := slices.Min(part), slices.Max(part)
+		if len(part) >= rangeMin {
+			limit := 4 * len(part)
+			rows, err := s.prep.Query(ctx, s.db, nil, s.dl.Rebind(`SELECT ui.user_id, i.channel, i.address
+				FROM user_identities ui JOIN identities i ON i.id = ui.identity_id
+				WHERE ui.app_id = ? AND ui.user_id BETWEEN ? AND ?
+				ORDER BY ui.user_id, ui.created_at, i.id`+s.dl.Limit("?")), appID, lo, hi, limit+1)
+			if err != nil {
+				return nil, fmt.Errorf("error resolving identities: %w", err)
+			}
+			want := make(map[string]bool, len(part))
+			for _, u := range part {
+				want[u] = true
+			}
+			found := Addresses{}
+			n, err := scanAddresses(rows, want, found)
+			if err != nil {
+				return nil, err
+			}
+			if n <= limit {
+				maps.Copy(out, found)
+				continue
+			}
+		}
 		// The bounds keep the server's plan to the part's key range whatever its statistics
 		// say: right after a bulk import they can make it walk the app's identities from the
 		// start up to the part's users.
 		ids := s.prep.In(userArgs(part))
-		args := append([]any{appID, slices.Min(part), slices.Max(part)}, ids...)
+		args := append([]any{appID, lo, hi}, ids...)
 		rows, err := s.prep.Query(ctx, s.db, nil, s.dl.Rebind(`SELECT ui.user_id, i.channel, i.address
 			FROM user_identities ui JOIN identities i ON i.id = ui.identity_id
 			WHERE ui.app_id = ? AND ui.user_id BETWEEN ? AND ? AND ui.user_id IN (`+store.Placeholders(len(ids))+`)
@@ -325,26 +352,36 @@ func (s *Service) LoadAddresses(ctx context.Context, appID int64, userIDs []stri
 		if err != nil {
 			return nil, fmt.Errorf("error resolving identities: %w", err)
 		}
-		for rows.Next() {
-			var (
-				user, addr string
-				ch         channels.Channel
-			)
-			if err := rows.Scan(&user, &ch, &addr); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			if out[user] == nil {
-				out[user] = map[channels.Channel][]string{}
-			}
-			out[user][ch] = append(out[user][ch], addr)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		if _, err := scanAddresses(rows, nil, out); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// scanAddresses adds the (user_id, channel, address) rows to out, keeping the users in want
+// when want is not nil, closes rows and returns how many rows it read.
+func scanAddresses(rows *sql.Rows, want map[string]bool, out Addresses) (int, error) {
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var (
+			user, addr string
+			ch         channels.Channel
+		)
+		if err := rows.Scan(&user, &ch, &addr); err != nil {
+			return n, err
+		}
+		n++
+		if want != nil && !want[user] {
+			continue
+		}
+		if out[user] == nil {
+			out[user] = map[channels.Channel][]string{}
+		}
+		out[user][ch] = append(out[user][ch], addr)
+	}
+	return n, rows.Err()
 }
 
 // Users returns the users of app among ids, with attributes and tags.

@@ -16,7 +16,11 @@ func seedRange(t *testing.T, b *upsertBundle, n int) []string {
 	var users []audience.UserInput
 	var ids []string
 	for i := range n {
-		u := audience.UserInput{ID: fmt.Sprintf("u%03d", i), Attributes: map[string]any{"n": i}}
+		u := audience.UserInput{ID: fmt.Sprintf("u%03d", i), Attributes: map[string]any{"n": i},
+			Identities: []audience.Identity{{Channel: channels.SMS, Address: fmt.Sprintf("+86138%08d", i)}}}
+		if i%4 == 0 {
+			u.Identities = append(u.Identities, audience.Identity{Channel: channels.Email, Address: fmt.Sprintf("u%d@example.com", i)})
+		}
 		if i%2 == 0 {
 			u.Tags = append(u.Tags, "vip")
 		}
@@ -89,4 +93,39 @@ func TestOptOutsOfManyUsers(t *testing.T) {
 	require.Len(t, got["u010"], 3)
 	require.Len(t, got["u069"], 2)
 	require.NotContains(t, got, "u070")
+}
+
+func TestLoadAddressesOfManyUsers(t *testing.T) {
+	t.Parallel()
+	b := setupUpsert(t)
+	ids := seedRange(t, b, 400)
+	want := func(users []string) audience.Addresses {
+		out := audience.Addresses{}
+		for _, u := range users {
+			var i int
+			_, err := fmt.Sscanf(u, "u%03d", &i)
+			require.NoError(t, err)
+			out[u] = map[channels.Channel][]string{channels.SMS: {fmt.Sprintf("+86138%08d", i)}}
+			if i%4 == 0 {
+				out[u][channels.Email] = []string{fmt.Sprintf("u%d@example.com", i)}
+			}
+		}
+		return out
+	}
+	// A user added inside the range since is left out.
+	_, _, err := b.svc.Upsert(b.ctx, b.appID, []audience.UserInput{{ID: "u050x", Identities: []audience.Identity{{Channel: channels.SMS, Address: "+8613900000000"}}}})
+	require.NoError(t, err)
+
+	got, err := b.svc.LoadAddresses(b.ctx, b.appID, ids[:100])
+	require.NoError(t, err)
+	require.Equal(t, want(ids[:100]), got)
+
+	var sparse []string // one user in six: more than four identities per user in the range, so looked up by user
+	for i := 0; i < len(ids); i += 6 {
+		sparse = append(sparse, ids[i])
+	}
+	require.Len(t, sparse, 67)
+	got, err = b.svc.LoadAddresses(b.ctx, b.appID, sparse)
+	require.NoError(t, err)
+	require.Equal(t, want(sparse), got)
 }
