@@ -126,6 +126,29 @@ type job struct {
 	Retry bool `json:"-"`
 	// Bulk is set for a shard of a bulk task.
 	Bulk bool `json:"-"`
+	// claim, when set, waits for the claim of a send's task taken alongside the job's first
+	// reads (claimSend); nothing is written or sent before it says the job is to be sent.
+	claim func() (bool, error)
+}
+
+// errNotClaimed ends a job whose task failed or was cancelled before a worker took it.
+var errNotClaimed = errors.New("the send's task was not claimed")
+
+// awaitClaim waits for j's claim, when one is pending: errNotClaimed when the job is not to
+// be sent.
+func (j *job) awaitClaim() error {
+	if j.claim == nil {
+		return nil
+	}
+	ok, err := j.claim()
+	j.claim = nil
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errNotClaimed
+	}
+	return nil
 }
 
 type item struct {

@@ -309,26 +309,60 @@ func (w *Worker) handleJob(ctx context.Context, d broker.Delivery) error {
 	}
 	j.Retry = d.Redelivered || d.Attempt > 1
 	defer w.yield.Realtime(ctx)()
-	claimStarted := time.Now()
-	if claimed, err := w.claimSend(ctx, j.TaskID); err != nil || !claimed {
-		return err
-	}
-	sendSteps.WithLabelValues("job", "claim").Observe(time.Since(claimStarted).Seconds())
+	// The claim runs alongside the job's first reads (the filters' opt-outs, the rows already
+	// recorded): deliverOnce waits for it before anything is written or sent, and before a
+	// MARKETING message's filters, which count it in Redis.
+	claimed := make(chan claimResult, 1)
+	go func() {
+		started := time.Now()
+		ok, err := w.claimSend(ctx, j.TaskID)
+		if err == nil {
+			sendSteps.WithLabelValues("job", "claim").Observe(time.Since(started).Seconds())
+		}
+		claimed <- claimResult{ok, err}
+	}()
+	j.claim = sync.OnceValues(func() (bool, error) {
+		r := <-claimed
+		return r.ok, r.err
+	})
+	defer func() { _ = j.awaitClaim() }() // the claim is over before the job is
 	tpl, err := w.content.Get(ctx, j.TemplateID, j.TemplateVersion)
 	if err != nil {
+		if cerr := j.awaitClaim(); cerr != nil {
+			return dropUnclaimed(cerr)
+		}
 		return fmt.Errorf("error loading template: %w", err)
+	}
+	if tpl.Class == content.Marketing {
+		if err := j.awaitClaim(); err != nil {
+			return dropUnclaimed(err)
+		}
 	}
 	if held, err := w.holdForQuietHours(ctx, &j, tpl, d); held || err != nil {
 		return err
 	}
 	if err := w.deliver(ctx, &j, j.Items, false); err != nil {
-		return err
+		return dropUnclaimed(err)
 	}
 	if _, err := w.db.Core.ExecContext(ctx, sendDoneSQL(w.db.Dialect),
 		w.nowFunc().UTC(), j.TaskID); err != nil {
 		return fmt.Errorf("error completing task: %w", err)
 	}
 	return nil
+}
+
+type claimResult struct {
+	ok  bool
+	err error
+}
+
+// dropUnclaimed is err, or nil for errNotClaimed: the job of a failed or cancelled send is
+// dropped.
+func dropUnclaimed(err error) error {
+	if errors.Is(err, errNotClaimed) {
+		return nil
+	}
+	return err
 }
 
 // claimSend marks a send's task as taken by a worker, so that the API no longer fails it when
@@ -413,6 +447,9 @@ func (w *Worker) deliverOnce(ctx context.Context, j *job, tpl *content.Template,
 		return nil, err
 	}
 	steps.done("statuses")
+	if err := j.awaitClaim(); err != nil {
+		return nil, err
+	}
 	final := make(map[string]channels.Status, len(items)) // the status each item ends this pass with
 	byChannel := map[channels.Channel][]channels.Message{}
 	itemOf := make(map[string]item, len(items))
