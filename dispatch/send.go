@@ -261,6 +261,30 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*SendResult, error) {
 		TemplateID: tpl.ID, TemplateVersion: tpl.Version, RuleID: rl.ID, RuleVersion: rl.Version, Variables: in.Variables,
 		Priority: priority, Day: day, ShardsTotal: 1, CreatedAt: now.UTC().Truncate(time.Millisecond)}
 
+	// The messages are planned first, so that the task's row is written once with its
+	// total; their ids, which hold the task's id, are filled in once the row has it.
+	res := &SendResult{Task: t, Messages: []MessageRef{}, Rejected: []RejectedUser{}}
+	j := job{AppID: t.AppID, TemplateID: tpl.ID, TemplateVersion: tpl.Version, Day: day, Variables: in.Variables}
+	noID := func(channels.Channel) string { return "" }
+	for seq, id := range ids {
+		u := known[id]
+		if u == nil {
+			res.Rejected = append(res.Rejected, RejectedUser{UserID: id, Reason: "unknown user"})
+			continue
+		}
+		items, reason := plan(rl, tpl, u, addrs[id], in.Variables, int64(seq), noID)
+		if reason != "" {
+			res.Rejected = append(res.Rejected, RejectedUser{UserID: id, Reason: reason})
+			continue
+		}
+		j.Items = append(j.Items, items...)
+	}
+	t.Total = int64(len(ids) - len(res.Rejected))
+	if len(j.Items) == 0 {
+		t.Status = StatusCompleted
+		t.ShardsDone = 1
+	}
+
 	tx, err := s.db.Core.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("error starting transaction: %w", err)
@@ -269,38 +293,15 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*SendResult, error) {
 	vars, _ := json.Marshal(in.Variables)
 	t.ID, err = s.db.Dialect.InsertID(ctx, tx, createSendSQL,
 		t.AppID, t.Name, string(t.Kind), string(t.Lane), string(t.Status), t.TemplateID, t.TemplateVersion, t.RuleID, t.RuleVersion,
-		string(vars), t.Priority, t.Day, 0, 1, p.Name(), t.CreatedAt, t.CreatedAt)
+		string(vars), t.Priority, t.Day, t.Total, 1, t.ShardsDone, p.Name(), t.CreatedAt, t.CreatedAt)
 	if err != nil {
 		return nil, fmt.Errorf("error creating task: %w", err)
 	}
-
-	res := &SendResult{Task: t, TaskID: t.ID, Messages: []MessageRef{}, Rejected: []RejectedUser{}}
-	j := job{TaskID: t.ID, AppID: t.AppID, TemplateID: tpl.ID, TemplateVersion: tpl.Version, Day: day, Variables: in.Variables}
-	for seq, id := range ids {
-		u := known[id]
-		if u == nil {
-			res.Rejected = append(res.Rejected, RejectedUser{UserID: id, Reason: "unknown user"})
-			continue
-		}
-		items, reason := plan(rl, tpl, u, addrs[id], in.Variables, int64(seq), func(ch channels.Channel) string {
-			return reports.MessageID(day, t.ID, int64(seq), ch)
-		})
-		if reason != "" {
-			res.Rejected = append(res.Rejected, RejectedUser{UserID: id, Reason: reason})
-			continue
-		}
-		j.Items = append(j.Items, items...)
-		for _, it := range items {
-			res.Messages = append(res.Messages, MessageRef{ID: it.ID, UserID: id, Channel: it.Channel, Status: it.Status})
-		}
-	}
-	t.Total = int64(len(ids) - len(res.Rejected))
-	if len(j.Items) == 0 {
-		t.Status = StatusCompleted
-		t.ShardsDone = 1
-	}
-	if _, err := tx.ExecContext(ctx, s.db.Dialect.Rebind("UPDATE tasks SET total = ?, status = ?, shards_done = ? WHERE id = ?"), t.Total, string(t.Status), t.ShardsDone, t.ID); err != nil {
-		return nil, fmt.Errorf("error updating task: %w", err)
+	res.TaskID, j.TaskID = t.ID, t.ID
+	for i := range j.Items {
+		it := &j.Items[i]
+		it.ID = reports.MessageID(day, t.ID, it.Seq, it.Channel)
+		res.Messages = append(res.Messages, MessageRef{ID: it.ID, UserID: it.UserID, Channel: it.Channel, Status: it.Status})
 	}
 	if in.IdempotencyKey != "" {
 		b, _ := json.Marshal(res)
