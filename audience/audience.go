@@ -391,19 +391,19 @@ func (s *Service) Users(ctx context.Context, appID int64, ids []string) (map[str
 		part := ids[start:min(start+chunk, len(ids))]
 		in := s.prep.In(userArgs(part))
 		args := append([]any{appID}, in...)
+		tags := s.tags(ctx, "SELECT user_id, tag FROM user_tags WHERE app_id = ? AND user_id IN ("+store.Placeholders(len(in))+") ORDER BY tag", args)
 		rows, err := s.prep.Query(ctx, s.db, nil, s.dl.Rebind("SELECT id, attributes FROM users WHERE app_id = ? AND id IN ("+store.Placeholders(len(in))+")"), args...)
 		if err != nil {
+			<-tags
 			return nil, fmt.Errorf("error reading users: %w", err)
 		}
 		found, _, err := scanUsers(rows, appID, nil)
-		if err != nil {
-			return nil, err
+		if err == nil {
+			err = attachTags(<-tags, found)
+		} else {
+			<-tags
 		}
-		trows, err := s.prep.Query(ctx, s.db, nil, s.dl.Rebind("SELECT user_id, tag FROM user_tags WHERE app_id = ? AND user_id IN ("+store.Placeholders(len(in))+") ORDER BY tag"), args...)
 		if err != nil {
-			return nil, fmt.Errorf("error reading tags: %w", err)
-		}
-		if err := scanTags(trows, found); err != nil {
 			return nil, err
 		}
 		maps.Copy(out, found)
@@ -426,24 +426,22 @@ func (s *Service) UsersInRange(ctx context.Context, appID int64, ids []string) (
 		want[id] = true
 	}
 	limit := 2 * len(ids)
+	tags := s.tags(ctx, "SELECT user_id, tag FROM user_tags WHERE app_id = ? AND user_id BETWEEN ? AND ? ORDER BY user_id, tag", []any{appID, lo, hi})
 	rows, err := s.prep.Query(ctx, s.db, nil, s.dl.Rebind("SELECT id, attributes FROM users WHERE app_id = ? AND id BETWEEN ? AND ?"+s.dl.Limit("?")),
 		appID, lo, hi, limit+1)
 	if err != nil {
+		<-tags
 		return nil, fmt.Errorf("error reading users: %w", err)
 	}
 	out, n, err := scanUsers(rows, appID, want)
+	t := <-tags
 	if err != nil {
 		return nil, err
 	}
 	if n > limit {
 		return s.Users(ctx, appID, ids)
 	}
-	trows, err := s.prep.Query(ctx, s.db, nil, s.dl.Rebind("SELECT user_id, tag FROM user_tags WHERE app_id = ? AND user_id BETWEEN ? AND ? ORDER BY user_id, tag"),
-		appID, lo, hi)
-	if err != nil {
-		return nil, fmt.Errorf("error reading tags: %w", err)
-	}
-	if err := scanTags(trows, out); err != nil {
+	if err := attachTags(t, out); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -473,20 +471,49 @@ func scanUsers(rows *sql.Rows, appID int64, want map[string]bool) (map[string]*U
 	return out, n, rows.Err()
 }
 
-// scanTags adds the (user_id, tag) rows to the tags of the users in out, in the rows' order,
-// and closes rows.
-func scanTags(rows *sql.Rows, out map[string]*User) error {
-	defer rows.Close()
-	for rows.Next() {
-		var id, tag string
-		if err := rows.Scan(&id, &tag); err != nil {
-			return err
+// tagRows are the (user_id, tag) rows of a tags query, in order, or its error.
+type tagRows struct {
+	rows [][2]string
+	err  error
+}
+
+// tags runs a query of (user_id, tag) rows alongside the caller's read of the users, one
+// round trip instead of two one after the other; the answer comes on the channel.
+func (s *Service) tags(ctx context.Context, query string, args []any) <-chan tagRows {
+	out := make(chan tagRows, 1)
+	go func() {
+		var t tagRows
+		rows, err := s.prep.Query(ctx, s.db, nil, s.dl.Rebind(query), args...)
+		if err != nil {
+			out <- tagRows{err: fmt.Errorf("error reading tags: %w", err)}
+			return
 		}
-		if u := out[id]; u != nil {
-			u.Tags = append(u.Tags, tag)
+		defer rows.Close()
+		for rows.Next() {
+			var r [2]string
+			if err := rows.Scan(&r[0], &r[1]); err != nil {
+				out <- tagRows{err: err}
+				return
+			}
+			t.rows = append(t.rows, r)
+		}
+		t.err = rows.Err()
+		out <- t
+	}()
+	return out
+}
+
+// attachTags adds the tags to the users in out, in the rows' order.
+func attachTags(t tagRows, out map[string]*User) error {
+	if t.err != nil {
+		return t.err
+	}
+	for _, r := range t.rows {
+		if u := out[r[0]]; u != nil {
+			u.Tags = append(u.Tags, r[1])
 		}
 	}
-	return rows.Err()
+	return nil
 }
 
 // userArgs are ids as query arguments.
