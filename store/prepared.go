@@ -25,9 +25,10 @@ import (
 // prepared (the server's max_prepared_stmt_count is reached, or the dialect is Oracle, whose
 // driver keeps its own statement cache) the text runs as an ordinary query.
 type Prepared struct {
-	off   bool
-	mu    sync.Mutex
-	stmts map[preparedKey]*preparedStmt
+	off    bool
+	mu     sync.Mutex
+	closed bool
+	stmts  map[preparedKey]*preparedStmt
 }
 
 type preparedKey struct {
@@ -46,6 +47,7 @@ const (
 	preparedMax   = 256
 	preparedIdle  = 10 * time.Minute
 	preparedRetry = time.Minute
+	preparedWait  = 30 * time.Second // the longest a background prepare waits for a connection
 )
 
 // NewPrepared returns a statement cache; off makes every statement run as an ordinary query.
@@ -55,7 +57,7 @@ func NewPrepared(off bool) *Prepared {
 
 // Exec runs query with args on pool, inside tx when tx is not nil (tx must belong to pool).
 func (p *Prepared) Exec(ctx context.Context, pool *sql.DB, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
-	if st := p.stmt(ctx, pool, query); st != nil {
+	if st := p.stmt(ctx, pool, query, tx != nil); st != nil {
 		if tx != nil {
 			st = tx.StmtContext(ctx, st) // closed with the transaction
 		}
@@ -72,7 +74,7 @@ func (p *Prepared) Exec(ctx context.Context, pool *sql.DB, tx *sql.Tx, query str
 
 // Query is Exec for a statement that returns rows.
 func (p *Prepared) Query(ctx context.Context, pool *sql.DB, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
-	if st := p.stmt(ctx, pool, query); st != nil {
+	if st := p.stmt(ctx, pool, query, tx != nil); st != nil {
 		if tx != nil {
 			st = tx.StmtContext(ctx, st)
 		}
@@ -96,19 +98,26 @@ func tooManyPrepared(err error) bool {
 }
 
 // stmt returns the prepared statement of query on pool, preparing it when it is new, or nil
-// when the query is to run unprepared.
-func (p *Prepared) stmt(ctx context.Context, pool *sql.DB, query string) *sql.Stmt {
+// when the query is to run unprepared. Preparing takes a connection of the pool; a caller in
+// a transaction already holds one, so for it a new statement is prepared in the background
+// (with as many transactions as connections open, waiting for another would never end) and
+// this one execution runs unprepared.
+func (p *Prepared) stmt(ctx context.Context, pool *sql.DB, query string, inTx bool) *sql.Stmt {
 	if p == nil || p.off {
 		return nil
 	}
 	k := preparedKey{pool, query}
 	now := time.Now()
 	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
 	if e, ok := p.stmts[k]; ok {
 		e.used = now
 		if !e.failed || now.Before(e.retry) {
 			p.mu.Unlock()
-			return e.stmt
+			return e.stmt // nil while a background prepare is pending
 		}
 		delete(p.stmts, k) // a failed prepare's retry is due
 	}
@@ -116,12 +125,34 @@ func (p *Prepared) stmt(ctx context.Context, pool *sql.DB, query string) *sql.St
 		p.mu.Unlock()
 		return nil
 	}
+	if inTx {
+		p.stmts[k] = &preparedStmt{used: now} // pending
+		p.mu.Unlock()
+		go func() {
+			pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), preparedWait)
+			defer cancel()
+			p.store(pctx, k, pool, query, true)
+		}()
+		return nil
+	}
 	p.mu.Unlock()
+	return p.store(ctx, k, pool, query, false)
+}
 
+// store prepares query on pool and keeps it under k; pending says k holds a placeholder that
+// this prepare replaces (or removes, when it fails).
+func (p *Prepared) store(ctx context.Context, k preparedKey, pool *sql.DB, query string, pending bool) *sql.Stmt {
 	st, err := pool.PrepareContext(ctx, query)
+	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if e, ok := p.stmts[k]; ok && !e.failed { // prepared meanwhile by another goroutine
+	if p.closed {
+		if st != nil {
+			_ = st.Close()
+		}
+		return nil
+	}
+	if e, ok := p.stmts[k]; ok && !e.failed && e.stmt != nil { // prepared meanwhile by another goroutine
 		if st != nil {
 			_ = st.Close()
 		}
@@ -132,6 +163,8 @@ func (p *Prepared) stmt(ctx context.Context, pool *sql.DB, query string) *sql.St
 		// say); only the server's limit on statements is remembered for a while.
 		if tooManyPrepared(err) {
 			p.stmts[k] = &preparedStmt{used: now, retry: now.Add(preparedRetry), failed: true}
+		} else if pending {
+			delete(p.stmts, k)
 		}
 		return nil
 	}
@@ -161,6 +194,7 @@ func (p *Prepared) Close() {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.closed = true
 	for k, e := range p.stmts {
 		if e.stmt != nil {
 			_ = e.stmt.Close()

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -134,4 +135,43 @@ func TestUnpreparedStatementsRunAsQueries(t *testing.T) {
 	// A statement whose table does not exist reports the server's error, prepared or not.
 	_, err = store.NewPrepared(false).Exec(ctx, pool, nil, "INSERT INTO prepared_missing (id) VALUES (?)", 1)
 	require.True(t, db.Dialect.MissingTable(err), "%v", err)
+}
+
+// A statement first met inside a transaction that holds the pool's only connection does not
+// wait for another: it runs unprepared, and is prepared once a connection is free.
+func TestPreparedInATransactionNeverWaitsForAConnection(t *testing.T) {
+	t.Parallel()
+	db := storetest.New(t)
+	ctx := t.Context()
+	pool := db.Core
+	pool.SetMaxOpenConns(1)
+	_, err := pool.ExecContext(ctx, "CREATE TABLE prepared_t (id INT PRIMARY KEY, v VARCHAR(16) NOT NULL)")
+	require.NoError(t, err)
+	p := store.NewPrepared(false)
+	t.Cleanup(p.Close)
+	prepares := counter(t, pool, "Com_stmt_prepare")
+
+	tx, err := pool.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	q, args := insertRows(p, 1, 3)
+	res, err := p.Exec(ctx, pool, tx, q, args...)
+	require.NoError(t, err)
+	n, err := res.RowsAffected()
+	require.NoError(t, err)
+	require.EqualValues(t, 3, n)
+	require.NoError(t, tx.Commit())
+
+	// The background prepare takes the connection once the transaction has returned it.
+	require.Eventually(t, func() bool {
+		var k string
+		var v int
+		err := pool.QueryRowContext(ctx, "SHOW SESSION STATUS LIKE 'Com_stmt_prepare'").Scan(&k, &v)
+		return err == nil && v > prepares
+	}, 10*time.Second, 10*time.Millisecond)
+	q, args = insertRows(p, 10, 3)
+	_, err = p.Exec(ctx, pool, nil, q, args...)
+	require.NoError(t, err)
+	var rows int
+	require.NoError(t, pool.QueryRowContext(ctx, "SELECT COUNT(*) FROM prepared_t").Scan(&rows))
+	require.Equal(t, 6, rows)
 }
