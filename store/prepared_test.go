@@ -20,6 +20,18 @@ func TestPadRows(t *testing.T) {
 	}
 }
 
+// preparedDB is a test database whose core pool has one connection (one session, whose
+// counters a test reads) and a table prepared_t (id, v).
+func preparedDB(t *testing.T) (*store.DB, *sql.DB) {
+	t.Helper()
+	db := storetest.New(t)
+	pool := db.Core
+	pool.SetMaxOpenConns(1)
+	_, err := pool.ExecContext(t.Context(), "CREATE TABLE prepared_t (id INT PRIMARY KEY, v VARCHAR(16) NOT NULL)")
+	require.NoError(t, err)
+	return db, pool
+}
+
 // counter reads a session status counter of the pool's only connection.
 func counter(t *testing.T, pool *sql.DB, name string) int {
 	t.Helper()
@@ -56,12 +68,8 @@ func placeholderRows(n int) string {
 
 func TestPreparedStatementsArePreparedOncePerConnection(t *testing.T) {
 	t.Parallel()
-	db := storetest.New(t)
+	_, pool := preparedDB(t)
 	ctx := t.Context()
-	pool := db.Core
-	pool.SetMaxOpenConns(1) // one session, whose counters the test reads
-	_, err := pool.ExecContext(ctx, "CREATE TABLE prepared_t (id INT PRIMARY KEY, v VARCHAR(16) NOT NULL)")
-	require.NoError(t, err)
 	p := store.NewPrepared(false)
 	t.Cleanup(p.Close)
 
@@ -113,12 +121,8 @@ func TestPreparedStatementsArePreparedOncePerConnection(t *testing.T) {
 
 func TestUnpreparedStatementsRunAsQueries(t *testing.T) {
 	t.Parallel()
-	db := storetest.New(t)
+	db, pool := preparedDB(t)
 	ctx := context.Background()
-	pool := db.Core
-	pool.SetMaxOpenConns(1)
-	_, err := pool.ExecContext(ctx, "CREATE TABLE prepared_t (id INT PRIMARY KEY, v VARCHAR(16) NOT NULL)")
-	require.NoError(t, err)
 	p := store.NewPrepared(true)
 	require.Equal(t, 9, p.Rows(9), "no padding")
 	require.Len(t, p.In([]any{1, 2, 3, 4, 5, 6, 7, 8, 9}), 9)
@@ -141,12 +145,8 @@ func TestUnpreparedStatementsRunAsQueries(t *testing.T) {
 // wait for another: it runs unprepared, and is prepared once a connection is free.
 func TestPreparedInATransactionNeverWaitsForAConnection(t *testing.T) {
 	t.Parallel()
-	db := storetest.New(t)
+	_, pool := preparedDB(t)
 	ctx := t.Context()
-	pool := db.Core
-	pool.SetMaxOpenConns(1)
-	_, err := pool.ExecContext(ctx, "CREATE TABLE prepared_t (id INT PRIMARY KEY, v VARCHAR(16) NOT NULL)")
-	require.NoError(t, err)
 	p := store.NewPrepared(false)
 	t.Cleanup(p.Close)
 	prepares := counter(t, pool, "Com_stmt_prepare")
