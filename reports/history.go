@@ -71,7 +71,7 @@ func (h *SQLHistory) Append(ctx context.Context, es []HistoryEntry) error {
 			// Padded like a delivery insert: copies of the last row, skipped as duplicates.
 			n := h.db.Prepared.Rows(len(batch))
 			for k := len(batch); k < n; k++ {
-				args = append(args, args[len(args)-11:]...)
+				args = append(args, args[len(args)-len(historyCols):]...)
 			}
 			if _, err := h.db.Prepared.Exec(ctx, h.db.History[i], nil, historyInsertSQL(h.db.Dialect, n), args...); err != nil {
 				return fmt.Errorf("error writing history: %w", err)
