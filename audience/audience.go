@@ -326,10 +326,7 @@ func (s *Service) LoadAddresses(ctx context.Context, appID int64, userIDs []stri
 			if err != nil {
 				return nil, fmt.Errorf("error resolving identities: %w", err)
 			}
-			want := make(map[string]bool, len(part))
-			for _, u := range part {
-				want[u] = true
-			}
+			want := idSet(part)
 			found := Addresses{}
 			n, err := scanAddresses(rows, want, found)
 			if err != nil {
@@ -421,10 +418,7 @@ func (s *Service) UsersInRange(ctx context.Context, appID int64, ids []string) (
 		return s.Users(ctx, appID, ids)
 	}
 	lo, hi := slices.Min(ids), slices.Max(ids)
-	want := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		want[id] = true
-	}
+	want := idSet(ids)
 	limit := 2 * len(ids)
 	tags := s.tags(ctx, "SELECT user_id, tag FROM user_tags WHERE app_id = ? AND user_id BETWEEN ? AND ? ORDER BY user_id, tag", []any{appID, lo, hi})
 	rows, err := s.prep.Query(ctx, s.db, nil, s.dl.Rebind("SELECT id, attributes FROM users WHERE app_id = ? AND id BETWEEN ? AND ?"+s.dl.Limit("?")),
@@ -514,6 +508,15 @@ func attachTags(t tagRows, out map[string]*User) error {
 		}
 	}
 	return nil
+}
+
+// idSet is the set of ids, for keeping a range read's rows of those users.
+func idSet(ids []string) map[string]bool {
+	out := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		out[id] = true
+	}
+	return out
 }
 
 // userArgs are ids as query arguments.

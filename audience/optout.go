@@ -86,10 +86,7 @@ func (s *Service) optOutsInRange(ctx context.Context, appID int64, users []strin
 	if err != nil {
 		return false, fmt.Errorf("error reading opt-outs: %w", err)
 	}
-	want := make(map[string]bool, len(users))
-	for _, u := range users {
-		want[u] = true
-	}
+	want := idSet(users)
 	found := map[string][]OptOut{}
 	n, err := s.scanOptOuts(rows, want, found)
 	if err != nil || n > limit {
