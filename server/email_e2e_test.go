@@ -15,6 +15,7 @@ import (
 
 	"github.com/herald-msg/herald/channels"
 	"github.com/herald-msg/herald/channels/sim"
+	"github.com/herald-msg/herald/reports"
 	"github.com/herald-msg/herald/server/servertest"
 	"github.com/herald-msg/herald/store"
 	"github.com/herald-msg/herald/track"
@@ -29,9 +30,11 @@ type milestones struct {
 func rowMilestones(t *testing.T, env *servertest.Env, taskID, id string) milestones {
 	t.Helper()
 	tid := servertest.TaskID(t, taskID)
+	day, _, ok := reports.ParseMessageID(id)
+	require.True(t, ok, "message id %q", id)
 	var m milestones
 	err := env.DB.Stats[env.DB.StatsShardIndex(tid)].QueryRowContext(context.Background(),
-		"SELECT status, displayed_at, clicked_at FROM "+store.DayTable(env.Today())+" WHERE id = ?", id).
+		"SELECT status, displayed_at, clicked_at FROM "+store.DayTable(day)+" WHERE id = ?", id).
 		Scan(&m.status, &m.displayedAt, &m.clickAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return milestones{} // written once the vendor has answered

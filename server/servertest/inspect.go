@@ -33,11 +33,41 @@ type Row struct {
 
 // Today is the day (YYYYMMDD) of now in Herald's time zone: the name of today's table.
 func (e *Env) Today() string {
+	return time.Now().In(e.location()).Format(store.DayFormat)
+}
+
+func (e *Env) location() *time.Location {
 	loc, err := e.Config.Location()
 	if err != nil {
-		loc = time.Local
+		return time.Local
 	}
-	return time.Now().In(loc).Format(store.DayFormat)
+	return loc
+}
+
+// Days are the days (YYYYMMDD) in Herald's time zone from e.Started to now, oldest first: a
+// test that runs across midnight writes to two day tables.
+func (e *Env) Days() []string {
+	loc := e.location()
+	start, now := e.Started.In(loc), time.Now().In(loc)
+	day := time.Date(start.Year(), start.Month(), start.Day(), 0, 0, 0, 0, loc)
+	var out []string
+	for !day.After(now) {
+		out = append(out, day.Format(store.DayFormat))
+		day = day.AddDate(0, 0, 1)
+	}
+	return out
+}
+
+// AllRows returns every delivery row written since e.Started: DayRows of each of Days.
+func (e *Env) AllRows(t testing.TB) map[string]Row {
+	t.Helper()
+	out := map[string]Row{}
+	for _, day := range e.Days() {
+		for id, r := range e.DayRows(t, day) {
+			out[id] = r
+		}
+	}
+	return out
 }
 
 // TaskID parses a task id of the API.

@@ -89,6 +89,8 @@ type Env struct {
 	Logs *Logs
 	// WaitFor bounds Eventually and Await (DefaultWait unless changed).
 	WaitFor time.Duration
+	// Started is when the environment was created: the first day AllRows reads.
+	Started time.Time
 
 	client *http.Client
 	logger *sloggerPair
@@ -154,7 +156,7 @@ func Start(t testing.TB, opts ...Option) *Env {
 	}
 	prefix := storetest.Prefix()
 	logs := &Logs{}
-	e := &Env{Prefix: prefix, Logs: logs, WaitFor: DefaultWait, client: &http.Client{Timeout: time.Minute}}
+	e := &Env{Prefix: prefix, Logs: logs, WaitFor: DefaultWait, Started: time.Now(), client: &http.Client{Timeout: time.Minute}}
 	e.logger = newLoggers(logs)
 
 	// The simulator's server comes first because Herald's provider setting names its URL;
