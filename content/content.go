@@ -99,8 +99,9 @@ type Service struct {
 	logger  *slog.Logger
 	nowFunc func() time.Time
 
-	mu    sync.RWMutex
-	cache map[versionKey]*Template
+	mu     sync.RWMutex
+	cache  map[versionKey]*Template
+	latest *store.Latest
 }
 
 type versionKey struct {
@@ -113,7 +114,14 @@ func NewService(db *store.DB, logger *slog.Logger) *Service {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Service{db: db.Core, dl: db.Dialect, logger: logger.With("component", "content"), nowFunc: time.Now, cache: map[versionKey]*Template{}}
+	return &Service{db: db.Core, dl: db.Dialect, logger: logger.With("component", "content"), nowFunc: time.Now, cache: map[versionKey]*Template{},
+		latest: store.NewLatest(nil)}
+}
+
+// CacheLatest lets Get serve which version of a template is the latest from memory while gen
+// does not move; Update bumps gen after each new version, in every process sharing it.
+func (s *Service) CacheLatest(gen *store.Generation) {
+	s.latest = store.NewLatest(gen)
 }
 
 var varName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
@@ -253,6 +261,9 @@ func (s *Service) Update(ctx context.Context, id int64, in Input) (*Template, er
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
+	if err := s.latest.Changed(ctx, id); err != nil {
+		s.logger.WarnContext(ctx, "other processes may send the previous version for a few seconds", "template_id", id, "error", err)
+	}
 	return &Template{ID: id, AppID: in.AppID, Name: in.Name, Version: version, Class: in.Class, Variables: in.Variables, Variants: in.Variants, CreatedAt: now}, nil
 }
 
@@ -273,6 +284,16 @@ func (s *Service) insertVersion(ctx context.Context, tx *sql.Tx, id int64, versi
 // Get returns a template at version (0: the latest) without checking the caller; versions
 // are immutable, so they are cached.
 func (s *Service) Get(ctx context.Context, id int64, version int) (*Template, error) {
+	var (
+		gen      int64
+		storeGen bool
+	)
+	if version == 0 {
+		var hit bool
+		if version, hit, gen, storeGen = s.latest.Lookup(ctx, id); !hit {
+			version = 0
+		}
+	}
 	if version > 0 {
 		s.mu.RLock()
 		t := s.cache[versionKey{id, version}]
@@ -302,6 +323,9 @@ func (s *Service) Get(ctx context.Context, id int64, version int) (*Template, er
 	s.mu.Lock()
 	s.cache[versionKey{id, t.Version}] = t
 	s.mu.Unlock()
+	if storeGen {
+		s.latest.Store(id, t.Version, gen)
+	}
 	return t, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/herald-msg/herald/channels"
 	"github.com/herald-msg/herald/content"
 	"github.com/herald-msg/herald/fault"
+	"github.com/herald-msg/herald/store"
 	"github.com/herald-msg/herald/store/storetest"
 )
 
@@ -254,4 +255,49 @@ func TestPreview(t *testing.T) {
 			require.Contains(t, fe.Message, tt.wantMsg)
 		})
 	}
+}
+
+func TestLatestVersionIsServedFromMemoryUntilAProcessSavesOne(t *testing.T) {
+	t.Parallel()
+	db := storetest.New(t)
+	rdb, prefix := storetest.Redis(t)
+	withRedis := func() *content.Service {
+		s := content.NewService(db, nil)
+		s.CacheLatest(store.NewGeneration(rdb, prefix+"templates:generation"))
+		return s
+	}
+	mine, theirs := withRedis(), withRedis()
+	// A process without Redis saves versions without telling the others.
+	silent := content.NewService(db, nil)
+	ctx := as(t, account.Operator, 1)
+
+	v1, err := theirs.Create(ctx, smsInput(1, "otp", "v1 {{code}}"))
+	require.NoError(t, err)
+	got, err := mine.Get(ctx, v1.ID, 0)
+	require.NoError(t, err)
+	require.Equal(t, 1, got.Version)
+
+	_, err = silent.Update(ctx, v1.ID, smsInput(1, "otp", "v2 {{code}}"))
+	require.NoError(t, err)
+	got, err = mine.Get(ctx, v1.ID, 0)
+	require.NoError(t, err)
+	require.Equal(t, 1, got.Version, "no process bumped the generation: the latest is served from memory")
+
+	v3, err := theirs.Update(ctx, v1.ID, smsInput(1, "otp", "v3 {{code}}"))
+	require.NoError(t, err)
+	require.Equal(t, 3, v3.Version)
+	got, err = mine.Get(ctx, v1.ID, 0)
+	require.NoError(t, err)
+	require.Equal(t, 3, got.Version, "another process's update is seen at the next send")
+	require.Equal(t, "v3 {{code}}", got.Variants[0].Body)
+
+	v4, err := mine.Update(ctx, v1.ID, smsInput(1, "otp", "v4 {{code}}"))
+	require.NoError(t, err)
+	for _, s := range []*content.Service{mine, theirs} {
+		got, err = s.Get(ctx, v1.ID, 0)
+		require.NoError(t, err)
+		require.Equal(t, v4.Version, got.Version)
+	}
+	_, err = mine.Get(ctx, v1.ID+100, 0)
+	requireCode(t, err, fault.CodeNotFound, "templateId")
 }

@@ -89,8 +89,9 @@ type Service struct {
 	logger  *slog.Logger
 	nowFunc func() time.Time
 
-	mu    sync.RWMutex
-	cache map[[2]int64]*Rule
+	mu     sync.RWMutex
+	cache  map[[2]int64]*Rule
+	latest *store.Latest
 }
 
 // NewService returns the rule service on the core database.
@@ -98,7 +99,14 @@ func NewService(db *store.DB, logger *slog.Logger) *Service {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Service{db: db.Core, dl: db.Dialect, logger: logger.With("component", "rule"), nowFunc: time.Now, cache: map[[2]int64]*Rule{}}
+	return &Service{db: db.Core, dl: db.Dialect, logger: logger.With("component", "rule"), nowFunc: time.Now, cache: map[[2]int64]*Rule{},
+		latest: store.NewLatest(nil)}
+}
+
+// CacheLatest lets Get serve which version of a rule is the latest from memory while gen
+// does not move; Update bumps gen after each new version, in every process sharing it.
+func (s *Service) CacheLatest(gen *store.Generation) {
+	s.latest = store.NewLatest(gen)
 }
 
 func validate(in *Input) error {
@@ -352,11 +360,24 @@ func (s *Service) Update(ctx context.Context, id int64, in Input) (*Rule, error)
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
+	if err := s.latest.Changed(ctx, id); err != nil {
+		s.logger.WarnContext(ctx, "other processes may apply the previous version for a few seconds", "rule_id", id, "error", err)
+	}
 	return &Rule{ID: id, AppID: in.AppID, Name: in.Name, Version: version, Variables: in.Variables, Routes: in.Routes}, nil
 }
 
 // Get returns a rule at version (0: the latest) without checking the caller.
 func (s *Service) Get(ctx context.Context, id int64, version int) (*Rule, error) {
+	var (
+		gen      int64
+		storeGen bool
+	)
+	if version == 0 {
+		var hit bool
+		if version, hit, gen, storeGen = s.latest.Lookup(ctx, id); !hit {
+			version = 0
+		}
+	}
 	if version > 0 {
 		s.mu.RLock()
 		r := s.cache[[2]int64{id, int64(version)}]
@@ -392,6 +413,9 @@ func (s *Service) Get(ctx context.Context, id int64, version int) (*Rule, error)
 	s.mu.Lock()
 	s.cache[[2]int64{id, int64(r.Version)}] = r
 	s.mu.Unlock()
+	if storeGen {
+		s.latest.Store(id, r.Version, gen)
+	}
 	return r, nil
 }
 

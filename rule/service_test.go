@@ -11,6 +11,7 @@ import (
 	"github.com/herald-msg/herald/channels"
 	"github.com/herald-msg/herald/fault"
 	"github.com/herald-msg/herald/rule"
+	"github.com/herald-msg/herald/store"
 	"github.com/herald-msg/herald/store/storetest"
 )
 
@@ -170,4 +171,41 @@ func TestCallerChecks(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, got.Version, "no failed call wrote a version")
 	require.Equal(t, "r", got.Name)
+}
+
+func TestLatestVersionIsServedFromMemoryUntilAProcessSavesOne(t *testing.T) {
+	t.Parallel()
+	db := storetest.New(t)
+	rdb, prefix := storetest.Redis(t)
+	withRedis := func() *rule.Service {
+		s := rule.NewService(db, nil)
+		s.CacheLatest(store.NewGeneration(rdb, prefix+"rules:generation"))
+		return s
+	}
+	mine, theirs := withRedis(), withRedis()
+	silent := rule.NewService(db, nil) // saves versions without telling the others
+	ctx := as(t, account.Operator, 1)
+	city := func(r *rule.Rule) int {
+		return r.Match(map[string]any{"user": map[string]any{"city": "Beijing"}})
+	}
+
+	v1, err := theirs.Create(ctx, twoRoutes(1, "r", "Beijing"))
+	require.NoError(t, err)
+	got, err := mine.Get(ctx, v1.ID, 0)
+	require.NoError(t, err)
+	require.Equal(t, 1, got.Version)
+	require.Equal(t, 0, city(got))
+
+	_, err = silent.Update(ctx, v1.ID, twoRoutes(1, "r", "Shanghai"))
+	require.NoError(t, err)
+	got, err = mine.Get(ctx, v1.ID, 0)
+	require.NoError(t, err)
+	require.Equal(t, 1, got.Version, "no process bumped the generation: the latest is served from memory")
+
+	_, err = theirs.Update(ctx, v1.ID, twoRoutes(1, "r", "Shenzhen"))
+	require.NoError(t, err)
+	got, err = mine.Get(ctx, v1.ID, 0)
+	require.NoError(t, err)
+	require.Equal(t, 3, got.Version, "another process's update is seen at the next send")
+	require.Equal(t, 1, city(got), "its conditions are the new version's")
 }

@@ -240,7 +240,9 @@ func (h *Herald) connect(ctx, brokerCtx context.Context, brokerDone chan<- error
 	}
 	h.Audience.SetCache(cache)
 	h.Content = content.NewService(h.DB, h.logger)
+	h.Content.CacheLatest(store.NewGeneration(h.Redis, h.cfg.RedisPrefix+"templates:generation"))
 	h.Rules = rule.NewService(h.DB, h.logger)
+	h.Rules.CacheLatest(store.NewGeneration(h.Redis, h.cfg.RedisPrefix+"rules:generation"))
 	h.Writer = reports.NewWriter(h.DB, h.loc, nil, h.logger)
 	h.Stats = reports.NewStats(h.DB, h.loc)
 	h.Stats.SetMaxDays(h.cfg.StatsMaxDays)

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/herald-msg/herald/store"
 )
 
@@ -59,4 +61,37 @@ func NewWith(t testing.TB, cfg store.Config) *store.DB {
 		t.Fatalf("error migrating test databases: %v", err)
 	}
 	return db
+}
+
+// RedisURL is the Redis tests use: HERALD_TEST_REDIS_URL, or the local server.
+func RedisURL() string {
+	return cmp.Or(os.Getenv("HERALD_TEST_REDIS_URL"), "redis://127.0.0.1:6379/0")
+}
+
+// Redis returns a client of the test Redis and a fresh key prefix ("htest_…:"); the keys
+// under the prefix are deleted and the client closed when t ends.
+func Redis(t testing.TB) (*redis.Client, string) {
+	t.Helper()
+	opts, err := redis.ParseURL(RedisURL())
+	if err != nil {
+		t.Fatalf("HERALD_TEST_REDIS_URL: %v", err)
+	}
+	rdb := redis.NewClient(opts)
+	if err := rdb.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("Redis at %s: %v", RedisURL(), err)
+	}
+	prefix := Prefix() + ":"
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		iter := rdb.Scan(ctx, 0, prefix+"*", 100).Iterator()
+		for iter.Next(ctx) {
+			rdb.Del(ctx, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			t.Errorf("error deleting the test's Redis keys: %v", err)
+		}
+		_ = rdb.Close()
+	})
+	return rdb, prefix
 }
