@@ -78,6 +78,9 @@ type rowState struct {
 	costUnits, cost                     int64
 	saved                               bool
 	savedCost                           int64
+	// fallback is whether a fallback chain moved past the message (fallback_at is set); it
+	// is no part of the rollup.
+	fallback bool
 }
 
 // rollupDeltas accumulates the changes a batch makes to the rollup.
@@ -307,7 +310,7 @@ func (w *Writer) rowStates(ctx context.Context, tx *sql.Tx, k tableKey, ids []st
 			cost, savedCost string
 		)
 		if err := rows.Scan(&id, &s.key.app, &s.key.task, &s.key.template, &s.key.channel, &s.key.status, &at,
-			&s.sent, &s.delivered, &s.displayed, &s.clicked, &s.costUnits, &cost, &s.saved, &savedCost); err != nil {
+			&s.sent, &s.delivered, &s.displayed, &s.clicked, &s.costUnits, &cost, &s.saved, &savedCost, &s.fallback); err != nil {
 			return nil, err
 		}
 		if s.cost, err = parseCost4(cost); err != nil {

@@ -152,7 +152,7 @@ func isSet(dl store.Dialect, col string) string { return dl.If(col+" IS NOT NULL
 // a locking read.
 func rowStatesSQL(dl store.Dialect, day string, n int, lock bool) string {
 	q := "SELECT id, app_id, task_id, template_id, channel, status, created_at, " + isSet(dl, "sent_at") + ", " + isSet(dl, "delivered_at") +
-		", " + isSet(dl, "displayed_at") + ", " + isSet(dl, "clicked_at") + ", cost_units, cost, saved, saved_cost FROM " + dl.DayTable(day) + " WHERE " + inIDs(n)
+		", " + isSet(dl, "displayed_at") + ", " + isSet(dl, "clicked_at") + ", cost_units, cost, saved, saved_cost, " + isSet(dl, "fallback_at") + " FROM " + dl.DayTable(day) + " WHERE " + inIDs(n)
 	if lock {
 		q += " FOR UPDATE"
 	}
