@@ -69,7 +69,9 @@ func (s *Stats) Deliveries(ctx context.Context, f DeliveryFilter, first int, aft
 	// A row may sit in the table of the day before the one it was recorded on, so the table
 	// after the one that filled the page is read too before the page is cut.
 	fullAt := ""
-	for d := f.From.In(s.loc).AddDate(0, 0, -1); d.Before(f.To); d = d.AddDate(0, 0, 1) {
+	// The days run from local midnights: a range from 23:30 to 01:30 the next morning
+	// covers both days.
+	for d := dayOf(f.From, s.loc).In(s.loc).AddDate(0, 0, -1); d.Before(f.To); d = d.AddDate(0, 0, 1) {
 		if fullAt != "" {
 			if d.Format(store.DayFormat) > fullAt {
 				break

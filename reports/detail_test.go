@@ -68,3 +68,30 @@ func TestDeliveriesPageAcrossShardsAndDays(t *testing.T) {
 	_, _, err = st.Deliveries(viewerOf(t, 2), reports.DeliveryFilter{AppID: 1, From: day1, To: day2}, 10, nil)
 	require.Equal(t, fault.CodeForbidden, fault.CodeOf(err))
 }
+
+func TestDeliveriesOfARangeAcrossMidnight(t *testing.T) {
+	t.Parallel()
+	db := storetest.New(t)
+	w := reports.NewWriter(db, time.UTC, nil, nil)
+	st := reports.NewStats(db, time.UTC)
+	d1, d2 := day1.Format(store.DayFormat), day2.Format(store.DayFormat)
+	rows := []reports.Delivery{
+		{ID: reports.MessageID(d1, 10, 0, channels.SMS), CreatedAt: hm(day1, 23, 40)},
+		{ID: reports.MessageID(d2, 11, 0, channels.SMS), CreatedAt: hm(day2, 0, 20)},
+		{ID: reports.MessageID(d2, 12, 0, channels.SMS), CreatedAt: hm(day2, 2, 0)}, // after the range
+	}
+	for i := range rows {
+		rows[i].AppID, rows[i].TaskID, rows[i].UserID, rows[i].Channel, rows[i].Status = 1, int64(10+i), "u", channels.SMS, reports.Queued
+	}
+	_, err := w.Record(context.Background(), rows)
+	require.NoError(t, err)
+	// From late evening to early morning: the end's time of day is before the start's.
+	ds, more, err := st.Deliveries(viewerOf(t, 1), reports.DeliveryFilter{AppID: 1, From: hm(day1, 23, 30), To: hm(day2, 1, 30)}, 10, nil)
+	require.NoError(t, err)
+	require.False(t, more)
+	var got []string
+	for _, d := range ds {
+		got = append(got, d.ID)
+	}
+	require.Equal(t, []string{rows[0].ID, rows[1].ID}, got, "the second day's table is read")
+}
