@@ -429,22 +429,32 @@ func (w *Worker) deliverOnce(ctx context.Context, j *job, tpl *content.Template,
 		}
 		rendered[it.ID] = r
 	}
-	items, err := w.filter(ctx, j, tpl, items, rendered, first)
-	if err != nil {
-		return nil, err
-	}
-	steps.done("filter")
 	ids := make([]string, len(items))
 	for i, it := range items {
 		ids[i] = it.ID
 	}
 	// A message's row is written once its vendor call is answered (or when it is not to be
 	// sent); the in-flight mark taken before the call is what keeps a redelivered job from
-	// sending it twice. Rows found here were recorded by an earlier pass.
+	// sending it twice. Rows found here were recorded by an earlier pass. They are read while
+	// the filters run: a filter changes the status of items, never which items there are.
 	w.yieldBulk(ctx, j, steps)
-	stored, err := w.writer.Statuses(ctx, ids)
+	var (
+		stored    map[string]channels.Status
+		storedErr error
+		read      = make(chan struct{})
+	)
+	go func() {
+		defer close(read)
+		stored, storedErr = w.writer.Statuses(ctx, ids)
+	}()
+	items, err := w.filter(ctx, j, tpl, items, rendered, first)
+	<-read
 	if err != nil {
 		return nil, err
+	}
+	steps.done("filter")
+	if storedErr != nil {
+		return nil, storedErr
 	}
 	steps.done("statuses")
 	if err := j.awaitClaim(); err != nil {
