@@ -456,8 +456,8 @@ func (a *Aliyun) ParseReceipts(r *http.Request) ([]channels.Receipt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aliyun sms report: reading body: %w", err)
 	}
-	var reports []Report
-	if err := json.Unmarshal(bytes.TrimSpace(body), &reports); err != nil {
+	reports, err := parseReports(bytes.TrimSpace(body))
+	if err != nil {
 		return nil, fmt.Errorf("aliyun sms report: decoding body: %w", err)
 	}
 	now := a.cfg.NowFunc()
