@@ -44,15 +44,38 @@ func (w *Writer) ResolveBatch(ctx context.Context, ref string, addresses []strin
 			return out, nil
 		}
 	}
+	read := func() (map[string]string, error) { return w.readBatch(ctx, k, first, last) }
+	// A batch's callbacks come together: while one of them reads the range, the others
+	// wait for its answer. One that still misses an address then reads for itself, since
+	// the range may have been read before that address's row was recorded.
+	ids, err := w.batches.shared(ctx, ref, read)
+	if err != nil {
+		return nil, err
+	}
+	out, all := matchBatch(ids, addresses)
+	if all {
+		return out, nil
+	}
+	if ids, err = read(); err != nil {
+		return nil, err
+	}
+	w.batches.put(ref, ids)
+	out, _ = matchBatch(ids, addresses)
+	return out, nil
+}
+
+// readBatch reads the ids of a batch's range by address (stored address → id; ids ascend,
+// so the last message to an address wins); a day table that is gone has none.
+func (w *Writer) readBatch(ctx context.Context, k tableKey, first, last string) (map[string]string, error) {
 	rows, err := w.db.Prepared.Query(ctx, w.db.Stats[k.shard], nil, batchRangeSQL(w.db.Dialect, k.day), first, last)
-	if w.db.Dialect.MissingTable(err) { // the day's table is gone
+	if w.db.Dialect.MissingTable(err) {
 		return map[string]string{}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("error resolving a batch reference: %w", err)
 	}
 	defer rows.Close()
-	ids := map[string]string{} // stored address → id; ids ascend, so the last message to an address wins
+	ids := map[string]string{}
 	for rows.Next() {
 		var id, addr string
 		if err := rows.Scan(&id, &addr); err != nil {
@@ -63,9 +86,7 @@ func (w *Writer) ResolveBatch(ctx context.Context, ref string, addresses []strin
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	w.batches.put(ref, ids)
-	out, _ := matchBatch(ids, addresses)
-	return out, nil
+	return ids, nil
 }
 
 // matchBatch maps each of addresses, with or without a leading "+", to its message in ids
@@ -93,6 +114,47 @@ func matchBatch(ids map[string]string, addresses []string) (map[string]string, b
 type batchRefCache struct {
 	mu      sync.Mutex
 	entries map[string]batchRefEntry
+	reading map[string]*batchRead // reads in progress, by batch reference
+}
+
+// batchRead is a read of a batch's range that other callers of the batch wait for.
+type batchRead struct {
+	done    chan struct{}
+	ids     map[string]string
+	err     error
+	waiting int // callers waiting for it, besides the one reading
+}
+
+// shared returns the result of read for ref, or of the read of ref already in progress:
+// concurrent callers of one batch make one read. The result is kept in the cache.
+func (c *batchRefCache) shared(ctx context.Context, ref string, read func() (map[string]string, error)) (map[string]string, error) {
+	c.mu.Lock()
+	if r, ok := c.reading[ref]; ok {
+		r.waiting++
+		c.mu.Unlock()
+		select {
+		case <-r.done:
+			return r.ids, r.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if c.reading == nil {
+		c.reading = map[string]*batchRead{}
+	}
+	r := &batchRead{done: make(chan struct{})}
+	c.reading[ref] = r
+	c.mu.Unlock()
+
+	r.ids, r.err = read()
+	if r.err == nil {
+		c.put(ref, r.ids)
+	}
+	c.mu.Lock()
+	delete(c.reading, ref)
+	c.mu.Unlock()
+	close(r.done)
+	return r.ids, r.err
 }
 
 type batchRefEntry struct {

@@ -410,12 +410,15 @@ func rounds(us []Update) [][]Update {
 	return out
 }
 
+// applyRows is how many updates of one day table Apply commits in one transaction.
+const applyRows = 500
+
 func (w *Writer) applyTable(ctx context.Context, k tableKey, us []Update, missing map[string]bool) (int, error) {
 	matched := 0
 	us = slices.Clone(us)
 	slices.SortStableFunc(us, func(a, b Update) int { return strings.Compare(a.ID, b.ID) })
-	for start := 0; start < len(us); start += 500 {
-		part := us[start:min(start+500, len(us))]
+	for start := 0; start < len(us); start += applyRows {
+		part := us[start:min(start+applyRows, len(us))]
 		var n int
 		err := w.inTx(ctx, k, func(tx *sql.Tx) error {
 			var err error
