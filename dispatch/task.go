@@ -9,11 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/herald-msg/herald/account"
 	"github.com/herald-msg/herald/fault"
 	"github.com/herald-msg/herald/reports"
+	"github.com/herald-msg/herald/rule"
 )
 
 // Kind is a task kind.
@@ -181,9 +183,16 @@ type Progress struct {
 	reports.Counts
 }
 
-// Progress counts a task's deliveries.
+// Progress counts a task's deliveries. Fallbacks are counted only for a task whose rule
+// version has a fallback route (or whose rule cannot be read): no other task has any.
 func (s *Service) Progress(ctx context.Context, t *Task) (*Progress, error) {
-	c, err := s.stats.TaskCounts(ctx, t.ID, t.Day, s.nowFunc())
+	fallbacks := true
+	if s.rules != nil {
+		if rl, err := s.rules.Get(ctx, t.RuleID, t.RuleVersion); err == nil && t.RuleVersion > 0 {
+			fallbacks = slices.ContainsFunc(rl.Routes, func(r rule.Route) bool { return r.Strategy == rule.Fallback })
+		}
+	}
+	c, err := s.stats.TaskCounts(ctx, t.ID, t.Day, s.nowFunc(), fallbacks)
 	if err != nil {
 		return nil, err
 	}

@@ -934,7 +934,8 @@ func (r *taskResolver) Rule(ctx context.Context, obj *model.Task) (*model.Rule, 
 
 // Progress is the resolver for the progress field.
 func (r *taskResolver) Progress(ctx context.Context, obj *model.Task) (*model.TaskProgress, error) {
-	p, err := r.Svc.Dispatch.Progress(ctx, &dispatch.Task{ID: obj.TaskID, Day: obj.Day, Total: obj.Total, ShardsTotal: obj.ShardsTotal, ShardsDone: obj.ShardsDone})
+	p, err := r.Svc.Dispatch.Progress(ctx, &dispatch.Task{ID: obj.TaskID, Day: obj.Day, Total: obj.Total, ShardsTotal: obj.ShardsTotal, ShardsDone: obj.ShardsDone,
+		RuleID: obj.RuleID, RuleVersion: obj.RuleVersion})
 	if err != nil {
 		return nil, err
 	}

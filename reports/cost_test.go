@@ -117,11 +117,18 @@ func TestSavedAndRedundantCost(t *testing.T) {
 	require.InDelta(t, 0.002, byGroup["APP_PUSH/REDUNDANT"].RedundantCost, 1e-9)
 	require.Zero(t, byGroup["SMS/SENT"].RedundantCost+byGroup["SMS/SENT"].SavedCost)
 
-	c, err := st.TaskCounts(ctx, task, day, day2)
+	c, err := st.TaskCounts(ctx, task, day, day2, true)
 	require.NoError(t, err)
+	require.EqualValues(t, 1, c.Fallbacks, "the late push's chain moved on")
+	require.EqualValues(t, 3, c.Total)
+	require.EqualValues(t, 1, c.Redundant)
 	require.EqualValues(t, 1, c.Saved)
 	require.InDelta(t, 0.09, c.SavedCost, 1e-9)
 	require.InDelta(t, 0.002, c.RedundantCost, 1e-9)
+	c, err = st.TaskCounts(ctx, task, day, day2, false)
+	require.NoError(t, err)
+	require.Zero(t, c.Fallbacks, "not counted when the caller says the rule has no fallback")
+	require.EqualValues(t, 1, c.Saved, "the rest comes from the rollup either way")
 
 	for _, d := range []string{day, day1.AddDate(0, 0, -1).Format(store.DayFormat)} {
 		for _, s := range db.Stats {

@@ -120,13 +120,20 @@ func statusesSQL(dl store.Dialect, day string, n int) string {
 	return dl.Rebind("SELECT id, status FROM " + dl.DayTable(day) + " WHERE " + inIDs(n))
 }
 
-// taskCountsSQL counts the deliveries of a task in the detail of day: its ids lie strictly
-// between the two arguments.
-func taskCountsSQL(dl store.Dialect, day string) string {
-	return dl.Rebind("SELECT COUNT(*), COUNT(sent_at), COUNT(delivered_at), COUNT(displayed_at), COUNT(clicked_at), " +
-		dl.CountIf("status = 'FAILED'") + ", " + dl.CountIf("status = 'SUPPRESSED'") + ", " + dl.CountIf("status = 'REDUNDANT'") +
-		", COUNT(fallback_at), COALESCE(SUM(cost), 0), COALESCE(SUM(saved), 0), COALESCE(SUM(saved_cost), 0), COALESCE(SUM(" +
-		dl.If("status = 'REDUNDANT'", "cost", "0") + "), 0) FROM " + dl.DayTable(day) + " WHERE id > ? AND id < ?")
+// taskRollupCountsSQL sums a task's groups of the task-hourly rollup: every count of Counts
+// but Fallbacks, which the rollup does not keep.
+func taskRollupCountsSQL(dl store.Dialect) string {
+	sumIf := func(cond, col string) string { return "COALESCE(SUM(" + dl.If(cond, col, "0") + "), 0)" }
+	return dl.Rebind("SELECT COALESCE(SUM(messages), 0), COALESCE(SUM(sent), 0), COALESCE(SUM(delivered), 0), COALESCE(SUM(displayed), 0), " +
+		"COALESCE(SUM(clicked), 0), " + sumIf("status = 'FAILED'", "messages") + ", " + sumIf("status = 'SUPPRESSED'", "messages") + ", " +
+		sumIf("status = 'REDUNDANT'", "messages") + ", COALESCE(SUM(cost), 0), COALESCE(SUM(saved), 0), COALESCE(SUM(saved_cost), 0), " +
+		sumIf("status = 'REDUNDANT'", "cost") + " FROM " + TaskHourly.Table + " WHERE task_id = ?")
+}
+
+// taskFallbacksSQL counts the messages of a task in the detail of day after which a fallback
+// chain moved on.
+func taskFallbacksSQL(dl store.Dialect, day string) string {
+	return dl.Rebind("SELECT COUNT(fallback_at) FROM " + dl.DayTable(day) + " WHERE id > ? AND id < ?")
 }
 
 // rollupCols are the columns of a rollup upsert; period and cost carry their Oracle types,

@@ -22,20 +22,21 @@ func TestStatementsGolden(t *testing.T) {
 		after, _ := dl.RowsAfter([]string{"created_at", "id"}, []any{1, "x"})
 		hafter, _ := dl.RowsAfter([]string{"rtime", "message_id"}, []any{1, "x"})
 		cases := map[string]string{
-			"history_insert": historyInsertSQL(dl, 2),
-			"history_list":   historyListSQL(dl, "app_id = ? AND user_id = ? AND "+hafter+" AND channel = ?"),
-			"record":         recordSQL(dl, "20261127", 2),
-			"statuses":       statusesSQL(dl, "20261127", 3),
-			"status_range":   statusRangeSQL(dl, "20261127"),
-			"apply":          applySQL(dl, "20261127", 2),
-			"mark_fallback":  markFallbackSQL(dl, "20261127", "delivered_at"),
-			"mark_saved":     markSavedSQL(dl, "20261127", 2),
-			"fallback_at":    fallbackAtSQL(dl, "20261127"),
-			"get_delivery":   getDeliverySQL(dl, "20261127"),
-			"detail":         detailSQL(dl, "20261127", "app_id = ? AND created_at >= ? AND created_at < ? AND "+after),
-			"task_counts":    taskCountsSQL(dl, "20261127"),
-			"rollup_add":     rollupAddSQL(dl, Hourly.Table, 2),
-			"row_states":     rowStatesSQL(dl, "20261127", 2, true),
+			"history_insert":     historyInsertSQL(dl, 2),
+			"history_list":       historyListSQL(dl, "app_id = ? AND user_id = ? AND "+hafter+" AND channel = ?"),
+			"record":             recordSQL(dl, "20261127", 2),
+			"statuses":           statusesSQL(dl, "20261127", 3),
+			"status_range":       statusRangeSQL(dl, "20261127"),
+			"apply":              applySQL(dl, "20261127", 2),
+			"mark_fallback":      markFallbackSQL(dl, "20261127", "delivered_at"),
+			"mark_saved":         markSavedSQL(dl, "20261127", 2),
+			"fallback_at":        fallbackAtSQL(dl, "20261127"),
+			"get_delivery":       getDeliverySQL(dl, "20261127"),
+			"detail":             detailSQL(dl, "20261127", "app_id = ? AND created_at >= ? AND created_at < ? AND "+after),
+			"task_rollup_counts": taskRollupCountsSQL(dl),
+			"task_fallbacks":     taskFallbacksSQL(dl, "20261127"),
+			"rollup_add":         rollupAddSQL(dl, Hourly.Table, 2),
+			"row_states":         rowStatesSQL(dl, "20261127", 2, true),
 			"rollup_from_rows": func() string {
 				lock, q := rollupFromRowsSQL(dl, "20261127")
 				return strings.TrimSpace(lock + "\n" + q)

@@ -1,1 +1,0 @@
-SELECT COUNT(*), COUNT(sent_at), COUNT(delivered_at), COUNT(displayed_at), COUNT(clicked_at), SUM(status = 'FAILED'), SUM(status = 'SUPPRESSED'), SUM(status = 'REDUNDANT'), COUNT(fallback_at), COALESCE(SUM(cost), 0), COALESCE(SUM(saved), 0), COALESCE(SUM(saved_cost), 0), COALESCE(SUM(IF(status = 'REDUNDANT', cost, 0)), 0) FROM delivery_20261127 WHERE id > ? AND id < ?
