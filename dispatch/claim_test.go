@@ -32,9 +32,9 @@ func (b *plannerBundle) job(t *testing.T) broker.Delivery {
 	return broker.Delivery{Body: d.Body, MessageID: d.MessageId, Priority: d.Priority, Attempt: 1}
 }
 
-// A send's job claims its task alongside its first reads: it is sent once claimed, and a job
-// whose task failed or was cancelled before a worker took it is dropped without a message, a
-// row or an error — whatever the template's class (a MARKETING one waits for the claim before
+// A send's job claims its task alongside its first reads and its first in-flight mark: it is
+// sent once claimed, and a job whose task failed or was cancelled before a worker took it is
+// dropped without a message, a row, a mark left in flight or an error — whatever the template's class (a MARKETING one waits for the claim before
 // its filters count it).
 func TestSendJobWaitsForItsClaim(t *testing.T) {
 	t.Parallel()
@@ -78,6 +78,10 @@ func TestSendJobWaitsForItsClaim(t *testing.T) {
 		d, err = b.worker.writer.Get(ctx, res.Messages[0].ID)
 		require.NoError(t, err)
 		require.Nil(t, d, "%s: no row", class)
+		inFlight, marks, err := b.worker.writer.Interrupted(ctx, []string{res.Messages[0].ID})
+		require.NoError(t, err)
+		require.Empty(t, inFlight, "%s: no message left marked in flight", class)
+		require.Empty(t, marks, "%s", class)
 		task, err = b.svc.task(ctx, res.TaskID)
 		require.NoError(t, err)
 		require.Equal(t, StatusCancelled, task.Status, "%s", class)
