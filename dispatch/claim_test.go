@@ -32,9 +32,9 @@ func (b *plannerBundle) job(t *testing.T) broker.Delivery {
 	return broker.Delivery{Body: d.Body, MessageID: d.MessageId, Priority: d.Priority, Attempt: 1}
 }
 
-// A send's job claims its task alongside its first reads and its first in-flight mark: it is
-// sent once claimed, and a job whose task failed or was cancelled before a worker took it is
-// dropped without a message, a row, a mark left in flight or an error — whatever the template's class (a MARKETING one waits for the claim before
+// A send's job claims its task alongside its first reads: it is sent once claimed, and a job
+// whose task failed or was cancelled before a worker took it is dropped without a message, a
+// row, a mark left in flight or an error — whatever the template's class (a MARKETING one waits for the claim before
 // its filters count it).
 func TestSendJobWaitsForItsClaim(t *testing.T) {
 	t.Parallel()
