@@ -284,16 +284,7 @@ func (s *Service) insertVersion(ctx context.Context, tx *sql.Tx, id int64, versi
 // Get returns a template at version (0: the latest) without checking the caller; versions
 // are immutable, so they are cached.
 func (s *Service) Get(ctx context.Context, id int64, version int) (*Template, error) {
-	var (
-		gen      int64
-		storeGen bool
-	)
-	if version == 0 {
-		var hit bool
-		if version, hit, gen, storeGen = s.latest.Lookup(ctx, id); !hit {
-			version = 0
-		}
-	}
+	version, remember := s.latest.Resolve(ctx, id, version)
 	if version > 0 {
 		s.mu.RLock()
 		t := s.cache[versionKey{id, version}]
@@ -323,9 +314,7 @@ func (s *Service) Get(ctx context.Context, id int64, version int) (*Template, er
 	s.mu.Lock()
 	s.cache[versionKey{id, t.Version}] = t
 	s.mu.Unlock()
-	if storeGen {
-		s.latest.Store(id, t.Version, gen)
-	}
+	remember(t.Version)
 	return t, nil
 }
 

@@ -368,16 +368,7 @@ func (s *Service) Update(ctx context.Context, id int64, in Input) (*Rule, error)
 
 // Get returns a rule at version (0: the latest) without checking the caller.
 func (s *Service) Get(ctx context.Context, id int64, version int) (*Rule, error) {
-	var (
-		gen      int64
-		storeGen bool
-	)
-	if version == 0 {
-		var hit bool
-		if version, hit, gen, storeGen = s.latest.Lookup(ctx, id); !hit {
-			version = 0
-		}
-	}
+	version, remember := s.latest.Resolve(ctx, id, version)
 	if version > 0 {
 		s.mu.RLock()
 		r := s.cache[[2]int64{id, int64(version)}]
@@ -413,9 +404,7 @@ func (s *Service) Get(ctx context.Context, id int64, version int) (*Rule, error)
 	s.mu.Lock()
 	s.cache[[2]int64{id, int64(r.Version)}] = r
 	s.mu.Unlock()
-	if storeGen {
-		s.latest.Store(id, r.Version, gen)
-	}
+	remember(r.Version)
 	return r, nil
 }
 

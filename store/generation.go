@@ -93,6 +93,24 @@ func (l *Latest) Lookup(ctx context.Context, id int64) (version int, hit bool, g
 	return 0, false, gen, true
 }
 
+// Resolve is Lookup for a getter given a version, 0 meaning the latest: it returns the
+// version to read (the cached latest on a hit, else version as given) and remember, to call
+// with the version the database read found, which caches it when that read was of the latest
+// and the generation could be read.
+func (l *Latest) Resolve(ctx context.Context, id int64, version int) (int, func(found int)) {
+	if version != 0 {
+		return version, func(int) {}
+	}
+	v, hit, gen, ok := l.Lookup(ctx, id)
+	if hit {
+		return v, func(int) {}
+	}
+	if !ok {
+		return 0, func(int) {}
+	}
+	return 0, func(found int) { l.Store(id, found, gen) }
+}
+
 // Store records version as id's latest, read from the database at generation gen. An entry
 // never moves back to an older version.
 func (l *Latest) Store(id int64, version int, gen int64) {

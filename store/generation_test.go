@@ -97,3 +97,19 @@ func TestLatestWithoutRedisCachesNothing(t *testing.T) {
 		require.NoError(t, store.NewLatest(nil).Changed(ctx, 1), name)
 	}
 }
+
+func TestResolveCachesOnlyReadsOfTheLatest(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := storetest.Redis(t)
+	ctx := t.Context()
+	l := store.NewLatest(store.NewGeneration(rdb, prefix+"templates:generation"))
+
+	v, remember := l.Resolve(ctx, 5, 2)
+	require.Equal(t, 2, v, "a version asked for is read as is")
+	remember(2)
+	v, remember = l.Resolve(ctx, 5, 0)
+	require.Zero(t, v, "nothing cached: the latest is read")
+	remember(3)
+	v, _ = l.Resolve(ctx, 5, 0)
+	require.Equal(t, 3, v, "the latest read is cached")
+}
