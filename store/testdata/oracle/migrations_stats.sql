@@ -136,3 +136,6 @@ CREATE INDEX inflight_batch_started ON inflight_batch (started_at)
 -- 00005_inflight_batch.sql
 DROP TABLE inflight
 /
+-- 00006_delivery_in_place.sql
+ALTER TABLE delivery MODIFY DEFAULT ATTRIBUTES PCTFREE 20
+/
