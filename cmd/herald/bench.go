@@ -65,12 +65,15 @@ type benchFigures struct {
 	DayRowsSeconds float64 `json:"day_rows_seconds,omitempty"`
 	// ReceiptsLagSeconds is how long after the broadcast's last send its last receipt was
 	// applied (every message DELIVERED).
-	ReceiptsLagSeconds float64          `json:"receipts_lag_seconds"`
-	History            *historyFigures  `json:"history,omitempty"`
-	Stats              *statsFigures    `json:"stats,omitempty"`
-	Fallback           *fallbackFigures `json:"fallback,omitempty"`
-	PeakRSSMB          float64          `json:"peak_rss_mb"`
-	CPUSeconds         float64          `json:"cpu_seconds"`
+	ReceiptsLagSeconds float64 `json:"receipts_lag_seconds"`
+	// BulkCPU is where the machine's CPU went from the broadcast's start until its receipts
+	// caught up.
+	BulkCPU    cpuFigures       `json:"bulk_cpu"`
+	History    *historyFigures  `json:"history,omitempty"`
+	Stats      *statsFigures    `json:"stats,omitempty"`
+	Fallback   *fallbackFigures `json:"fallback,omitempty"`
+	PeakRSSMB  float64          `json:"peak_rss_mb"`
+	CPUSeconds float64          `json:"cpu_seconds"`
 	// SimProcess says the simulator ran as a child process, outside the measured memory.
 	SimProcess bool `json:"sim_process"`
 	// prefix named the run's databases, queues and keys.
@@ -242,7 +245,10 @@ func benchRun(ctx context.Context, o benchOptions, progress io.Writer) (*benchFi
 		}
 	}
 	base := "http://" + h.Addr.Load().(string)
-	var sv simView
+	var (
+		sv     simView
+		simPID int
+	)
 	if o.SimProcess {
 		sctx, sstop := context.WithCancel(ctx)
 		cmd, err := startSimProcess(sctx, simAddr, base)
@@ -255,6 +261,7 @@ func benchRun(ctx context.Context, o benchOptions, progress io.Writer) (*benchFi
 			_ = cmd.Wait()
 		}()
 		sv = remoteSim{base: simURL, hc: &http.Client{Timeout: 30 * time.Second}}
+		simPID = cmd.Process.Pid
 	} else {
 		s := sim.New(sim.Config{Callback: base, ReceiptDelay: 20 * time.Millisecond, KeepPerAddress: 8, Logger: logger})
 		defer s.Close()
@@ -406,6 +413,7 @@ func benchRun(ctx context.Context, o benchOptions, progress io.Writer) (*benchFi
 	}
 	rss := startRSSSampler()
 	_, cpuBefore := processUsage()
+	machineBefore := sampleCPU(simPID)
 	stepsBefore := stepSnapshot()
 	retriedBefore := counterValue("herald_receipts_retried_total")
 	started := time.Now()
@@ -508,6 +516,7 @@ func benchRun(ctx context.Context, o benchOptions, progress io.Writer) (*benchFi
 		time.Sleep(200 * time.Millisecond)
 	}
 	figures.ReceiptsLagSeconds = time.Since(started).Seconds() - figures.BulkSeconds
+	figures.BulkCPU = cpuBetween(machineBefore, sampleCPU(simPID), o.Users)
 
 	if o.HistoryUsers > 0 {
 		hf, err := runHistoryScenario(ctx, h, hc, a.ID, o.HistoryUsers, o.HistoryPerUser, o.HistoryReads, progress)
@@ -556,6 +565,9 @@ func printBench(w io.Writer, f *benchFigures) {
 	row("realtime idle p50/p99", fmt.Sprintf("%.1f/%.1f ms", f.RealtimeIdle.P50ms, f.RealtimeIdle.P99ms), fmt.Sprintf("p50 %.1f × one loopback HTTP request; p95 %.1f ms, %d sends", f.RealtimeRatioHTTP, f.RealtimeIdle.P95ms, f.RealtimeIdle.Samples))
 	row("realtime under bulk p50/p99", fmt.Sprintf("%.1f/%.1f ms", f.RealtimeUnderBulk.P50ms, f.RealtimeUnderBulk.P99ms), fmt.Sprintf("p99 %.2f × idle; p95 %.1f ms, %d sends", f.RealtimeRatio, f.RealtimeUnderBulk.P95ms, f.RealtimeUnderBulk.Samples))
 	row("receipts caught up", fmt.Sprintf("%.1f s", f.ReceiptsLagSeconds), "after the broadcast's last send: every message DELIVERED")
+	if c := f.BulkCPU; c.Seconds > 0 {
+		row("CPU, broadcast + receipts", fmt.Sprintf("%.2f/%d cores", c.MachineCores, c.Cores), fmt.Sprintf("busy over %.1f s: %s", c.Seconds, c))
+	}
 	row("RSS during broadcast", fmt.Sprintf("%.0f MB", f.BulkPeakRSSMB), fmt.Sprintf("CPU %.1f s over %.1f s (%.2f cores)", f.BulkCPUSeconds, f.BulkSeconds, f.BulkCPUSeconds/max(f.BulkSeconds, 1e-3)))
 	if s := f.History; s != nil {
 		row("history p50/p99", fmt.Sprintf("%.1f/%.1f ms", s.API.P50ms, s.API.P99ms), fmt.Sprintf("p99 %.1f × the store read (%.2f ms); %d rows seeded, %d reads", s.RatioP99, s.Store.P99ms, s.SeededRows, s.API.Samples))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"database/sql"
 	"encoding/json"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +58,19 @@ func TestBenchTiny(t *testing.T) {
 	}
 	require.InDelta(t, f.RealtimeUnderBulk.P99ms/f.RealtimeIdle.P99ms, f.RealtimeRatio, 1e-9)
 	require.Positive(t, f.BulkPeakRSSMB)
+	// Where the CPU went: this process and the MariaDB these tests run against, on this machine.
+	c := f.BulkCPU
+	require.Greater(t, c.Seconds, f.BulkSeconds, "the window runs until the receipts caught up")
+	require.Equal(t, runtime.NumCPU(), c.Cores)
+	names := map[string]cpuUse{}
+	for _, p := range c.Processes {
+		require.GreaterOrEqual(t, p.Seconds, 0.0, p.Name)
+		require.InDelta(t, p.Seconds/c.Seconds, p.Cores, 1e-9, p.Name)
+		names[p.Name] = p
+	}
+	require.Contains(t, names, "Herald")
+	require.Contains(t, names, "MariaDB")
+	require.InDelta(t, names["MariaDB"].Seconds/300*1e6, c.MariaDBMicrosPerMessage, 1e-6)
 	require.GreaterOrEqual(t, f.PeakRSSMB, f.BulkPeakRSSMB*0.99, "the whole run's peak covers the broadcast's")
 
 	require.NotNil(t, f.History)
@@ -88,12 +102,12 @@ func TestBenchTiny(t *testing.T) {
 
 	b, err := json.Marshal(f)
 	require.NoError(t, err)
-	for _, key := range []string{`"bulk_deliveries_per_second"`, `"import"`, `"history"`, `"stats"`, `"fallback"`, `"timer_error"`} {
+	for _, key := range []string{`"bulk_deliveries_per_second"`, `"import"`, `"history"`, `"stats"`, `"fallback"`, `"timer_error"`, `"bulk_cpu"`, `"mariadb_cpu_us_per_message"`} {
 		require.Contains(t, string(b), key)
 	}
 	var table bytes.Buffer
 	printBench(&table, f)
-	for _, line := range []string{"CSV import", "bulk broadcast", "realtime under bulk", "history p50/p99", "stats 30 days", "stats whole hours", "fallback timer", "fallback end to end"} {
+	for _, line := range []string{"CSV import", "bulk broadcast", "realtime under bulk", "history p50/p99", "stats 30 days", "stats whole hours", "fallback timer", "fallback end to end", "CPU, broadcast + receipts"} {
 		require.Contains(t, table.String(), line)
 	}
 
