@@ -757,7 +757,7 @@ func QueueReceipts(ctx context.Context, p Publisher, rs []channels.Receipt) erro
 	if len(rs) == 0 {
 		return nil
 	}
-	body, err := json.Marshal(receiptBatch{Receipts: rs})
+	body, err := encodeReceiptBatch(receiptBatch{Receipts: rs})
 	if err != nil {
 		return err
 	}
@@ -802,8 +802,8 @@ func (w *Worker) resolveBatches(ctx context.Context, rs []channels.Receipt) (int
 // committed together with those of the other receipt handlers (receiptBatcher), and the
 // handler returns once they are.
 func (w *Worker) handleReceipts(ctx context.Context, d broker.Delivery) error {
-	var b receiptBatch
-	if err := json.Unmarshal(d.Body, &b); err != nil {
+	b, err := decodeReceiptBatch(d.Body)
+	if err != nil {
 		return broker.Poison(fmt.Errorf("undecodable receipts: %w", err))
 	}
 	hand := w.receipts.begin()
@@ -876,7 +876,7 @@ func (w *Worker) retryUnresolved(ctx context.Context, tries int, rs []channels.R
 		return nil
 	}
 	receiptsRetried.Add(float64(len(rs)))
-	body, err := json.Marshal(receiptBatch{Receipts: rs, Tries: tries + 1})
+	body, err := encodeReceiptBatch(receiptBatch{Receipts: rs, Tries: tries + 1})
 	if err != nil {
 		return err
 	}
