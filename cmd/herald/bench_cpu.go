@@ -45,30 +45,42 @@ type cpuFigures struct {
 	MariaDBMicrosPerMessage float64 `json:"mariadb_cpu_us_per_message,omitempty"`
 }
 
-// cpuSample is the CPU seconds of the tracked processes and of the machine at one moment.
+// cpuSample is the CPU seconds of the tracked processes, by pid, and of the machine at one
+// moment.
 type cpuSample struct {
 	at      time.Time
-	procs   map[string]float64
+	procs   map[int]procTime
 	machine float64 // busy CPU seconds of all cores
+}
+
+// procTime is one process's name, as the bench prints it, and CPU seconds so far.
+type procTime struct {
+	name    string
+	seconds float64
 }
 
 // sampleCPU reads the CPU time of Herald (this process), the simulator (simPID, 0 when it runs
 // inside this process) and the local services.
 func sampleCPU(simPID int) cpuSample {
-	s := cpuSample{at: time.Now(), procs: map[string]float64{}}
+	s := cpuSample{at: time.Now(), procs: map[int]procTime{}}
+	self := os.Getpid()
 	if _, sec, ok := procCPU("/proc/self/stat"); ok {
-		s.procs["Herald"] = sec
+		s.procs[self] = procTime{"Herald", sec}
 	}
-	if simPID > 0 {
+	if simPID > 0 && simPID != self {
 		if _, sec, ok := procCPU(fmt.Sprintf("/proc/%d/stat", simPID)); ok {
-			s.procs["simulator"] = sec
+			s.procs[simPID] = procTime{"simulator", sec}
 		}
 	}
 	paths, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, p := range paths {
+		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		if err != nil || pid == self || pid == simPID {
+			continue
+		}
 		comm, sec, ok := procCPU(p)
 		if name, tracked := serviceNames[comm]; ok && tracked {
-			s.procs[name] += sec
+			s.procs[pid] = procTime{name, sec}
 		}
 	}
 	s.machine = machineBusy()
@@ -119,19 +131,24 @@ func machineBusy() float64 {
 	return busy / 100
 }
 
-// cpuBetween is where the CPU went from a to b; messages is the broadcast's size.
+// cpuBetween is where the CPU went from a to b; messages is the broadcast's size. A process
+// that started in between counts whole; one that ended in between (a rabbitmqctl, say) is left
+// out, its time in the window unknown.
 func cpuBetween(a, b cpuSample, messages int) cpuFigures {
 	f := cpuFigures{Seconds: b.at.Sub(a.at).Seconds(), Cores: runtime.NumCPU()}
 	if f.Seconds <= 0 {
 		return f
 	}
 	f.MachineCores = (b.machine - a.machine) / f.Seconds
-	for name, after := range b.procs {
-		before, ok := a.procs[name]
-		if !ok {
-			continue
+	byName := map[string]float64{}
+	for pid, after := range b.procs {
+		sec := after.seconds
+		if before, ok := a.procs[pid]; ok && before.name == after.name && before.seconds <= after.seconds {
+			sec -= before.seconds
 		}
-		sec := after - before
+		byName[after.name] += sec
+	}
+	for name, sec := range byName {
 		f.Processes = append(f.Processes, cpuUse{Name: name, Seconds: sec, Cores: sec / f.Seconds})
 		if name == "MariaDB" && messages > 0 {
 			f.MariaDBMicrosPerMessage = sec / float64(messages) * 1e6

@@ -27,26 +27,35 @@ func TestProcCPUReadsNamesWithSpacesAndParentheses(t *testing.T) {
 
 func TestCPUBetween(t *testing.T) {
 	at := time.Now()
-	a := cpuSample{at: at, procs: map[string]float64{"Herald": 10, "MariaDB": 100, "Redis": 1}, machine: 500}
-	b := cpuSample{at: at.Add(4 * time.Second), procs: map[string]float64{"Herald": 12, "MariaDB": 104, "Redis": 1.2, "simulator": 3}, machine: 507.6}
+	a := cpuSample{at: at, machine: 500, procs: map[int]procTime{
+		10: {"Herald", 10}, 20: {"MariaDB", 100}, 30: {"Redis", 1},
+		40: {"RabbitMQ", 50}, 41: {"RabbitMQ", 7}, // 41 ends before the second sample: a rabbitmqctl
+	}}
+	b := cpuSample{at: at.Add(4 * time.Second), machine: 507.6, procs: map[int]procTime{
+		10: {"Herald", 12}, 20: {"MariaDB", 104}, 30: {"Redis", 1.2}, 40: {"RabbitMQ", 50.4},
+		50: {"simulator", 0.8}, // started after the first sample: all its time is in the window
+		60: {"MariaDB", 0.4},   // another process of MariaDB, started since: its time counts whole
+	}}
 	f := cpuBetween(a, b, 100_000)
 	require.InDelta(t, 4, f.Seconds, 1e-9)
 	require.InDelta(t, 1.9, f.MachineCores, 1e-9)
-	// The simulator has no first sample (it started later): it is left out, not counted whole.
-	require.Len(t, f.Processes, 3)
-	require.Equal(t, "MariaDB", f.Processes[0].Name)
-	require.InDelta(t, 1.0, f.Processes[0].Cores, 1e-9)
-	require.Equal(t, "Herald", f.Processes[1].Name)
-	require.InDelta(t, 0.5, f.Processes[1].Cores, 1e-9)
-	require.InDelta(t, 40, f.MariaDBMicrosPerMessage, 1e-9) // 4 s over 100,000 messages
-	require.Equal(t, "MariaDB 1.00, Herald 0.50, Redis 0.05 cores; MariaDB 40 µs a message", f.String())
+	got := map[string]float64{}
+	for _, p := range f.Processes {
+		got[p.Name] = p.Seconds
+		require.InDelta(t, p.Seconds/4, p.Cores, 1e-9)
+	}
+	require.InDeltaMapValues(t, map[string]float64{"Herald": 2, "MariaDB": 4.4, "Redis": 0.2, "RabbitMQ": 0.4, "simulator": 0.8}, got, 1e-9)
+	require.Equal(t, "MariaDB", f.Processes[0].Name, "busiest first")
+	require.InDelta(t, 44, f.MariaDBMicrosPerMessage, 1e-9) // 4.4 s over 100,000 messages
+	require.Equal(t, "MariaDB 1.10, Herald 0.50, simulator 0.20, RabbitMQ 0.10, Redis 0.05 cores; MariaDB 44 µs a message", f.String())
 
 	require.Zero(t, cpuBetween(b, b, 100).MachineCores, "an empty window")
 }
 
 func TestSampleCPUSeesThisProcess(t *testing.T) {
-	s := sampleCPU(os.Getpid())
-	require.Contains(t, s.procs, "Herald")
-	require.Contains(t, s.procs, "simulator", "a pid given as the simulator's is read")
+	s := sampleCPU(0)
+	require.Equal(t, "Herald", s.procs[os.Getpid()].name)
 	require.Positive(t, s.machine)
+	child := sampleCPU(os.Getppid())
+	require.Equal(t, "simulator", child.procs[os.Getppid()].name, "a pid given as the simulator's is read as the simulator")
 }
