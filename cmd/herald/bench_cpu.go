@@ -13,7 +13,7 @@ import (
 )
 
 // The broadcast is bound by the machine's CPU, shared by Herald, the simulator and the
-// services underneath when they run on the same machine. cpuSampler reads, from /proc, the
+// services underneath when they run on the same machine. sampleCPU reads, from /proc, the
 // CPU time of each of those processes and of the whole machine, so that the bench can say
 // where the cores went while the broadcast and its receipts were processed — and how much of
 // MariaDB's CPU one message costs, the figure that bounds the broadcast on a given server.

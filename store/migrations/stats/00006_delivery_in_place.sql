@@ -6,7 +6,7 @@
 -- arrived) instead of changing the row where it stood. In the REDUNDANT format a NULL of a
 -- fixed-width column keeps its width, and a status of fixed width (ASCII CHAR) does not
 -- change length: a receipt updates the row in place, at about a quarter of the server's cost
--- (BENCHMARKS.md, "Receipts update rows in place"). CHAR comparisons ignore trailing spaces
+-- (BENCHMARKS.md, "Receipts change their rows in place"). CHAR comparisons ignore trailing spaces
 -- and values are read back without them.
 --
 -- Day tables are made LIKE delivery_template, so the days created from now on take this
