@@ -65,7 +65,10 @@ func (w *Writer) ResolveBatch(ctx context.Context, ref string, addresses []strin
 }
 
 // readBatch reads the ids of a batch's range by address (stored address → id; ids ascend,
-// so the last message to an address wins); a day table that is gone has none.
+// so the last message to an address wins); a day table that is gone has none. A batch is
+// one channel's: the range also holds the task's messages on its other channels between the
+// bounds (a send to SMS and VOICE numbers its users' SMS and VOICE messages in turn, to the
+// same phone number), and those are not the batch's — the channel is the ids' last byte.
 func (w *Writer) readBatch(ctx context.Context, k tableKey, first, last string) (map[string]string, error) {
 	rows, err := w.db.Prepared.Query(ctx, w.db.Stats[k.shard], nil, batchRangeSQL(w.db.Dialect, k.day), first, last)
 	if w.db.Dialect.MissingTable(err) {
@@ -80,6 +83,9 @@ func (w *Writer) readBatch(ctx context.Context, k tableKey, first, last string) 
 		var id, addr string
 		if err := rows.Scan(&id, &addr); err != nil {
 			return nil, err
+		}
+		if id == "" || id[len(id)-1] != first[len(first)-1] {
+			continue
 		}
 		ids[addr] = id
 	}

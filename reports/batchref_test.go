@@ -46,6 +46,33 @@ func TestResolveBatch(t *testing.T) {
 	require.True(t, errors.Is(err, reports.ErrBadBatchRef), "bounds out of order")
 }
 
+// A send to several channels numbers each user's messages in turn, so a batch of its SMS
+// spans the VOICE messages to the same numbers: a receipt of the SMS batch finds the SMS.
+func TestResolveBatchKeepsToItsChannel(t *testing.T) {
+	t.Parallel()
+	b := setupWriter(t)
+	now := time.Now().UTC()
+	day := now.Format("20060102")
+	var ds []reports.Delivery
+	var sms []string
+	for i := range 3 {
+		for _, ch := range []channels.Channel{channels.SMS, channels.Voice} {
+			d := delivery(day, 11, int64(i), ch, reports.Queued, now)
+			d.Address = fmt.Sprintf("+86137000000%02d", i)
+			ds = append(ds, d)
+			if ch == channels.SMS {
+				sms = append(sms, d.ID)
+			}
+		}
+	}
+	_, err := b.writer.Record(t.Context(), ds)
+	require.NoError(t, err)
+
+	got, err := b.writer.ResolveBatch(t.Context(), channels.BatchRef(sms), []string{"8613700000000", "8613700000001", "8613700000002"})
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"8613700000000": sms[0], "8613700000001": sms[1], "8613700000002": sms[2]}, got)
+}
+
 // A batch's later callbacks are answered from the addresses read for an earlier one; an
 // address the batch did not have then (its row recorded since) makes the writer read again.
 func TestResolveBatchKeepsABatchsAddresses(t *testing.T) {
